@@ -1,0 +1,265 @@
+//! `kubesmith create api`: the types, controller, sample and test of one group/version/kind.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::commands::generate;
+use crate::names;
+use crate::project::{ApiInfo, PROJECT_FILE, Project, Resource};
+use crate::scaffold::Plan;
+use crate::templates::{self, PathVars};
+
+/// Arguments of `kubesmith create api`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+  kubesmith create api --group cache --version v1alpha1 --kind Memcached\n  \
+  kubesmith create api --group ship --version v1beta1 --kind Frigate --namespaced=false\n  \
+  kubesmith create api --group cache --version v1alpha1 --kind Memcached --controller=false")]
+pub struct CreateApiArgs {
+    /// API group, without the domain (`cache` for cache.<domain>).
+    #[arg(long)]
+    pub group: String,
+    /// API version: v1, v1alpha1, v2beta3, ...
+    #[arg(long)]
+    pub version: String,
+    /// Kind, in PascalCase (Memcached).
+    #[arg(long)]
+    pub kind: String,
+    /// Resource plural, for kinds whose plural is irregular (default: derived from the kind).
+    #[arg(long)]
+    pub plural: Option<String>,
+    /// Whether the kind is namespaced (`--namespaced=false` for a cluster-scoped kind).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub namespaced: bool,
+    /// Scaffold the API types (`--resource=false` adds only a controller to an existing API).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub resource: bool,
+    /// Scaffold a controller for the kind.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub controller: bool,
+    /// Overwrite the files of an existing resource.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not run `kubesmith generate` afterwards.
+    #[arg(long)]
+    pub skip_generate: bool,
+}
+
+/// Everything the API and controller templates see.
+#[derive(Serialize)]
+struct Context {
+    project_name: String,
+    crate_name: String,
+    group: String,
+    qualified_group: String,
+    version: String,
+    kind: String,
+    kind_lower: String,
+    plural: String,
+    namespaced: bool,
+    group_module: String,
+    version_module: String,
+    kind_module: String,
+    kind_file: String,
+    sample_file: String,
+}
+
+pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
+    let mut project = Project::load(dir)?;
+    for (flag, value) in [
+        ("--group", &args.group),
+        ("--version", &args.version),
+        ("--kind", &args.kind),
+    ] {
+        if value.starts_with('-') {
+            bail!("{flag} flag present but empty (it was followed by {value:?})");
+        }
+    }
+    names::validate_group(&args.group, &project.domain)?;
+    names::validate_version(&args.version)?;
+    names::validate_kind(&args.kind)?;
+    if let Some(plural) = &args.plural {
+        names::validate_plural(plural)?;
+    }
+    if !args.resource && !args.controller {
+        bail!(
+            "nothing to do: --resource=false and --controller=false; scaffold at least one of them"
+        );
+    }
+
+    let existing = project
+        .find(&args.group, &args.version, &args.kind)
+        .cloned();
+    let gvk = format!(
+        "{}/{}, Kind={}",
+        names::qualified_group(&args.group, &project.domain),
+        args.version,
+        args.kind
+    );
+    match &existing {
+        Some(r) if args.resource && r.api.is_some() && !args.force => bail!(
+            "API resource {gvk} already exists; pass --force to scaffold its files again (overwrites them)"
+        ),
+        Some(r) if !args.resource && r.controller && !args.force => bail!(
+            "a controller for {gvk} already exists; pass --force to scaffold it again (overwrites it)"
+        ),
+        None | Some(Resource { api: None, .. }) if !args.resource => bail!(
+            "--resource=false needs an existing API for {gvk}; run `kubesmith create api` for it first (controllers for built-in kinds are not supported yet)"
+        ),
+        _ => {}
+    }
+    let namespaced = match (&existing, args.resource) {
+        (Some(Resource { api: Some(api), .. }), false) => api.namespaced,
+        _ => args.namespaced,
+    };
+    let plural = args
+        .plural
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|r| r.plural.clone()))
+        .unwrap_or_else(|| names::default_plural(&args.kind));
+
+    let group_module = names::module_ident(&args.group);
+    let version_module = names::module_ident(&args.version);
+    let kind_module = names::module_ident(&names::snake_case(&args.kind));
+    let kind_file = names::module_file(&kind_module).to_string();
+    let sample_stem = format!(
+        "{}_{}_{}",
+        args.group,
+        args.version,
+        args.kind.to_ascii_lowercase()
+    );
+    let context = Context {
+        project_name: project.project_name.clone(),
+        crate_name: project.crate_name(),
+        group: args.group.clone(),
+        qualified_group: names::qualified_group(&args.group, &project.domain),
+        version: args.version.clone(),
+        kind: args.kind.clone(),
+        kind_lower: args.kind.to_ascii_lowercase(),
+        plural: plural.clone(),
+        namespaced,
+        group_module: group_module.clone(),
+        version_module: version_module.clone(),
+        kind_module: kind_module.clone(),
+        kind_file: kind_file.clone(),
+        sample_file: format!("{sample_stem}.yaml"),
+    };
+    let vars = PathVars {
+        group: names::module_file(&group_module),
+        version: names::module_file(&version_module),
+        kind: &kind_file,
+        sample_stem: &sample_stem,
+    };
+
+    let mut plan = Plan::new(dir, args.force);
+    if args.resource {
+        for template in templates::API {
+            plan.scaffold(template.output_path(&vars), template.render(&context)?)?;
+        }
+        let group_mod = templates::API_GROUP_MOD.output_path(&vars);
+        let version_mod = templates::API_VERSION_MOD.output_path(&vars);
+        plan.ensure(&group_mod, templates::API_GROUP_MOD.render(&context)?)?;
+        plan.ensure(&version_mod, templates::API_VERSION_MOD.render(&context)?)?;
+        plan.insert(
+            "src/api/mod.rs",
+            "+kubesmith:scaffold:groups",
+            &format!("pub mod {group_module};"),
+        )?;
+        plan.insert(
+            &group_mod,
+            "+kubesmith:scaffold:versions",
+            &format!("pub mod {version_module};"),
+        )?;
+        plan.insert(
+            &version_mod,
+            "+kubesmith:scaffold:kinds",
+            &format!("pub mod {kind_module};"),
+        )?;
+        plan.insert(
+            &version_mod,
+            "+kubesmith:scaffold:kinds",
+            &format!("pub use {kind_module}::*;"),
+        )?;
+        plan.insert(
+            "src/lib.rs",
+            generate::CRDS_MARKER,
+            &generate::crd_line(
+                &["api", &group_module, &version_module, &kind_module],
+                &args.kind,
+            ),
+        )?;
+        let crd_kustomization = templates::CRD_KUSTOMIZATION.output_path(&vars);
+        plan.ensure(
+            &crd_kustomization,
+            templates::CRD_KUSTOMIZATION.render(&context)?,
+        )?;
+        plan.insert(
+            &crd_kustomization,
+            "+kubesmith:scaffold:crdkustomizeresource",
+            &format!("- bases/{}_{plural}.yaml", context.qualified_group),
+        )?;
+        let samples = templates::SAMPLES_KUSTOMIZATION.output_path(&vars);
+        plan.ensure(&samples, templates::SAMPLES_KUSTOMIZATION.render(&context)?)?;
+        plan.insert(
+            &samples,
+            "+kubesmith:scaffold:manifestskustomizesamples",
+            &format!("- {sample_stem}.yaml"),
+        )?;
+    }
+    if args.controller {
+        for template in templates::CONTROLLER {
+            plan.scaffold(template.output_path(&vars), template.render(&context)?)?;
+        }
+        plan.insert(
+            "src/controller/mod.rs",
+            "+kubesmith:scaffold:controllers",
+            &format!("pub mod {kind_module};"),
+        )?;
+        plan.insert(
+            "src/lib.rs",
+            "+kubesmith:scaffold:controllers",
+            &format!("controller::{kind_module}::add(mgr)?;"),
+        )?;
+    }
+
+    let mut resource = existing.unwrap_or(Resource {
+        api: None,
+        controller: false,
+        domain: project.domain.clone(),
+        group: args.group.clone(),
+        kind: args.kind.clone(),
+        path: None,
+        plural: None,
+        version: args.version.clone(),
+    });
+    if args.resource {
+        resource.api = Some(ApiInfo {
+            crd_version: "v1".into(),
+            namespaced,
+        });
+        resource.path = Some(format!(
+            "{}::api::{group_module}::{version_module}",
+            project.crate_name()
+        ));
+        resource.plural = (plural != names::default_plural(&args.kind)).then_some(plural);
+    }
+    resource.controller |= args.controller;
+    project.upsert(resource);
+    plan.own(PROJECT_FILE, project.render()?);
+    plan.commit("create api")?;
+
+    if args.skip_generate {
+        println!(
+            "\nNext: implement your new API and generate the manifests (CRDs, RBAC) with:\n  kubesmith generate"
+        );
+        return Ok(());
+    }
+    println!("\nGenerating the manifests (kubesmith generate):");
+    generate::run(dir, &generate::GenerateArgs { check: false })?;
+    println!(
+        "\nNext: implement your new API in src/api and its controller in src/controller, then:\n  kubesmith generate && cargo test"
+    );
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod create_api;
+pub mod envtest;
+pub mod generate;
+pub mod init;

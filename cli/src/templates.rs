@@ -1,0 +1,87 @@
+//! The templates of every generated file, embedded in the binary.
+//!
+//! `templates/` mirrors the generated tree: `templates/<path>.tera` renders `<path>`, with
+//! `{group}`, `{version}` and `{kind}` in a path replaced by the resource's names.
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+/// One template: where it renders to (with placeholders) and its tera source.
+pub struct Template {
+    pub path: &'static str,
+    source: &'static str,
+}
+
+macro_rules! template {
+    ($path:literal) => {
+        Template {
+            path: $path,
+            source: include_str!(concat!("../../templates/", $path, ".tera")),
+        }
+    };
+}
+
+/// Files `init` writes.
+pub const INIT: &[Template] = &[
+    template!("Cargo.toml"),
+    template!(".gitignore"),
+    template!("README.md"),
+    template!("src/lib.rs"),
+    template!("src/main.rs"),
+    template!("src/bin/manifests.rs"),
+    template!("src/api/mod.rs"),
+    template!("src/controller/mod.rs"),
+    template!("config/rbac/kustomization.yaml"),
+    template!("config/rbac/service_account.yaml"),
+    template!("config/rbac/role_binding.yaml"),
+];
+
+/// A group's and a version's `mod.rs`, written once and then edited at their markers.
+pub const API_GROUP_MOD: Template = template!("src/api/{group}/mod.rs");
+pub const API_VERSION_MOD: Template = template!("src/api/{group}/{version}/mod.rs");
+/// The kustomizations `create api` adds lines to.
+pub const CRD_KUSTOMIZATION: Template = template!("config/crd/kustomization.yaml");
+pub const SAMPLES_KUSTOMIZATION: Template = template!("config/samples/kustomization.yaml");
+
+/// Files `create api` writes for a resource's types (owned by the user afterwards).
+pub const API: &[Template] = &[
+    template!("src/api/{group}/{version}/{kind}.rs"),
+    template!("config/samples/{group}_{version}_{kind}.yaml"),
+];
+
+/// Files `create api` writes for a controller (owned by the user afterwards).
+pub const CONTROLLER: &[Template] = &[
+    template!("src/controller/{kind}.rs"),
+    template!("tests/{kind}.rs"),
+];
+
+/// Path placeholders of a resource.
+#[derive(Default)]
+pub struct PathVars<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    /// The sample file's `{group}_{version}_{kind}` uses Kubernetes names, not Rust module names.
+    pub sample_stem: &'a str,
+}
+
+impl Template {
+    /// The project-relative path this template renders to.
+    pub fn output_path(&self, vars: &PathVars<'_>) -> String {
+        if self.path.starts_with("config/samples/{group}") {
+            return format!("config/samples/{}.yaml", vars.sample_stem);
+        }
+        self.path
+            .replace("{group}", vars.group)
+            .replace("{version}", vars.version)
+            .replace("{kind}", vars.kind)
+    }
+
+    /// Renders the template with `context` (any serializable struct).
+    pub fn render(&self, context: &impl Serialize) -> Result<String> {
+        let context = tera::Context::from_serialize(context)
+            .with_context(|| format!("preparing the context of template {}", self.path))?;
+        tera::Tera::one_off(self.source, &context, false)
+            .with_context(|| format!("rendering template {} (a kubesmith bug)", self.path))
+    }
+}
