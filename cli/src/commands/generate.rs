@@ -15,6 +15,7 @@ use crate::project::Project;
 use crate::rbac;
 use crate::scaffold::Plan;
 use crate::source::{self, SourceFile};
+use crate::versions;
 
 /// The insertion marker inside `crds()` in `src/lib.rs`.
 pub const CRDS_MARKER: &str = "+kubesmith:scaffold:crds";
@@ -44,6 +45,11 @@ pub fn crd_line(modules: &[&str], kind: &str) -> String {
 
 pub fn run(dir: &Path, args: &GenerateArgs) -> Result<()> {
     Project::load(dir)?;
+    if let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) {
+        for warning in versions::drift(&manifest) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let files = source::parse_dir(&dir.join("src"))?;
     let mut plan = Plan::new(dir, false);
 
