@@ -28,7 +28,8 @@ mod resource;
 /// - `status`: the status type, as a string (`"MemcachedStatus"`, `"crate::x::Status"`)
 ///   or a bare path (`MemcachedStatus`); enables the status subresource.
 /// - `plural`, `singular`: lowercase names (kube-derive infers them from `kind` if omitted).
-/// - `shortnames = ["mc"]`, `categories = ["all"]`: lists of lowercase names.
+/// - `shortnames = ["mc"]`, `categories = ["all"]`: lists of lowercase names (a single
+///   string is read as a one-item list).
 ///
 /// The generated code names only `::kube` (and, through kube-derive, `::k8s_openapi`,
 /// `::schemars`, `::serde`, `::serde_json`), which the project must depend on, with

@@ -77,6 +77,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
     };
 
+    check_no_custom_resource_derive(&strukt.attrs)?;
+
     let kind = args.kind.as_ref().expect("checked by parse_args");
     if strukt.ident == kind.value() {
         return Err(syn::Error::new(
@@ -126,6 +128,24 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         #[kube(#(#kube_args),*)]
         #item
     })
+}
+
+/// A second `CustomResource` derive would generate the root type twice.
+fn check_no_custom_resource_derive(attrs: &[syn::Attribute]) -> syn::Result<()> {
+    for attr in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let paths = attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)?;
+        if let Some(p) = paths.iter().find(|p| {
+            p.segments
+                .last()
+                .is_some_and(|s| s.ident == "CustomResource")
+        }) {
+            return Err(syn::Error::new_spanned(
+                p,
+                "remove this derive: #[resource(...)] already derives kube's CustomResource",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn item_keyword_span(item: &Item) -> Span {
