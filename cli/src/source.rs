@@ -14,6 +14,7 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// Module path of the file below the crate root (`["api", "cache", "v1alpha1", "memcached"]`).
     pub modules: Vec<String>,
+    pub text: String,
     pub syntax: syn::File,
 }
 
@@ -56,6 +57,7 @@ pub fn parse_dir(src_dir: &Path) -> Result<Vec<SourceFile>> {
         files.push(SourceFile {
             path: rel,
             modules,
+            text,
             syntax,
         });
     }

@@ -95,7 +95,10 @@ pub fn run(dir: &Path, args: &GenerateArgs) -> Result<()> {
 
 /// `config/rbac/role.yaml` from every `#[rbac]` attribute in `src/`.
 fn role_file(files: &[SourceFile]) -> Result<String> {
-    let rules = rbac::rules(files)?;
+    let rules: Vec<rbac::RbacRule> = rbac::scan(files)?
+        .into_iter()
+        .map(|found| found.rule)
+        .collect();
     Ok(format!("{HEADER}{}", rbac::role_yaml(&rules)))
 }
 
