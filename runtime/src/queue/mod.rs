@@ -20,8 +20,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use rate_limiter::{BucketRateLimiter, DefaultControllerRateLimiter, ItemExponentialFailureRateLimiter, RateLimiter};
 use rate_limiter::lock;
+pub use rate_limiter::{
+    BucketRateLimiter, DefaultControllerRateLimiter, ItemExponentialFailureRateLimiter, RateLimiter,
+};
 
 /// A deduplicating, rate-limited FIFO of items (object keys) to process.
 ///
@@ -151,7 +153,9 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             return self.add(item);
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("WorkQueue::add_after called outside a tokio runtime; adding without delay");
+            tracing::warn!(
+                "WorkQueue::add_after called outside a tokio runtime; adding without delay"
+            );
             return self.add(item);
         };
         let ready_at = Instant::now() + delay;

@@ -53,7 +53,9 @@ impl<T> ItemExponentialFailureRateLimiter<T> {
     }
 }
 
-impl<T: Eq + Hash + Clone + Send + Sync + 'static> RateLimiter<T> for ItemExponentialFailureRateLimiter<T> {
+impl<T: Eq + Hash + Clone + Send + Sync + 'static> RateLimiter<T>
+    for ItemExponentialFailureRateLimiter<T>
+{
     fn when(&self, item: &T) -> Duration {
         let exp = {
             let mut failures = lock(&self.failures);
@@ -145,13 +147,18 @@ pub struct DefaultControllerRateLimiter<T> {
 impl<T> Default for DefaultControllerRateLimiter<T> {
     fn default() -> Self {
         Self {
-            item: ItemExponentialFailureRateLimiter::new(Duration::from_millis(5), Duration::from_secs(1000)),
+            item: ItemExponentialFailureRateLimiter::new(
+                Duration::from_millis(5),
+                Duration::from_secs(1000),
+            ),
             bucket: BucketRateLimiter::new(10.0, 100),
         }
     }
 }
 
-impl<T: Eq + Hash + Clone + Send + Sync + 'static> RateLimiter<T> for DefaultControllerRateLimiter<T> {
+impl<T: Eq + Hash + Clone + Send + Sync + 'static> RateLimiter<T>
+    for DefaultControllerRateLimiter<T>
+{
     fn when(&self, item: &T) -> Duration {
         // Both are asked so the failure count and the bucket both advance, as in client-go's MaxOf.
         let per_item = self.item.when(item);
@@ -171,7 +178,9 @@ impl<T: Eq + Hash + Clone + Send + Sync + 'static> RateLimiter<T> for DefaultCon
 /// Locks a mutex, recovering from poisoning: the maps guarded here stay consistent even if a
 /// holder panicked, since every critical section is a single map operation.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -180,7 +189,10 @@ mod tests {
 
     #[test]
     fn exponential_doubles_and_caps() {
-        let l = ItemExponentialFailureRateLimiter::new(Duration::from_millis(5), Duration::from_secs(1000));
+        let l = ItemExponentialFailureRateLimiter::new(
+            Duration::from_millis(5),
+            Duration::from_secs(1000),
+        );
         let delays: Vec<_> = (0..5).map(|_| l.when(&"x")).collect();
         assert_eq!(
             delays,
@@ -210,8 +222,14 @@ mod tests {
             assert_eq!(RateLimiter::<&str>::when(&b, &"x"), Duration::ZERO);
         }
         // the 101st token is 1/10 s away, the 102nd 2/10 s
-        assert_eq!(RateLimiter::<&str>::when(&b, &"x"), Duration::from_millis(100));
-        assert_eq!(RateLimiter::<&str>::when(&b, &"x"), Duration::from_millis(200));
+        assert_eq!(
+            RateLimiter::<&str>::when(&b, &"x"),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            RateLimiter::<&str>::when(&b, &"x"),
+            Duration::from_millis(200)
+        );
         tokio::time::advance(Duration::from_secs(1)).await;
         // one second refilled 10 tokens, 2 of which were owed
         let d = RateLimiter::<&str>::when(&b, &"x");

@@ -6,7 +6,10 @@ use super::*;
 
 /// With paused time, a `timeout` shorter than the item's delay elapses first, deterministically.
 async fn not_ready_within(q: &WorkQueue<&'static str>, d: Duration) {
-    assert!(timeout(d, q.get()).await.is_err(), "item handed out before its delay");
+    assert!(
+        timeout(d, q.get()).await.is_err(),
+        "item handed out before its delay"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +158,10 @@ async fn add_after_earlier_ready_time_wins() {
     q.add_after("a", Duration::from_secs(30));
     assert_eq!(q.get().await, Some("a"));
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
     q.done(&"a");
     // the superseded 10 s timer does not add it again
     assert!(timeout(Duration::from_secs(100), q.get()).await.is_err());
