@@ -120,6 +120,20 @@ async fn widget_gets_finalizer_ready_condition_and_is_cleaned_up_on_delete() {
     })
     .await;
 
+    // the recorder published as the controller, about the widget
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.client(), "default");
+    let published = events.list(&Default::default()).await.unwrap();
+    assert!(
+        published
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Reconciled")
+                && e.reporting_controller.as_deref() == Some("widget")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("w1")),
+        "{:?}",
+        published.items
+    );
+
     running.stop().await.unwrap();
     env.stop().await;
 }
@@ -558,5 +572,83 @@ async fn finalizer_helpers_keep_other_finalizers_and_detect_conflicts() {
             .await
             .unwrap()
     );
+    env.stop().await;
+}
+
+fn free_port() -> std::net::SocketAddr {
+    // released just before the manager binds it
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn readyz_fails_until_caches_sync_and_shutdown_works_before_sync() {
+    support::init_tracing();
+    // no Widget CRD yet: the informer cannot list, the cache cannot sync
+    let env = kubesmith_envtest::Environment::start().await.unwrap();
+    let addr = free_port();
+    let mgr = manager(
+        &env,
+        Options {
+            health_probe_bind_address: Some(addr),
+            ..Options::default()
+        },
+    );
+    let count = Arc::new(AtomicUsize::new(0));
+    struct WidgetCounter(Arc<AtomicUsize>);
+    impl Reconciler<Widget> for WidgetCounter {
+        async fn reconcile(&self, _ctx: Context<Widget>) -> Result<Action, ReconcileError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Action::await_change())
+        }
+    }
+    Controller::managed_by(&mgr)
+        .for_::<Widget>()
+        .complete(WidgetCounter(count.clone()))
+        .unwrap();
+    // a manager that never synced still shuts down cleanly
+    let unsynced = manager(&env, Options::default());
+    Controller::managed_by(&unsynced)
+        .for_::<Widget>()
+        .complete(WidgetCounter(Arc::default()))
+        .unwrap();
+    let unsynced_run = Running::start(&unsynced);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!unsynced.cache().has_synced());
+    unsynced_run.stop().await.unwrap();
+
+    let running = Running::start(&mgr);
+    let (status, body) = eventually("probe server up", || http_get(addr, "/readyz")).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("[-]informer-sync failed: reason withheld"),
+        "{body}"
+    );
+    assert_eq!(
+        http_get(addr, "/healthz").await,
+        Some((200, "ok".to_owned()))
+    );
+
+    // once the CRD exists the watch recovers (with backoff), the cache syncs, workers start
+    env.install_crds([<Widget as kube::CustomResourceExt>::crd()])
+        .await
+        .unwrap();
+    eventually("/readyz 200", || async {
+        http_get(addr, "/readyz")
+            .await
+            .filter(|(status, _)| *status == 200)
+    })
+    .await;
+    let api: Api<Widget> = Api::namespaced(env.client(), "default");
+    let mut w = Widget::new("late", WidgetSpec { size: 1 });
+    w.metadata.namespace = Some("default".into());
+    api.create(&PostParams::default(), &w).await.unwrap();
+    eventually("reconciled after late sync", || async {
+        (count.load(Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    running.stop().await.unwrap();
     env.stop().await;
 }

@@ -148,3 +148,76 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::{Instant, timeout};
+
+    use super::*;
+
+    fn req(name: &str) -> Request {
+        Request::new(Some("default"), name)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adds_the_request_once_after_the_action_duration() {
+        let queue = WorkQueue::new();
+        let stop = CancellationToken::new();
+        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+
+        let start = Instant::now();
+        timer.schedule(req("a"), Action::requeue(Duration::from_secs(30)));
+        assert!(timeout(Duration::from_secs(29), queue.get()).await.is_err());
+        assert_eq!(queue.get().await, Some(req("a")));
+        assert!(start.elapsed() >= Duration::from_secs(30));
+        queue.done(&req("a"));
+        // one requeue, not a periodic timer
+        assert!(
+            timeout(Duration::from_secs(600), queue.get())
+                .await
+                .is_err()
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_requeue_replaces_a_pending_one() {
+        let queue = WorkQueue::new();
+        let stop = CancellationToken::new();
+        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+
+        let start = Instant::now();
+        timer.schedule(req("b"), Action::requeue(Duration::from_secs(100)));
+        timer.schedule(req("b"), Action::requeue(Duration::from_secs(5)));
+        timer.schedule(req("c"), Action::requeue(Duration::from_secs(10)));
+        assert_eq!(queue.get().await, Some(req("b")));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(5) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
+        assert_eq!(queue.get().await, Some(req("c")));
+        queue.done(&req("b"));
+        queue.done(&req("c"));
+        assert!(
+            timeout(Duration::from_secs(600), queue.get())
+                .await
+                .is_err()
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopped_timer_adds_nothing() {
+        let queue = WorkQueue::new();
+        let stop = CancellationToken::new();
+        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+        timer.schedule(req("a"), Action::requeue(Duration::from_secs(1)));
+        stop.cancel();
+        assert!(timeout(Duration::from_secs(60), queue.get()).await.is_err());
+        // scheduling after the stop is harmless
+        timer.schedule(req("a"), Action::requeue(Duration::from_secs(1)));
+    }
+}
