@@ -73,6 +73,9 @@ pub enum Error {
     /// were abandoned.
     #[error("in-flight reconciles did not finish within the graceful shutdown timeout of {0:?}")]
     GracefulShutdownTimeout(Duration),
+    /// A function that spawns tasks was called outside a tokio runtime.
+    #[error("{0} must be called within a tokio runtime")]
+    NoRuntime(&'static str),
     /// A Kubernetes API call failed.
     #[error(transparent)]
     Kube(#[from] kube::Error),

@@ -10,13 +10,12 @@ use futures::future::BoxFuture;
 use kube::Client;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::{CacheResource, EventHandler, Notification, ObjectKey, Store, api_for};
+use super::{CacheResource, EventHandler, Notification, ObjectKey, Running, Store, api_for};
 
 /// The type-erased face of an [`Informer`], so the cache can hold informers of many types.
 pub(super) trait ErasedInformer: Send + Sync {
-    fn start(self: Arc<Self>, client: Client, tasks: &TaskTracker, stop: CancellationToken);
+    fn start(self: Arc<Self>, client: Client, running: &Running);
     fn has_synced(&self) -> bool;
     fn wait_for_sync(&self) -> BoxFuture<'static, ()>;
     fn describe(&self) -> String;
@@ -162,11 +161,13 @@ fn prepare<K: CacheResource>(mut obj: K) -> Option<(ObjectKey, Arc<K>)> {
 }
 
 impl<K: CacheResource> ErasedInformer for Informer<K> {
-    fn start(self: Arc<Self>, client: Client, tasks: &TaskTracker, stop: CancellationToken) {
+    fn start(self: Arc<Self>, client: Client, running: &Running) {
         if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        tasks.spawn(self.run(client, stop));
+        running
+            .tasks
+            .spawn_on(self.run(client, running.stop.clone()), &running.runtime);
     }
 
     fn has_synced(&self) -> bool {

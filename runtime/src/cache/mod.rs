@@ -7,7 +7,7 @@
 mod informer;
 mod store;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::Error;
 use informer::{ErasedInformer, Informer};
 pub use store::{ObjectKey, Store};
 
@@ -121,8 +122,12 @@ impl<K> Notification<K> {
 /// The handler type of [`Cache::add_event_handler`].
 pub type EventHandler<K> = Arc<dyn Fn(&Notification<K>) + Send + Sync>;
 
+/// One informer per Rust type, group/version/kind and namespace scope. The Rust type matters
+/// because `PartialObjectMeta<K>` shares K's group/version/kind but is a separate,
+/// metadata-only watch.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InformerKey {
+    type_id: TypeId,
     group: String,
     version: String,
     kind: String,
@@ -133,6 +138,7 @@ struct InformerKey {
 impl InformerKey {
     fn of<K: CacheResource>(namespace: Option<&str>) -> Self {
         Self {
+            type_id: TypeId::of::<K>(),
             group: K::group(&()).into_owned(),
             version: K::version(&()).into_owned(),
             kind: K::kind(&()).into_owned(),
@@ -147,17 +153,18 @@ impl InformerKey {
 /// Cloning gives another handle to the same cache.
 ///
 /// ```no_run
-/// # async fn doc(client: kube::Client) {
+/// # async fn doc(client: kube::Client) -> Result<(), kubesmith_runtime::Error> {
 /// use k8s_openapi::api::core::v1::ConfigMap;
 /// use kubesmith_runtime::cache::Cache;
 ///
 /// let cache = Cache::new(client);
 /// let configmaps = cache.store::<ConfigMap>();
-/// cache.start();
+/// cache.start()?;
 /// cache.wait_for_sync().await;
 /// println!("{} config maps", configmaps.len());
 /// assert_eq!(cache.informer_count(), 1);
 /// cache.stop().await;
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
@@ -173,9 +180,11 @@ struct CacheInner {
 }
 
 #[derive(Clone)]
-struct Running {
-    tasks: TaskTracker,
-    stop: CancellationToken,
+pub(crate) struct Running {
+    pub(crate) tasks: TaskTracker,
+    pub(crate) stop: CancellationToken,
+    /// Informers created from any thread after the start run on the runtime of the start.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for Cache {
@@ -235,26 +244,33 @@ impl Cache {
     }
 
     /// Starts every informer (and informers created from now on) on the current tokio runtime.
-    /// Calling it again does nothing.
-    pub fn start(&self) {
+    /// Calling it again does nothing; calling it outside a tokio runtime is an error.
+    pub fn start(&self) -> Result<(), Error> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime("Cache::start"))?;
         let running = {
             let mut running = lock(&self.inner.running);
             if running.is_some() {
-                return;
+                return Ok(());
             }
             let r = Running {
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
+                runtime,
             };
             *running = Some(r.clone());
             r
         };
         for informer in self.informers() {
-            informer.start(
-                self.inner.client.clone(),
-                &running.tasks,
-                running.stop.clone(),
-            );
+            informer.start(self.inner.client.clone(), &running);
+        }
+        Ok(())
+    }
+
+    /// Tells every informer to stop, without waiting (for drop guards).
+    pub(crate) fn cancel(&self) {
+        if let Some(running) = lock(&self.inner.running).as_ref() {
+            running.stop.cancel();
         }
     }
 
@@ -294,29 +310,13 @@ impl Cache {
         if created {
             let running = lock(&self.inner.running).clone();
             if let Some(running) = running {
-                Arc::clone(&informer).start(
-                    self.inner.client.clone(),
-                    &running.tasks,
-                    running.stop.clone(),
-                );
+                Arc::clone(&informer).start(self.inner.client.clone(), &running);
             }
         }
         let any: Arc<dyn Any + Send + Sync> = informer.as_any();
-        // The key includes group/version/kind, and each statically typed Resource has exactly
-        // one Rust type per GVK in practice. Two Rust types claiming one GVK would be a bug in
-        // user code; fall back to a private, unshared informer rather than panicking.
-        match any.downcast::<Informer<K>>() {
-            Ok(informer) => informer,
-            Err(_) => {
-                tracing::error!(
-                    kind = %K::kind(&()),
-                    "two Rust types share the group/version/kind {}/{}; the second gets an unstarted private informer",
-                    K::api_version(&()),
-                    K::kind(&())
-                );
-                Arc::new(Informer::<K>::new(None))
-            }
-        }
+        // Cannot fail: the key contains K's TypeId. A fresh informer is a harmless fallback.
+        any.downcast::<Informer<K>>()
+            .unwrap_or_else(|_| Arc::new(Informer::<K>::new(None)))
     }
 }
 

@@ -68,8 +68,12 @@ pub(crate) struct RequeueTimer {
 }
 
 impl RequeueTimer {
-    /// Spawns the applier on the current runtime; it stops when `stop` is cancelled.
-    pub(crate) fn spawn(queue: WorkQueue<Request>, stop: CancellationToken) -> Self {
+    /// Spawns the applier on `runtime`; it stops when `stop` is cancelled.
+    pub(crate) fn spawn(
+        queue: WorkQueue<Request>,
+        stop: CancellationToken,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self {
         let mut slots = Writer::<Slot>::default();
         // An empty, complete initial list: the applier waits for its store to be ready.
         slots.apply_watcher_event(&watcher::Event::Init);
@@ -106,7 +110,7 @@ impl RequeueTimer {
             triggers,
             Config::default(),
         );
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut driver = std::pin::pin!(driver);
             loop {
                 tokio::select! {
@@ -165,7 +169,11 @@ mod tests {
     async fn adds_the_request_once_after_the_action_duration() {
         let queue = WorkQueue::new();
         let stop = CancellationToken::new();
-        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+        let timer = RequeueTimer::spawn(
+            queue.clone(),
+            stop.clone(),
+            &tokio::runtime::Handle::current(),
+        );
 
         let start = Instant::now();
         timer.schedule(req("a"), Action::requeue(Duration::from_secs(30)));
@@ -186,7 +194,11 @@ mod tests {
     async fn a_newer_requeue_replaces_a_pending_one() {
         let queue = WorkQueue::new();
         let stop = CancellationToken::new();
-        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+        let timer = RequeueTimer::spawn(
+            queue.clone(),
+            stop.clone(),
+            &tokio::runtime::Handle::current(),
+        );
 
         let start = Instant::now();
         timer.schedule(req("b"), Action::requeue(Duration::from_secs(100)));
@@ -213,7 +225,11 @@ mod tests {
     async fn stopped_timer_adds_nothing() {
         let queue = WorkQueue::new();
         let stop = CancellationToken::new();
-        let timer = RequeueTimer::spawn(queue.clone(), stop.clone());
+        let timer = RequeueTimer::spawn(
+            queue.clone(),
+            stop.clone(),
+            &tokio::runtime::Handle::current(),
+        );
         timer.schedule(req("a"), Action::requeue(Duration::from_secs(1)));
         stop.cancel();
         assert!(timeout(Duration::from_secs(60), queue.get()).await.is_err());

@@ -114,10 +114,16 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
 
 impl<K: CacheResource, R: Reconciler<K>> Runnable for Runner<K, R> {
     fn start(self: Arc<Self>, run: &RunContext) {
-        let timer = Arc::new(RequeueTimer::spawn(self.queue.clone(), run.stop.clone()));
+        let timer = Arc::new(RequeueTimer::spawn(
+            self.queue.clone(),
+            run.stop.clone(),
+            &run.runtime,
+        ));
         for _ in 0..self.workers {
-            run.tasks
-                .spawn(Arc::clone(&self).work(Arc::clone(&timer), run.clone()));
+            run.tasks.spawn_on(
+                Arc::clone(&self).work(Arc::clone(&timer), run.clone()),
+                &run.runtime,
+            );
         }
         tracing::info!(controller = %self.name, workers = self.workers, "starting controller");
     }

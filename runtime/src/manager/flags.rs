@@ -86,10 +86,20 @@ impl Flags {
     }
 }
 
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
 fn parse_log_level(value: &str) -> Result<String, String> {
+    const EXPECTED: &str =
+        "expected off, error, warn, info, debug, trace or directives like info,kube=debug";
+    // A bare word would parse as a tracing *target* ("verbose" = everything from target
+    // "verbose"), which is never what was meant; only level names stand alone.
+    let is_directive_list = value.contains(['=', ',', ':', '[']);
+    if !is_directive_list && !LEVELS.contains(&value.to_ascii_lowercase().as_str()) {
+        return Err(format!("unknown log level {value:?}; {EXPECTED}"));
+    }
     EnvFilter::try_new(value)
         .map(|_| value.to_owned())
-        .map_err(|err| format!("{err} (expected error, warn, info, debug, trace or a directive like info,kube=debug)"))
+        .map_err(|err| format!("{err}; {EXPECTED}"))
 }
 
 /// Parses Go's `[host]:port` notation: `:8081` listens on all interfaces, `0` or empty is off.
@@ -139,6 +149,18 @@ mod tests {
         );
         assert!(parse_bind_address(":http").is_err());
         assert!(parse_bind_address("8081").is_err());
+    }
+
+    #[test]
+    fn log_levels() {
+        assert!(parse_log_level("debug").is_ok());
+        assert!(parse_log_level("INFO").is_ok());
+        assert!(parse_log_level("info,kube=debug").is_ok());
+        assert!(
+            parse_log_level("verbose")
+                .unwrap_err()
+                .contains("\"verbose\"")
+        );
     }
 
     #[test]

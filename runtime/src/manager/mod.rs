@@ -107,6 +107,24 @@ pub(crate) struct RunContext {
     pub(crate) stop: CancellationToken,
     /// Cancelled when the graceful shutdown timeout expires: drop in-flight reconciles.
     pub(crate) abort: CancellationToken,
+    /// The runtime `run_until` runs on; controllers registered later from any thread use it.
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+/// Stops everything still running if `run_until`'s future is dropped before it finished
+/// (the normal path has already done all of this, and cancelling twice is harmless).
+struct StopOnDrop {
+    cache: Cache,
+    tokens: Vec<CancellationToken>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for token in &self.tokens {
+            token.cancel();
+        }
+        self.cache.cancel();
+    }
 }
 
 /// Something the manager starts and stops: a controller.
@@ -196,7 +214,18 @@ impl Manager {
             }
             controllers.started = true;
         }
+        let runtime = tokio::runtime::Handle::current();
+        let run = RunContext {
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            runtime,
+        };
         let probes_stop = CancellationToken::new();
+        let _stop_on_drop = StopOnDrop {
+            cache: self.inner.cache.clone(),
+            tokens: vec![run.stop.clone(), run.abort.clone(), probes_stop.clone()],
+        };
         let probes = match self.inner.options.health_probe_bind_address {
             Some(addr) => {
                 Some(probes::serve(addr, self.inner.cache.clone(), probes_stop.clone()).await?)
@@ -204,17 +233,12 @@ impl Manager {
             None => None,
         };
 
-        self.inner.cache.start();
+        self.inner.cache.start()?;
         let synced = tokio::select! {
             () = self.inner.cache.wait_for_sync() => true,
             () = &mut shutdown => false,
         };
 
-        let run = RunContext {
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
-            abort: CancellationToken::new(),
-        };
         if synced {
             tracing::info!("caches synced; starting controllers");
             {
