@@ -3,7 +3,33 @@
 //! [`finalizer`]s, status [`conditions`], [`events`] and CRD [`manifests`].
 //!
 //! Data flows one way: API server → watch → cache → queue → reconcile → API server.
-//! Start from [`prelude`], [`Manager`] and [`Controller`].
+//! Start from [`prelude`], [`Manager`] and [`Controller`]:
+//!
+//! ```no_run
+//! use kubesmith_runtime::prelude::*;
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//!
+//! struct Labeler;
+//!
+//! impl Reconciler<ConfigMap> for Labeler {
+//!     async fn reconcile(&self, ctx: Context<ConfigMap>) -> Result<Action, ReconcileError> {
+//!         let Some(cm) = ctx.get() else { return Ok(Action::await_change()) };
+//!         if cm.labels().contains_key("example.com/seen") {
+//!             return Ok(Action::await_change());
+//!         }
+//!         let patch = serde_json::json!({ "metadata": { "labels": { "example.com/seen": "true" } } });
+//!         ctx.api().patch(&cm.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+//!         Ok(Action::requeue(Duration::from_secs(3600)))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), kubesmith_runtime::Error> {
+//!     let mgr = Manager::from_env(Options::default()).await?;
+//!     Controller::managed_by(&mgr).for_::<ConfigMap>().complete(Labeler)?;
+//!     mgr.run().await
+//! }
+//! ```
 
 pub mod cache;
 pub mod conditions;

@@ -310,12 +310,20 @@ async fn two_controllers_share_one_informer() {
         "one watch for two controllers of one type"
     );
 
-    // names are unique per manager; the default name is the lower-cased kind
+    // names are unique per manager (a rejected controller creates no informer); the default
+    // name is the lower-cased kind
+    struct Noop;
+    impl Reconciler<Widget> for Noop {
+        async fn reconcile(&self, _ctx: Context<Widget>) -> Result<Action, ReconcileError> {
+            Ok(Action::await_change())
+        }
+    }
     let dup = Controller::managed_by(&mgr)
-        .for_::<ConfigMap>()
+        .for_::<Widget>()
         .named("first")
-        .complete(Counter(a.clone()));
+        .complete(Noop);
     assert!(dup.unwrap_err().to_string().contains("\"first\""));
+    assert_eq!(mgr.cache().informer_count(), 1);
     Controller::managed_by(&mgr)
         .for_::<ConfigMap>()
         .complete(Counter(Arc::default()))

@@ -268,28 +268,31 @@ impl<K: CacheResource> Builder<K> {
                 reason: "max_concurrent_reconciles must be at least 1".into(),
             });
         }
-        let cache = self.manager.cache().clone();
-        let queue = WorkQueue::<Request>::new();
-        let shared = Arc::new(Shared {
-            client: self.manager.client().clone(),
-            cache: cache.clone(),
-            store: cache.store::<K>(),
-            recorder: Recorder::new(self.manager.client().clone(), &name),
-        });
-        let runner = worker::Runner::new(
-            name.clone(),
-            queue.clone(),
-            Arc::new(reconciler),
-            shared,
-            self.max_concurrent_reconciles,
-        );
-        // Registered first so a duplicate name fails before the informer starts feeding it.
-        self.manager.register_controller(name, Arc::new(runner))?;
-        cache.add_event_handler::<K>(move |notification: &Notification<K>| {
-            if let Some(request) = Request::from_object(notification.object().as_ref()) {
-                queue.add(request);
-            }
-        });
+        let manager = self.manager.clone();
+        let workers = self.max_concurrent_reconciles;
+        self.manager.register_controller(name.clone(), move || {
+            let cache = manager.cache().clone();
+            let queue = WorkQueue::<Request>::new();
+            let shared = Arc::new(Shared {
+                client: manager.client().clone(),
+                cache: cache.clone(),
+                store: cache.store::<K>(),
+                recorder: Recorder::new(manager.client().clone(), &name),
+            });
+            let handler_queue = queue.clone();
+            cache.add_event_handler::<K>(move |notification: &Notification<K>| {
+                if let Some(request) = Request::from_object(notification.object().as_ref()) {
+                    handler_queue.add(request);
+                }
+            });
+            Arc::new(worker::Runner::new(
+                name,
+                queue,
+                Arc::new(reconciler),
+                shared,
+                workers,
+            ))
+        })?;
         Ok(())
     }
 }

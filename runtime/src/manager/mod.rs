@@ -173,10 +173,12 @@ impl Manager {
         &self.inner.options
     }
 
+    /// Registers the controller `build` makes, unless the name is taken; it is built only
+    /// after the check so a rejected controller creates no informer.
     pub(crate) fn register_controller(
         &self,
         name: String,
-        runnable: Arc<dyn Runnable>,
+        build: impl FnOnce() -> Arc<dyn Runnable>,
     ) -> Result<(), Error> {
         let mut controllers = lock(&self.inner.controllers);
         if !controllers.names.insert(name.clone()) {
@@ -185,6 +187,7 @@ impl Manager {
                 reason: "another controller of this manager has the same name; choose one with `.named(..)`".into(),
             });
         }
+        let runnable = build();
         if let Some(run) = &controllers.running {
             Arc::clone(&runnable).start(run);
         }
