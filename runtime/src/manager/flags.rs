@@ -29,7 +29,7 @@ use crate::Error;
 /// ```
 #[derive(Clone, Debug, clap::Args)]
 pub struct Flags {
-    /// The address the probe endpoint binds to, as [host]:port (":8081" = all interfaces;
+    /// The address the probe endpoint binds to, as HOST:PORT or :PORT (":8081" = all interfaces;
     /// "0" or "" disables the probes).
     #[arg(long, default_value = ":8081", value_name = "ADDRESS")]
     pub health_probe_bind_address: String,
