@@ -1,5 +1,8 @@
 //! Shared fixtures: an embedded API server with the `Widget` CRD, a running manager, polling.
 
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::time::Duration;
 
