@@ -211,6 +211,28 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
     )))
 }
 
+/// Decodes a create/update body: JSON (the default) or YAML. Protobuf and CBOR are refused by name.
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match base.as_str() {
+        "" | "application/json" | "*/*" => parse_json_body(body),
+        "application/yaml" => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({other} request bodies, e.g. protobuf from typed kubectl commands such as `kubectl create namespace`, are not supported yet; use `kubectl apply -f` or `kubectl create -f`)"
+        ))),
+    }
+}
+
 fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
@@ -445,14 +467,18 @@ fn parse_rv(raw: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("invalid resource version: \"{raw}\"")))
 }
 
-fn delete_options(params: &Params, body: &Bytes) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions {
         dry_run: dry_run(params)?,
         ..Default::default()
     };
     opts.propagation = params.get("propagationPolicy").map(String::from);
     if !body.is_empty() {
-        let b = parse_json_body(body)?;
+        let b = parse_body(headers, body)?;
         if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
             opts.propagation = Some(p.to_string());
         }
@@ -669,14 +695,14 @@ fn resource(
             }
             check_field_validation(params)?;
             let dry = dry_run(params)?;
-            let obj = require_object(parse_json_body(&body)?)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let created = cluster.create(&rt, target.namespace, obj, dry)?;
             ok_json(StatusCode::CREATED, &created)
         }
         ("PUT", Some(name)) => {
             check_field_validation(params)?;
             let dry = dry_run(params)?;
-            let obj = require_object(parse_json_body(&body)?)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
             } else {
@@ -790,14 +816,14 @@ fn resource(
                     "delete is not allowed on a subresource",
                 ));
             }
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, &parts.headers, &body)?;
             match cluster.delete(&rt, ns, name, &opts)? {
                 Deleted::Gone(status) => ok_json(StatusCode::OK, &status),
                 Deleted::Pending(obj) => ok_json(StatusCode::OK, &obj),
             }
         }
         ("DELETE", None) => {
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, &parts.headers, &body)?;
             let query = list_query(params, &rt)?;
             let list = cluster.delete_collection(&rt, target.namespace, &query, &opts)?;
             ok_json(StatusCode::OK, &list)
