@@ -65,8 +65,12 @@
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
 //! - No scale subresource, no admission or conversion webhooks, no authentication or
-//!   authorization, no protobuf, no field selectors beyond `metadata.name` and
-//!   `metadata.namespace`, no scheduler, kubelet or workload controllers.
+//!   authorization, no scheduler, kubelet or workload controllers.
+//! - Request bodies must be JSON or YAML: protobuf bodies (which typed kubectl commands
+//!   such as `kubectl create namespace` send) are refused with 415. Responses are always JSON.
+//! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
+//!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
+//! - `managedFields` are not recorded.
 //! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
 
 mod discovery;

@@ -436,6 +436,7 @@ fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError>
     let fields = FieldSelector::parse(
         params.get("fieldSelector").unwrap_or_default(),
         rt.namespaced,
+        &rt.selectable_fields,
     )
     .map_err(ApiError::bad_request)?;
     Ok(ListQuery {
@@ -568,7 +569,7 @@ fn resource(
             if let Some(name) = target.name {
                 // Watching a single object is a watch filtered on its name.
                 query.fields =
-                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced)
+                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced, &[])
                         .map_err(ApiError::bad_request)?;
             }
             let send_initial = match params.get("sendInitialEvents") {
@@ -597,6 +598,7 @@ fn resource(
             };
             let timeout = params
                 .number::<u64>("timeoutSeconds")?
+                .filter(|t| *t > 0)
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_WATCH_TIMEOUT);
             let req = WatchRequest {
