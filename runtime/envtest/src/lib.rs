@@ -66,8 +66,9 @@
 //!   namespace `Terminating` until their finalizers are removed.
 //! - No scale subresource, no admission or conversion webhooks, no authentication or
 //!   authorization, no scheduler, kubelet or workload controllers.
-//! - Request bodies must be JSON or YAML: protobuf bodies (which typed kubectl commands
-//!   such as `kubectl create namespace` send) are refused with 415. Responses are always JSON.
+//! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
+//!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
+//!   and serviceaccounts, anything else gets 415. Responses are always JSON.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
 //! - `managedFields` are not recorded.
@@ -78,6 +79,7 @@ mod kubeconfig;
 mod objects;
 mod openapi;
 mod patch;
+mod protobuf;
 mod registry;
 mod selector;
 mod server;

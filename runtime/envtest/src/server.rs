@@ -225,10 +225,13 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         .to_ascii_lowercase();
     match base.as_str() {
         "" | "application/json" | "*/*" => parse_json_body(body),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|e| {
+            ApiError::unsupported_media_type(format!("{e}; send application/json instead"))
+        }),
         "application/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
         other => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({other} request bodies, e.g. protobuf from typed kubectl commands such as `kubectl create namespace`, are not supported yet; use `kubectl apply -f` or `kubectl create -f`)"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for namespaces, configmaps, secrets and serviceaccounts); got {other}"
         ))),
     }
 }

@@ -142,6 +142,49 @@ async fn kubectl_get_apply_delete() {
         !success && out.contains("configmaps \"demo\" not found"),
         "{out}"
     );
+    // Typed commands send protobuf bodies.
+    assert!(
+        ok(d, &["create", "namespace", "team"])
+            .await
+            .contains("namespace/team created")
+    );
+    assert!(
+        ok(
+            d,
+            &[
+                "create",
+                "configmap",
+                "cfg",
+                "--from-literal=k=v",
+                "-n",
+                "team"
+            ]
+        )
+        .await
+        .contains("configmap/cfg created")
+    );
+    let data = ok(
+        d,
+        &[
+            "get",
+            "configmap",
+            "cfg",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+    )
+    .await;
+    assert_eq!(data, "v");
+    assert!(
+        ok(d, &["delete", "namespace", "team"])
+            .await
+            .contains("deleted")
+    );
+    let (success, out) = kubectl(d, &["get", "configmap", "cfg", "-n", "team"]).await;
+    assert!(!success && out.contains("not found"), "{out}");
+
     let (success, out) = kubectl(d, &["get", "pods"]).await;
     assert!(
         !success && out.contains("the server doesn't have a resource type \"pods\""),
