@@ -33,7 +33,7 @@
 //!   storage from core events); `coordination.k8s.io/v1` `leases`;
 //!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
-//!   with the `/status` subresource when declared.
+//!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, a server-side
 //!   apply subset), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -64,7 +64,7 @@
 //!   not waited for).
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - No scale subresource, no admission or conversion webhooks, no authentication or
+//! - No admission or conversion webhooks, no authentication or
 //!   authorization, no scheduler, kubelet or workload controllers.
 //! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
 //!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
@@ -81,6 +81,7 @@ mod openapi;
 mod patch;
 mod protobuf;
 mod registry;
+mod scale;
 mod selector;
 mod server;
 mod status;

@@ -36,6 +36,8 @@ pub(crate) fn now() -> String {
 pub(crate) enum Part {
     Main,
     Status,
+    /// Reads and writes go through the Scale view; the object itself is written as `Main`.
+    Scale,
 }
 
 /// Whether a write without `metadata.resourceVersion` is allowed.
@@ -639,7 +641,7 @@ impl Cluster {
                 }
                 r
             }
-            Part::Main => {
+            Part::Main | Part::Scale => {
                 let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
                 let meta = metadata_mut(&mut new);
                 for kept in [
@@ -689,7 +691,7 @@ impl Cluster {
             }
         }
         if rt.tracks_generation
-            && part == Part::Main
+            && part != Part::Status
             && without_metadata(&result) != without_metadata(&old)
         {
             let generation = old
@@ -698,7 +700,7 @@ impl Cluster {
                 .unwrap_or(0);
             metadata_mut(&mut result).insert("generation".into(), json!(generation + 1));
         }
-        if rt.special == Special::Crd && part == Part::Main {
+        if rt.special == Special::Crd && part != Part::Status {
             self.prepare_crd(&mut result, Some(&old))?;
         }
         metadata_mut(&mut result).insert("resourceVersion".into(), json!(current_rv));

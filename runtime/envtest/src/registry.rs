@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Value, json};
 
+use crate::scale::ScalePaths;
 use crate::status::{ApiError, Cause};
 
 /// Behaviour a few built-in types have on top of the generic path.
@@ -44,6 +45,8 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub status_subresource: bool,
+    /// The `/scale` subresource, for CRDs that declare one.
+    pub scale: Option<ScalePaths>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
     pub custom: bool,
     /// `metadata.generation` is maintained (CRs and CRDs).
@@ -115,6 +118,7 @@ fn builtin(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: Vec::new(),
         status_subresource: false,
+        scale: None,
         custom: false,
         tracks_generation: false,
         columns: vec![age_column()],
@@ -543,6 +547,22 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(names.get("shortNames")),
             categories: strings(names.get("categories")),
             status_subresource: v.pointer("/subresources/status").is_some(),
+            scale: v.pointer("/subresources/scale").map(|s| ScalePaths {
+                spec_replicas: s
+                    .get("specReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".spec.replicas")
+                    .into(),
+                status_replicas: s
+                    .get("statusReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".status.replicas")
+                    .into(),
+                label_selector: s
+                    .get("labelSelectorPath")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            }),
             custom: true,
             tracks_generation: true,
             columns,

@@ -20,6 +20,7 @@ use crate::objects::{Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, 
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::registry::ResourceType;
+use crate::scale::{self, ScalePaths};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
@@ -394,6 +395,7 @@ fn parse_target<'a>(
     let part = match sub {
         None => Part::Main,
         Some("status") if rt.status_subresource => Part::Status,
+        Some("scale") if rt.scale.is_some() => Part::Scale,
         Some(_) => return Err(ApiError::unknown_path()),
     };
     Ok((
@@ -564,6 +566,9 @@ fn resource(
         return Err(ApiError::method_not_allowed(format!(
             "watch is only allowed with GET, not {method}"
         )));
+    }
+    if let (Part::Scale, Some(name), Some(paths)) = (target.part, target.name, rt.scale.clone()) {
+        return scale_request(&mut cluster, parts, params, &body, &rt, ns, name, &paths);
     }
     match (method.as_str(), target.name) {
         ("GET", _) if watching => {
@@ -842,4 +847,64 @@ fn resource(
             crate::status::group_resource(&rt.group, &rt.plural)
         ))),
     }
+}
+
+/// GET/PUT/PATCH of `/scale`: the object seen and written through its Scale view.
+#[allow(clippy::too_many_arguments)]
+fn scale_request(
+    cluster: &mut Cluster,
+    parts: &Parts,
+    params: &Params,
+    body: &Bytes,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    paths: &ScalePaths,
+) -> Result<Response, ApiError> {
+    let current = cluster.get(rt, ns, name)?;
+    let desired = match parts.method.as_str() {
+        "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
+        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
+        "PATCH" => {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let mut view = scale::to_scale(paths, &current);
+            match PatchType::from_content_type(content_type, false)? {
+                PatchType::Merge => {
+                    patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
+                }
+                PatchType::Strategic => {
+                    patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
+                        .map_err(ApiError::unsupported_media_type)?
+                }
+                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)
+                    .map_err(|m| ApiError::new(422, "Invalid", m))?,
+                PatchType::Apply => {
+                    return Err(ApiError::unsupported_media_type(
+                        "server-side apply to the scale subresource is not supported yet",
+                    ));
+                }
+            }
+            view
+        }
+        other => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{other} is not supported on the scale subresource; use GET, PUT or PATCH"
+            )));
+        }
+    };
+    check_field_validation(params)?;
+    let dry = dry_run(params)?;
+    let mut obj = current;
+    scale::apply_scale(rt, paths, &mut obj, &desired)?;
+    let mode = UpdateMode {
+        part: Part::Main,
+        rv_check: RvCheck::IfSet,
+        dry_run: dry,
+    };
+    let updated = cluster.update(rt, ns, name, obj, mode)?;
+    ok_json(StatusCode::OK, &scale::to_scale(paths, &updated))
 }
