@@ -93,3 +93,73 @@ async fn controller_with_finalizer() {
     handle.abort();
     env.stop().await;
 }
+
+#[tokio::test]
+async fn event_recorder_and_leases() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::events::v1::Event as EventV1;
+    use kube::runtime::events::{Event as RecordedEvent, EventType, Recorder, Reporter};
+
+    let env = Environment::start().await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "subject" } })).unwrap();
+    let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+    let reference = kube::Resource::object_ref(&cm, &());
+
+    let recorder = Recorder::new(
+        env.client(),
+        Reporter {
+            controller: "test-controller".into(),
+            instance: None,
+        },
+    );
+    let event = RecordedEvent {
+        type_: EventType::Normal,
+        reason: "Reconciled".into(),
+        note: Some("all good".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events: Api<EventV1> = Api::namespaced(env.client(), "default");
+    let list = events.list(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1, "a repeated event becomes a series");
+    let recorded = &list.items[0];
+    assert_eq!(recorded.reason.as_deref(), Some("Reconciled"));
+    assert_eq!(recorded.series.as_ref().map(|s| s.count), Some(2));
+    let by_regarding = events
+        .list(&kube::api::ListParams::default().fields("regarding.name=subject,reason=Reconciled"))
+        .await
+        .unwrap();
+    assert_eq!(by_regarding.items.len(), 1);
+
+    // Leases round-trip MicroTime exactly; built-ins allow unconditional updates.
+    let leases: Api<Lease> = Api::namespaced(env.client(), "default");
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": { "name": "leader" },
+        "spec": { "holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2024-01-01T00:00:00.123456Z" }
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    let raw = env
+        .client()
+        .request_text(
+            http::Request::get("/apis/coordination.k8s.io/v1/namespaces/default/leases/leader")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(raw.contains("2024-01-01T00:00:00.123456Z"), "{raw}");
+    let mut unconditional = leases.get("leader").await.unwrap();
+    unconditional.metadata.resource_version = None;
+    unconditional.spec.as_mut().unwrap().holder_identity = Some("b".into());
+    let replaced = leases
+        .replace("leader", &PostParams::default(), &unconditional)
+        .await
+        .unwrap();
+    assert_eq!(replaced.spec.unwrap().holder_identity.as_deref(), Some("b"));
+    env.stop().await;
+}

@@ -598,3 +598,109 @@ async fn environments_are_independent() {
     b.stop().await;
     again.stop().await;
 }
+
+#[tokio::test]
+async fn apply_and_strategic_merge_patches() {
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+
+    // Strategic merge patch on a built-in: maps merge, finalizers merge as a set.
+    let mut first = cm("smp", &[("a", "1")]);
+    first.metadata.finalizers = Some(vec!["x/one".into()]);
+    api.create(&PostParams::default(), &first).await.unwrap();
+    let patched = api
+        .patch(
+            "smp",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({ "metadata": { "labels": { "b": "2" }, "finalizers": ["x/two"] }, "data": { "key": null } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.labels.unwrap().len(), 2);
+    assert_eq!(patched.metadata.finalizers.unwrap(), ["x/one", "x/two"]);
+    assert!(patched.data.unwrap_or_default().is_empty());
+
+    // Server-side apply (subset): fieldManager required, creates with 201, merges on re-apply.
+    let ct = crontabs(env.client(), "default");
+    let applied = json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "a", "image": "x" } });
+    let err = api_error(
+        ct.patch("ssa", &PatchParams::default(), &Patch::Apply(&applied))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    assert!(
+        err.message.contains("fieldManager: Required value"),
+        "{}",
+        err.message
+    );
+    let created = ct
+        .patch(
+            "ssa",
+            &PatchParams::apply("tester"),
+            &Patch::Apply(&applied),
+        )
+        .await
+        .unwrap();
+    assert_eq!(generation(&created), 1);
+    let reapplied = ct
+        .patch(
+            "ssa",
+            &PatchParams::apply("tester").force(),
+            &Patch::Apply(json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "b" } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reapplied.data["spec"],
+        json!({ "cronSpec": "b", "image": "x" })
+    );
+    assert_eq!(generation(&reapplied), 2);
+
+    // dryRun on update and delete changes nothing.
+    let dry = PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let would = ct
+        .patch(
+            "ssa",
+            &dry,
+            &Patch::Merge(json!({ "spec": { "cronSpec": "c" } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(would.data["spec"]["cronSpec"], "c");
+    assert_eq!(ct.get("ssa").await.unwrap().data["spec"]["cronSpec"], "b");
+    ct.delete(
+        "ssa",
+        &DeleteParams {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(ct.get_opt("ssa").await.unwrap().is_some());
+    let err = api_error(
+        ct.patch(
+            "ssa",
+            &PatchParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &Patch::Merge(json!({ "metadata": { "resourceVersion": "1" } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        err.code, 409,
+        "a patch carrying a stale resourceVersion conflicts"
+    );
+    env.stop().await;
+}

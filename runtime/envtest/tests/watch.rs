@@ -282,3 +282,33 @@ async fn kube_runtime_watcher_streaming_list() {
     }
     env.stop().await;
 }
+
+#[tokio::test]
+async fn bookmarks_carry_the_latest_resource_version() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let created = api
+        .create(&PostParams::default(), &cm("a", "x"))
+        .await
+        .unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    loop {
+        let ev = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("a bookmark in time")
+            .unwrap()
+            .unwrap();
+        if let WatchEvent::Bookmark(b) = ev {
+            assert_eq!(b.types.kind, "ConfigMap");
+            let at: u64 = b.metadata.resource_version.parse().unwrap();
+            assert!(at >= rv.parse::<u64>().unwrap());
+            break;
+        }
+    }
+    env.stop().await;
+}
