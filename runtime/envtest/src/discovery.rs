@@ -75,6 +75,17 @@ pub(crate) fn resource_list(registry: &Registry, group: &str, version: &str) -> 
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     let gv = types[0].api_version();
     Some(
@@ -111,12 +122,23 @@ pub(crate) fn aggregated(registry: &Registry, core: bool) -> Value {
                             if !t.categories.is_empty() {
                                 r["categories"] = json!(t.categories);
                             }
+                            let mut subresources = Vec::new();
                             if t.status_subresource {
-                                r["subresources"] = json!([{
+                                subresources.push(json!({
                                     "subresource": "status",
                                     "responseKind": kind,
                                     "verbs": ["get", "patch", "update"],
-                                }]);
+                                }));
+                            }
+                            if t.scale.is_some() {
+                                subresources.push(json!({
+                                    "subresource": "scale",
+                                    "responseKind": { "group": "autoscaling", "version": "v1", "kind": "Scale" },
+                                    "verbs": ["get", "patch", "update"],
+                                }));
+                            }
+                            if !subresources.is_empty() {
+                                r["subresources"] = Value::Array(subresources);
                             }
                             r
                         })

@@ -33,7 +33,7 @@
 //!   storage from core events); `coordination.k8s.io/v1` `leases`;
 //!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
-//!   with the `/status` subresource when declared.
+//!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, a server-side
 //!   apply subset), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -64,9 +64,14 @@
 //!   not waited for).
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - No scale subresource, no admission or conversion webhooks, no authentication or
-//!   authorization, no protobuf, no field selectors beyond `metadata.name` and
-//!   `metadata.namespace`, no scheduler, kubelet or workload controllers.
+//! - No admission or conversion webhooks, no authentication or
+//!   authorization, no scheduler, kubelet or workload controllers.
+//! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
+//!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
+//!   and serviceaccounts, anything else gets 415. Responses are always JSON.
+//! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
+//!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
+//! - `managedFields` are not recorded.
 //! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
 
 mod discovery;
@@ -74,7 +79,9 @@ mod kubeconfig;
 mod objects;
 mod openapi;
 mod patch;
+mod protobuf;
 mod registry;
+mod scale;
 mod selector;
 mod server;
 mod status;

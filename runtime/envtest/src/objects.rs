@@ -36,6 +36,8 @@ pub(crate) fn now() -> String {
 pub(crate) enum Part {
     Main,
     Status,
+    /// Reads and writes go through the Scale view; the object itself is written as `Main`.
+    Scale,
 }
 
 /// Whether a write without `metadata.resourceVersion` is allowed.
@@ -98,15 +100,67 @@ pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
     o
 }
 
-fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        obj["metadata"] = json!({});
+/// The object under `key` of a stored object, replacing whatever non-object was there.
+fn object_field<'a>(obj: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !obj.is_object() {
+        *obj = json!({});
     }
-    match obj.get_mut("metadata") {
+    if !obj.get(key).is_some_and(Value::is_object) {
+        obj[key] = json!({});
+    }
+    match obj.get_mut(key) {
         Some(Value::Object(m)) => m,
-        // Unreachable: set to an object above.
-        _ => unreachable!("metadata was just set to an object"),
+        // Both levels were made objects just above.
+        _ => unreachable!("{key} was just set to an object"),
     }
+}
+
+fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    object_field(obj, "metadata")
+}
+
+/// Rejects metadata fields of the wrong JSON type, as decoding into ObjectMeta would.
+fn check_metadata_types(obj: &Value) -> Result<(), ApiError> {
+    let Some(meta) = obj.get("metadata").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let bad = |field: &str, want: &str| {
+        Err(ApiError::bad_request(format!(
+            "metadata.{field} must be {want} (the request body cannot be decoded into ObjectMeta)"
+        )))
+    };
+    for field in [
+        "name",
+        "generateName",
+        "namespace",
+        "uid",
+        "resourceVersion",
+    ] {
+        if meta
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return bad(field, "a string");
+        }
+    }
+    for field in ["labels", "annotations"] {
+        match meta.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => {}
+            Some(_) => return bad(field, "a map of strings"),
+        }
+    }
+    match meta.get("finalizers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+        Some(_) => return bad("finalizers", "a list of strings"),
+    }
+    match meta.get("ownerReferences") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_object) => {}
+        Some(_) => return bad("ownerReferences", "a list of objects"),
+    }
+    Ok(())
 }
 
 fn finalizers(obj: &Value) -> Vec<String> {
@@ -208,7 +262,7 @@ fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
         }
     }
     match m.get("metadata") {
-        None | Some(Value::Object(_)) => Ok(()),
+        None | Some(Value::Object(_)) => check_metadata_types(obj),
         Some(_) => Err(ApiError::bad_request("metadata must be a JSON object")),
     }
 }
@@ -587,7 +641,7 @@ impl Cluster {
                 }
                 r
             }
-            Part::Main => {
+            Part::Main | Part::Scale => {
                 let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
                 let meta = metadata_mut(&mut new);
                 for kept in [
@@ -637,7 +691,7 @@ impl Cluster {
             }
         }
         if rt.tracks_generation
-            && part == Part::Main
+            && part != Part::Status
             && without_metadata(&result) != without_metadata(&old)
         {
             let generation = old
@@ -646,7 +700,7 @@ impl Cluster {
                 .unwrap_or(0);
             metadata_mut(&mut result).insert("generation".into(), json!(generation + 1));
         }
-        if rt.special == Special::Crd && part == Part::Main {
+        if rt.special == Special::Crd && part != Part::Status {
             self.prepare_crd(&mut result, Some(&old))?;
         }
         metadata_mut(&mut result).insert("resourceVersion".into(), json!(current_rv));
@@ -778,7 +832,7 @@ impl Cluster {
         let mut marked = old.clone();
         metadata_mut(&mut marked).insert("deletionTimestamp".into(), json!(now()));
         metadata_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
-        marked["status"]["phase"] = json!("Terminating");
+        object_field(&mut marked, "status").insert("phase".into(), json!("Terminating"));
         if dry_run {
             return Ok(Deleted::Pending(present(rt, &marked)));
         }
@@ -810,7 +864,7 @@ impl Cluster {
             return None;
         }
         let mut last = ns_obj.clone();
-        last["spec"]["finalizers"] = json!([]);
+        object_field(&mut last, "spec").insert("finalizers".into(), json!([]));
         self.store
             .remove(&("".into(), "namespaces".into()), "", ns, Some(last))
     }

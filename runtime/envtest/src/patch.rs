@@ -190,11 +190,30 @@ pub(crate) fn merge(doc: &mut Value, patch: &Value) {
     json_patch::merge(doc, patch);
 }
 
-/// Applies a JSON patch (RFC 6902) given as raw JSON; errors are messages for a 422.
+/// Applies a JSON patch (RFC 6902) atomically; errors are messages for a 422.
+///
+/// Like kube-apiserver's implementation (evanphx/json-patch), a `test` for `null` passes when
+/// the member is absent but its parent exists: kube's finalizer helper relies on that to add
+/// the first finalizer.
 pub(crate) fn json(doc: &mut Value, patch: &Value) -> Result<(), String> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+    let ops: Vec<json_patch::PatchOperation> = serde_json::from_value(patch.clone())
         .map_err(|e| format!("the JSON patch is not valid: {e}"))?;
-    json_patch::patch(doc, &ops).map_err(|e| e.to_string())
+    let mut work = doc.clone();
+    for (i, op) in ops.iter().enumerate() {
+        if let json_patch::PatchOperation::Test(t) = op {
+            let path = t.path.as_str();
+            if t.value.is_null() && work.pointer(path).is_none() {
+                let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                if work.pointer(parent).is_some() {
+                    continue;
+                }
+            }
+        }
+        json_patch::patch(&mut work, std::slice::from_ref(op))
+            .map_err(|e| format!("JSON patch operation {i} failed: {e}"))?;
+    }
+    *doc = work;
+    Ok(())
 }
 
 /// The subset of server-side apply this server does: the applied fields are merged into the
@@ -238,6 +257,27 @@ mod tests {
         .unwrap();
         assert_eq!(doc2, json!({ "metadata": { "finalizers": ["b"] } }));
         assert!(strategic_merge(&mut doc2, &json!({ "$retainKeys": ["a"] })).is_err());
+    }
+
+    #[test]
+    fn json_patch_test_null_matches_a_missing_member() {
+        let mut doc = json!({ "metadata": { "name": "a" } });
+        let add_first = json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": null },
+            { "op": "add", "path": "/metadata/finalizers", "value": ["f"] }
+        ]);
+        json(&mut doc, &add_first).unwrap();
+        assert_eq!(doc["metadata"]["finalizers"], json!(["f"]));
+        // Now present and not null: the same test fails and nothing changes.
+        assert!(json(&mut doc, &add_first).is_err());
+        assert_eq!(doc["metadata"]["finalizers"], json!(["f"]));
+        assert!(
+            json(
+                &mut doc,
+                &json!([{ "op": "test", "path": "/missing/x", "value": null }])
+            )
+            .is_err()
+        );
     }
 
     #[test]

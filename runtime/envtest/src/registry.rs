@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Value, json};
 
+use crate::scale::ScalePaths;
 use crate::status::{ApiError, Cause};
 
 /// Behaviour a few built-in types have on top of the generic path.
@@ -44,12 +45,16 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub status_subresource: bool,
+    /// The `/scale` subresource, for CRDs that declare one.
+    pub scale: Option<ScalePaths>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
     pub custom: bool,
     /// `metadata.generation` is maintained (CRs and CRDs).
     pub tracks_generation: bool,
     pub columns: Vec<PrinterColumn>,
     pub special: Special,
+    /// Field selector labels beyond `metadata.name`/`metadata.namespace`, as dotted paths.
+    pub selectable_fields: Vec<String>,
     /// For custom resources, the name of the CRD that declares them.
     pub crd_name: Option<String>,
 }
@@ -113,17 +118,24 @@ fn builtin(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: Vec::new(),
         status_subresource: false,
+        scale: None,
         custom: false,
         tracks_generation: false,
         columns: vec![age_column()],
         special: Special::None,
+        selectable_fields: Vec::new(),
         crd_name: None,
     }
+}
+
+fn fields(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
 }
 
 fn builtins() -> Vec<ResourceType> {
     let mut namespaces = builtin("", "v1", "namespaces", "Namespace", false, &["ns"]);
     namespaces.special = Special::Namespace;
+    namespaces.selectable_fields = fields(&["status.phase"]);
     namespaces.status_subresource = true;
     namespaces.columns.insert(
         0,
@@ -138,6 +150,34 @@ fn builtins() -> Vec<ResourceType> {
     );
     let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
     secrets.special = Special::Secret;
+    secrets.selectable_fields = fields(&["type"]);
+    let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
+    core_events.selectable_fields = fields(&[
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ]);
+    let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.selectable_fields = fields(&[
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reason",
+        "reportingController",
+        "type",
+    ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
     let mut crds = builtin(
@@ -158,8 +198,8 @@ fn builtins() -> Vec<ResourceType> {
         secrets,
         builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
         services,
-        builtin("", "v1", "events", "Event", true, &["ev"]),
-        builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
+        core_events,
+        events,
         builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
         crds,
     ]
@@ -507,10 +547,34 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(names.get("shortNames")),
             categories: strings(names.get("categories")),
             status_subresource: v.pointer("/subresources/status").is_some(),
+            scale: v.pointer("/subresources/scale").map(|s| ScalePaths {
+                spec_replicas: s
+                    .get("specReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".spec.replicas")
+                    .into(),
+                status_replicas: s
+                    .get("statusReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".status.replicas")
+                    .into(),
+                label_selector: s
+                    .get("labelSelectorPath")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            }),
             custom: true,
             tracks_generation: true,
             columns,
             special: Special::None,
+            selectable_fields: v
+                .get("selectableFields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+                .map(|p| p.trim_start_matches('.').to_string())
+                .collect(),
             crd_name: Some(crd_name.clone()),
         });
     }

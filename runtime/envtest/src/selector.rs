@@ -203,8 +203,9 @@ fn unescape(s: &str) -> String {
 }
 
 impl FieldSelector {
-    /// Parses a field selector; only `metadata.name` and (for namespaced kinds) `metadata.namespace` are supported.
-    pub fn parse(s: &str, namespaced: bool) -> Result<Self, String> {
+    /// Parses a field selector over `metadata.name`, (for namespaced kinds) `metadata.namespace`,
+    /// and the type's own selectable fields (`extra`, dotted paths).
+    pub fn parse(s: &str, namespaced: bool, extra: &[String]) -> Result<Self, String> {
         let mut terms = Vec::new();
         if s.trim().is_empty() {
             return Ok(FieldSelector(terms));
@@ -222,7 +223,9 @@ impl FieldSelector {
                 ));
             };
             let key = key.trim();
-            let supported = key == "metadata.name" || (namespaced && key == "metadata.namespace");
+            let supported = key == "metadata.name"
+                || (namespaced && key == "metadata.namespace")
+                || extra.iter().any(|f| f == key);
             if !supported {
                 return Err(format!("field label not supported: {key}"));
             }
@@ -232,10 +235,38 @@ impl FieldSelector {
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        self.0.iter().all(|(key, eq, value)| {
-            let actual = meta_str(obj, key.trim_start_matches("metadata."));
-            (actual == value) == *eq
-        })
+        self.0
+            .iter()
+            .all(|(key, eq, value)| (field_value(obj, key) == *value) == *eq)
+    }
+}
+
+/// A selectable field's value as a string ("" when absent), as field label conversion produces it.
+fn field_value(obj: &Value, key: &str) -> String {
+    match key {
+        "metadata.name" => return meta_str(obj, "name").to_string(),
+        "metadata.namespace" => return meta_str(obj, "namespace").to_string(),
+        // core/v1 Events expose `source` as the source component.
+        "source" => {
+            return obj
+                .pointer("/source/component")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+        }
+        _ => {}
+    }
+    let mut cur = obj;
+    for part in key.split('.') {
+        match cur.get(part) {
+            Some(v) => cur = v,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -281,24 +312,34 @@ mod tests {
     fn field_selectors() {
         let o = obj(json!({}));
         assert!(
-            FieldSelector::parse("metadata.name=a", true)
+            FieldSelector::parse("metadata.name=a", true, &[])
                 .unwrap()
                 .matches(&o)
         );
         assert!(
-            !FieldSelector::parse("metadata.name!=a", true)
+            !FieldSelector::parse("metadata.name!=a", true, &[])
                 .unwrap()
                 .matches(&o)
         );
         assert!(
-            FieldSelector::parse("metadata.namespace==ns", true)
+            FieldSelector::parse("metadata.namespace==ns", true, &[])
                 .unwrap()
                 .matches(&o)
         );
         assert_eq!(
-            FieldSelector::parse("spec.x=1", true).unwrap_err(),
+            FieldSelector::parse("spec.x=1", true, &[]).unwrap_err(),
             "field label not supported: spec.x"
         );
-        assert!(FieldSelector::parse("metadata.name", true).is_err());
+        assert!(FieldSelector::parse("metadata.name", true, &[]).is_err());
+        let ev = json!({ "metadata": { "name": "e" }, "involvedObject": { "name": "pod-1", "kind": "Pod" }, "count": 2 });
+        let extra = vec![
+            "involvedObject.name".to_string(),
+            "involvedObject.kind".to_string(),
+            "count".to_string(),
+        ];
+        let sel = |s: &str| FieldSelector::parse(s, true, &extra).unwrap();
+        assert!(sel("involvedObject.name=pod-1,involvedObject.kind=Pod").matches(&ev));
+        assert!(sel("count=2").matches(&ev));
+        assert!(!sel("involvedObject.name=other").matches(&ev));
     }
 }

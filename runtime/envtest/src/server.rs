@@ -20,6 +20,7 @@ use crate::objects::{Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, 
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::registry::ResourceType;
+use crate::scale::{self, ScalePaths};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
@@ -211,6 +212,31 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
     )))
 }
 
+/// Decodes a create/update body: JSON (the default) or YAML. Protobuf and CBOR are refused by name.
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match base.as_str() {
+        "" | "application/json" | "*/*" => parse_json_body(body),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|e| {
+            ApiError::unsupported_media_type(format!("{e}; send application/json instead"))
+        }),
+        "application/yaml" => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for namespaces, configmaps, secrets and serviceaccounts); got {other}"
+        ))),
+    }
+}
+
 fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
@@ -369,6 +395,7 @@ fn parse_target<'a>(
     let part = match sub {
         None => Part::Main,
         Some("status") if rt.status_subresource => Part::Status,
+        Some("scale") if rt.scale.is_some() => Part::Scale,
         Some(_) => return Err(ApiError::unknown_path()),
     };
     Ok((
@@ -414,6 +441,7 @@ fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError>
     let fields = FieldSelector::parse(
         params.get("fieldSelector").unwrap_or_default(),
         rt.namespaced,
+        &rt.selectable_fields,
     )
     .map_err(ApiError::bad_request)?;
     Ok(ListQuery {
@@ -445,14 +473,18 @@ fn parse_rv(raw: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("invalid resource version: \"{raw}\"")))
 }
 
-fn delete_options(params: &Params, body: &Bytes) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions {
         dry_run: dry_run(params)?,
         ..Default::default()
     };
     opts.propagation = params.get("propagationPolicy").map(String::from);
     if !body.is_empty() {
-        let b = parse_json_body(body)?;
+        let b = parse_body(headers, body)?;
         if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
             opts.propagation = Some(p.to_string());
         }
@@ -535,6 +567,9 @@ fn resource(
             "watch is only allowed with GET, not {method}"
         )));
     }
+    if let (Part::Scale, Some(name), Some(paths)) = (target.part, target.name, rt.scale.clone()) {
+        return scale_request(&mut cluster, parts, params, &body, &rt, ns, name, &paths);
+    }
     match (method.as_str(), target.name) {
         ("GET", _) if watching => {
             let rep = negotiate(&parts.headers, params)?;
@@ -542,7 +577,7 @@ fn resource(
             if let Some(name) = target.name {
                 // Watching a single object is a watch filtered on its name.
                 query.fields =
-                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced)
+                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced, &[])
                         .map_err(ApiError::bad_request)?;
             }
             let send_initial = match params.get("sendInitialEvents") {
@@ -571,6 +606,7 @@ fn resource(
             };
             let timeout = params
                 .number::<u64>("timeoutSeconds")?
+                .filter(|t| *t > 0)
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_WATCH_TIMEOUT);
             let req = WatchRequest {
@@ -669,14 +705,14 @@ fn resource(
             }
             check_field_validation(params)?;
             let dry = dry_run(params)?;
-            let obj = require_object(parse_json_body(&body)?)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let created = cluster.create(&rt, target.namespace, obj, dry)?;
             ok_json(StatusCode::CREATED, &created)
         }
         ("PUT", Some(name)) => {
             check_field_validation(params)?;
             let dry = dry_run(params)?;
-            let obj = require_object(parse_json_body(&body)?)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
             } else {
@@ -790,14 +826,14 @@ fn resource(
                     "delete is not allowed on a subresource",
                 ));
             }
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, &parts.headers, &body)?;
             match cluster.delete(&rt, ns, name, &opts)? {
                 Deleted::Gone(status) => ok_json(StatusCode::OK, &status),
                 Deleted::Pending(obj) => ok_json(StatusCode::OK, &obj),
             }
         }
         ("DELETE", None) => {
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, &parts.headers, &body)?;
             let query = list_query(params, &rt)?;
             let list = cluster.delete_collection(&rt, target.namespace, &query, &opts)?;
             ok_json(StatusCode::OK, &list)
@@ -811,4 +847,64 @@ fn resource(
             crate::status::group_resource(&rt.group, &rt.plural)
         ))),
     }
+}
+
+/// GET/PUT/PATCH of `/scale`: the object seen and written through its Scale view.
+#[allow(clippy::too_many_arguments)]
+fn scale_request(
+    cluster: &mut Cluster,
+    parts: &Parts,
+    params: &Params,
+    body: &Bytes,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    paths: &ScalePaths,
+) -> Result<Response, ApiError> {
+    let current = cluster.get(rt, ns, name)?;
+    let desired = match parts.method.as_str() {
+        "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
+        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
+        "PATCH" => {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let mut view = scale::to_scale(paths, &current);
+            match PatchType::from_content_type(content_type, false)? {
+                PatchType::Merge => {
+                    patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
+                }
+                PatchType::Strategic => {
+                    patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
+                        .map_err(ApiError::unsupported_media_type)?
+                }
+                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)
+                    .map_err(|m| ApiError::new(422, "Invalid", m))?,
+                PatchType::Apply => {
+                    return Err(ApiError::unsupported_media_type(
+                        "server-side apply to the scale subresource is not supported yet",
+                    ));
+                }
+            }
+            view
+        }
+        other => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{other} is not supported on the scale subresource; use GET, PUT or PATCH"
+            )));
+        }
+    };
+    check_field_validation(params)?;
+    let dry = dry_run(params)?;
+    let mut obj = current;
+    scale::apply_scale(rt, paths, &mut obj, &desired)?;
+    let mode = UpdateMode {
+        part: Part::Main,
+        rv_check: RvCheck::IfSet,
+        dry_run: dry,
+    };
+    let updated = cluster.update(rt, ns, name, obj, mode)?;
+    ok_json(StatusCode::OK, &scale::to_scale(paths, &updated))
 }

@@ -79,7 +79,17 @@ fn cell(obj: &Value, path: &str, type_: &str) -> Value {
         return Value::Null;
     }
     match type_ {
-        "integer" | "number" | "boolean" | "date" => found[0].clone(),
+        "integer" | "number" | "boolean" => found[0].clone(),
+        // The server renders ages (apiextensions `cellForJSONValue`); kubectl prints cells as they are.
+        "date" => found[0]
+            .as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|t| {
+                json!(human_duration(
+                    jiff::Timestamp::now().as_second() - t.as_second()
+                ))
+            })
+            .unwrap_or(Value::Null),
         _ => {
             let parts: Vec<String> = found
                 .iter()
@@ -91,6 +101,63 @@ fn cell(obj: &Value, path: &str, type_: &str) -> Value {
             json!(parts.join(","))
         }
     }
+}
+
+/// apimachinery `duration.HumanDuration`, as kubectl shows ages.
+pub(crate) fn human_duration(seconds: i64) -> String {
+    if seconds < -1 {
+        return "<invalid>".into();
+    }
+    if seconds < 0 {
+        return "0s".into();
+    }
+    if seconds < 120 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = seconds / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let d = (hours / 24) % 365;
+        return if d == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{d}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
 }
 
 #[derive(Debug, PartialEq)]
@@ -234,5 +301,14 @@ mod tests {
             vec![json!("Other")]
         );
         assert!(eval_json_path(&o, ".spec.missing").is_empty());
+    }
+
+    #[test]
+    fn ages_like_kubectl() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(150), "2m30s");
+        assert_eq!(human_duration(3600), "60m");
+        assert_eq!(human_duration(5 * 3600 + 60), "5h1m");
+        assert_eq!(human_duration(3 * 86400), "3d");
     }
 }
