@@ -1,9 +1,9 @@
 //! Finalizers: keep an object from being deleted until the controller has cleaned up after it.
 //!
-//! Both helpers patch with a JSON patch that first `test`s the current finalizer list (or, when
-//! there is none yet, the resourceVersion), so a concurrent change by someone else makes the
-//! patch fail (HTTP 422) instead of clobbering their finalizer; the reconcile then errors and
-//! retries with fresh state.
+//! Both helpers patch with a JSON patch that first `test`s the current finalizer list, so a
+//! concurrent change by someone else makes the patch fail (HTTP 422) instead of clobbering
+//! their finalizer; the reconcile then errors and retries with fresh state. Other changes to
+//! the object do not make them fail.
 //!
 //! ```no_run
 //! use kubesmith_runtime::prelude::*;
@@ -45,15 +45,16 @@ where
     }
     let current = obj.finalizers();
     let ops = if current.is_empty() {
-        // An absent list cannot be `test`ed portably: RFC 6902 makes testing a missing member
-        // an error (kube-apiserver accepts `null` there, other servers do not). Testing the
-        // resourceVersion guards the whole object instead, which is stricter but valid anywhere.
-        let guard = match &obj.meta().resource_version {
-            Some(rv) => json!({ "op": "test", "path": "/metadata/resourceVersion", "value": rv }),
-            None => json!({ "op": "test", "path": "/metadata/finalizers", "value": null }),
+        // kube-apiserver's `test` of a missing member against null passes, so this guards
+        // "still no finalizers" without failing on unrelated changes (as kube-runtime does).
+        // An explicit empty list is tested as such.
+        let none = if obj.meta().finalizers.is_some() {
+            json!([])
+        } else {
+            json!(null)
         };
         json!([
-            guard,
+            { "op": "test", "path": "/metadata/finalizers", "value": none },
             { "op": "add", "path": "/metadata/finalizers", "value": [name] },
         ])
     } else {
