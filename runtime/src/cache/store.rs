@@ -59,7 +59,9 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-/// A read-only, always up-to-date view of every object of type `K` the informer has seen.
+/// A read-only view of every object of type `K`, kept current by the informer's watch (so it
+/// lags the API server by the watch latency, and a write is visible here only once its watch
+/// event arrived).
 ///
 /// Cloning is cheap and gives another view of the same store. Objects are shared as `Arc<K>`:
 /// reading never copies an object, and `metadata.managedFields` is stripped to save memory.

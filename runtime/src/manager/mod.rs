@@ -210,6 +210,8 @@ impl Manager {
     /// in-flight reconciles had to be abandoned.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
         let mut shutdown = pin!(shutdown);
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::NoRuntime("Manager::run_until"))?;
         {
             let mut controllers = lock(&self.inner.controllers);
             if controllers.started {
@@ -217,7 +219,6 @@ impl Manager {
             }
             controllers.started = true;
         }
-        let runtime = tokio::runtime::Handle::current();
         let run = RunContext {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
