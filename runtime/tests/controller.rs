@@ -766,3 +766,100 @@ async fn workers_run_different_objects_concurrently_but_never_one_object_twice()
     running.stop().await.unwrap();
     env.stop().await;
 }
+
+/// Keeps a config map `<widget>-cfg` controlled by each widget.
+struct ChildMaker {
+    tally: Arc<Tally>,
+}
+
+impl Reconciler<Widget> for ChildMaker {
+    async fn reconcile(&self, ctx: Context<Widget>) -> Result<Action, ReconcileError> {
+        let name = ctx.request().name.clone();
+        self.tally.enter(&name);
+        self.tally.leave(&name);
+        let Some(widget) = ctx.get() else {
+            return Ok(Action::await_change());
+        };
+        let child_name = format!("{name}-cfg");
+        let configmaps: Api<ConfigMap> = Api::namespaced(ctx.client().clone(), "default");
+        if configmaps.get_opt(&child_name).await?.is_none() {
+            let mut child = configmap(&child_name);
+            child.metadata.owner_references = widget.controller_owner_ref(&()).map(|r| vec![r]);
+            configmaps.create(&PostParams::default(), &child).await?;
+        }
+        Ok(Action::await_change())
+    }
+}
+
+#[tokio::test]
+async fn owned_and_watched_objects_reconcile_their_owner() {
+    let env = support::env().await;
+    let mgr = manager(&env, Options::default());
+    let tally = Arc::new(Tally::default());
+    Controller::managed_by(&mgr)
+        .for_::<Widget>()
+        .owns::<ConfigMap>()
+        .watches::<k8s_openapi::api::core::v1::Secret>(|secret| {
+            // secret "<widget>-token" belongs to widget "<widget>"
+            let owner = secret
+                .metadata
+                .name
+                .as_deref()
+                .and_then(|n| n.strip_suffix("-token"));
+            owner
+                .map(|name| Request::new(secret.metadata.namespace.clone(), name))
+                .into_iter()
+                .collect()
+        })
+        .complete(ChildMaker {
+            tally: tally.clone(),
+        })
+        .unwrap();
+    let running = Running::start(&mgr);
+
+    let widgets: Api<Widget> = Api::namespaced(env.client(), "default");
+    let configmaps: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    widgets
+        .create(&PostParams::default(), &widget("parent", 1))
+        .await
+        .unwrap();
+    eventually("child created", || async {
+        configmaps.get_opt("parent-cfg").await.ok()?
+    })
+    .await;
+    // creating the child is itself a change of an owned object: the owner runs again
+    wait_count(&tally, "parent", 2).await;
+
+    let before = tally.count("parent");
+    configmaps
+        .patch(
+            "parent-cfg",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "drift": "yes" } })),
+        )
+        .await
+        .unwrap();
+    wait_count(&tally, "parent", before + 1).await;
+
+    let before = tally.count("parent");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client(), "default");
+    let mut secret = k8s_openapi::api::core::v1::Secret::default();
+    secret.metadata.name = Some("parent-token".into());
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    wait_count(&tally, "parent", before + 1).await;
+
+    // an uncontrolled config map reconciles nobody (no "orphan" widget is ever requested)
+    configmaps
+        .create(&PostParams::default(), &configmap("orphan"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(tally.count("orphan"), 0);
+    assert_eq!(tally.count("orphan-cfg"), 0);
+    assert_eq!(mgr.cache().informer_count(), 3);
+    running.stop().await.unwrap();
+    env.stop().await;
+}

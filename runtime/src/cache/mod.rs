@@ -62,6 +62,9 @@ pub trait ApiScope {
     ) -> Api<K>
     where
         Self: Sized;
+
+    /// Whether objects of this scope live in a namespace.
+    fn is_namespaced() -> bool;
 }
 
 impl ApiScope for NamespaceResourceScope {
@@ -74,6 +77,10 @@ impl ApiScope for NamespaceResourceScope {
             None => Api::all(client),
         }
     }
+
+    fn is_namespaced() -> bool {
+        true
+    }
 }
 
 impl ApiScope for ClusterResourceScope {
@@ -82,6 +89,10 @@ impl ApiScope for ClusterResourceScope {
         _namespace: Option<&str>,
     ) -> Api<K> {
         Api::all(client)
+    }
+
+    fn is_namespaced() -> bool {
+        false
     }
 }
 

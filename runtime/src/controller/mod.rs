@@ -38,7 +38,7 @@ pub use error::ReconcileError;
 pub use kube::runtime::controller::Action;
 
 use crate::Error;
-use crate::cache::{Cache, CacheResource, Notification, ObjectKey, Store, api_for};
+use crate::cache::{ApiScope, Cache, CacheResource, Notification, ObjectKey, Store, api_for};
 use crate::events::Recorder;
 use crate::manager::Manager;
 use crate::queue::WorkQueue;
@@ -197,6 +197,7 @@ impl Controller {
             manager: manager.clone(),
             name: None,
             max_concurrent_reconciles: 1,
+            sources: Vec::new(),
             _kind: PhantomData,
         }
     }
@@ -207,7 +208,22 @@ pub struct Builder<K> {
     manager: Manager,
     name: Option<String>,
     max_concurrent_reconciles: usize,
+    /// Further sources of requests (`owns`, `watches`), connected at `complete`.
+    sources: Vec<Source>,
     _kind: PhantomData<fn() -> K>,
+}
+
+/// Connects one watched type to the controller's queue; returns how to wait for its cache.
+type Source = Box<dyn FnOnce(&Cache, WorkQueue<Request>) -> SyncWaiter + Send>;
+
+/// Waits until one of the controller's caches has synced.
+pub(crate) type SyncWaiter = Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+fn sync_waiter<K: CacheResource>(store: Store<K>) -> SyncWaiter {
+    Box::new(move || {
+        let store = store.clone();
+        Box::pin(async move { store.wait_for_sync().await })
+    })
 }
 
 impl<K> fmt::Debug for Builder<K> {
@@ -227,6 +243,7 @@ impl Builder<()> {
             manager: self.manager,
             name: self.name,
             max_concurrent_reconciles: self.max_concurrent_reconciles,
+            sources: self.sources,
             _kind: PhantomData,
         }
     }
@@ -249,6 +266,65 @@ impl<K> Builder<K> {
 }
 
 impl<K: CacheResource> Builder<K> {
+    /// Also reconciles the owner when an object of type `U` it controls changes: every
+    /// change of a `U` whose controller owner reference (`controller: true`) points to a `K`
+    /// queues that owner, as controller-runtime's `Owns`. Set such references on the objects
+    /// your reconciler creates (e.g. with `Resource::controller_owner_ref`).
+    pub fn owns<U: CacheResource>(mut self) -> Self {
+        self.sources.push(Box::new(|cache, queue| {
+            cache.add_event_handler::<U>(move |notification: &Notification<U>| {
+                if let Notification::Updated { old, .. } = notification {
+                    // A changed owner reference must reach the previous owner too.
+                    enqueue_owner::<K, U>(&queue, old);
+                }
+                enqueue_owner::<K, U>(&queue, notification.object());
+            });
+            sync_waiter(cache.store::<U>())
+        }));
+        self
+    }
+
+    /// Also reconciles whatever `mapper` names when an object of type `V` changes, as
+    /// controller-runtime's `Watches` with `EnqueueRequestsFromMapFunc`. `mapper` runs on the
+    /// informer's task for every change and must be quick (read from the cache, don't call
+    /// the API server).
+    ///
+    /// ```no_run
+    /// use kubesmith_runtime::prelude::*;
+    /// use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    ///
+    /// # struct R;
+    /// # impl Reconciler<ConfigMap> for R {
+    /// #     async fn reconcile(&self, _: Context<ConfigMap>) -> Result<Action, ReconcileError> { Ok(Action::await_change()) }
+    /// # }
+    /// # fn doc(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    /// // a secret change reconciles the config map of the same name
+    /// Controller::managed_by(mgr)
+    ///     .for_::<ConfigMap>()
+    ///     .watches::<Secret>(|secret| Request::from_object(secret).into_iter().collect())
+    ///     .complete(R)
+    /// # }
+    /// ```
+    pub fn watches<V: CacheResource>(
+        mut self,
+        mapper: impl Fn(&V) -> Vec<Request> + Send + Sync + 'static,
+    ) -> Self {
+        self.sources.push(Box::new(move |cache, queue| {
+            cache.add_event_handler::<V>(move |notification: &Notification<V>| {
+                if let Notification::Updated { old, .. } = notification {
+                    for request in mapper(old) {
+                        queue.add(request);
+                    }
+                }
+                for request in mapper(notification.object()) {
+                    queue.add(request);
+                }
+            });
+            sync_waiter(cache.store::<V>())
+        }));
+        self
+    }
+
     /// Registers the controller with the manager; it starts when the manager runs (or right
     /// away if it already runs).
     ///
@@ -270,6 +346,7 @@ impl<K: CacheResource> Builder<K> {
         }
         let manager = self.manager.clone();
         let workers = self.max_concurrent_reconciles;
+        let sources = self.sources;
         self.manager.register_controller(name.clone(), move || {
             let cache = manager.cache().clone();
             let queue = WorkQueue::<Request>::new();
@@ -285,11 +362,16 @@ impl<K: CacheResource> Builder<K> {
                     handler_queue.add(request);
                 }
             });
+            let mut synced = vec![sync_waiter(shared.store.clone())];
+            for source in sources {
+                synced.push(source(&cache, queue.clone()));
+            }
             Arc::new(worker::Runner::new(
                 name,
                 queue,
                 Arc::new(reconciler),
                 shared,
+                synced,
                 workers,
             ))
         })?;
@@ -297,9 +379,109 @@ impl<K: CacheResource> Builder<K> {
     }
 }
 
+/// Queues the `K` that controls `child`, if any (controller-runtime's `EnqueueRequestForOwner`
+/// with `OnlyControllerOwner`): group and kind must match, the version may differ.
+fn enqueue_owner<K: CacheResource, U: CacheResource>(queue: &WorkQueue<Request>, child: &U) {
+    let Some(owner) = child
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+    else {
+        return;
+    };
+    let group = owner
+        .api_version
+        .rsplit_once('/')
+        .map_or("", |(group, _)| group);
+    if owner.kind != K::kind(&()) || group != K::group(&()) {
+        return;
+    }
+    // An owner is in its child's namespace, or cluster-scoped.
+    let namespace = if <K::Scope as ApiScope>::is_namespaced() {
+        child.meta().namespace.clone()
+    } else {
+        None
+    };
+    queue.add(Request {
+        namespace,
+        name: owner.name.clone(),
+    });
+}
+
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::core::ObjectMeta;
+
     use super::*;
+
+    fn owned<U: Resource<DynamicType = ()> + Default>(refs: Vec<OwnerReference>) -> U {
+        let mut obj = U::default();
+        *obj.meta_mut() = ObjectMeta {
+            namespace: Some("ns".into()),
+            name: Some("child".into()),
+            owner_references: Some(refs),
+            ..ObjectMeta::default()
+        };
+        obj
+    }
+
+    fn owner_ref(api_version: &str, kind: &str, name: &str, controller: bool) -> OwnerReference {
+        OwnerReference {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            name: name.into(),
+            uid: "uid".into(),
+            controller: Some(controller),
+            block_owner_deletion: None,
+        }
+    }
+
+    async fn queued(queue: &WorkQueue<Request>) -> Vec<Request> {
+        let mut out = Vec::new();
+        while !queue.is_empty() {
+            if let Some(r) = queue.get().await {
+                queue.done(&r);
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn enqueues_only_the_controlling_owner_of_the_right_group_and_kind() {
+        let queue = WorkQueue::new();
+        let rs: ReplicaSet = owned(vec![
+            owner_ref("apps/v1", "Deployment", "not-controller", false),
+            owner_ref("apps/v1beta1", "Deployment", "web", true),
+        ]);
+        enqueue_owner::<Deployment, ReplicaSet>(&queue, &rs);
+        assert_eq!(queued(&queue).await, [Request::new(Some("ns"), "web")]);
+
+        let other_group: ReplicaSet =
+            owned(vec![owner_ref("example.com/v1", "Deployment", "x", true)]);
+        enqueue_owner::<Deployment, ReplicaSet>(&queue, &other_group);
+        let other_kind: ReplicaSet = owned(vec![owner_ref("apps/v1", "StatefulSet", "x", true)]);
+        enqueue_owner::<Deployment, ReplicaSet>(&queue, &other_kind);
+        let no_owner: ReplicaSet = owned(vec![]);
+        enqueue_owner::<Deployment, ReplicaSet>(&queue, &no_owner);
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn cluster_scoped_owner_has_no_namespace() {
+        let queue = WorkQueue::new();
+        let pod: Pod = owned(vec![owner_ref("v1", "Node", "node-1", true)]);
+        enqueue_owner::<Node, Pod>(&queue, &pod);
+        assert_eq!(
+            queued(&queue).await,
+            [Request::new(None::<String>, "node-1")]
+        );
+    }
 
     #[test]
     fn request_display_and_key() {

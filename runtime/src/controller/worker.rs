@@ -9,7 +9,7 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::requeue::RequeueTimer;
-use super::{Action, Context, Reconciler, Request, Shared};
+use super::{Action, Context, Reconciler, Request, Shared, SyncWaiter};
 use crate::cache::CacheResource;
 use crate::manager::{RunContext, Runnable};
 use crate::queue::WorkQueue;
@@ -19,6 +19,8 @@ pub(super) struct Runner<K, R> {
     queue: WorkQueue<Request>,
     reconciler: Arc<R>,
     shared: Arc<Shared<K>>,
+    /// The caches this controller reads; workers start once all have synced.
+    synced: Vec<SyncWaiter>,
     workers: usize,
 }
 
@@ -28,6 +30,7 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
         queue: WorkQueue<Request>,
         reconciler: Arc<R>,
         shared: Arc<Shared<K>>,
+        synced: Vec<SyncWaiter>,
         workers: usize,
     ) -> Self {
         Self {
@@ -35,14 +38,16 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
             queue,
             reconciler,
             shared,
+            synced,
             workers,
         }
     }
 
     async fn work(self: Arc<Self>, timer: Arc<RequeueTimer>, run: RunContext) {
+        let all_synced = futures::future::join_all(self.synced.iter().map(|wait| wait()));
         tokio::select! {
             () = run.stop.cancelled() => return,
-            () = self.shared.store.wait_for_sync() => {}
+            _ = all_synced => {}
         }
         loop {
             // `biased`: once stopping, no new request is taken even if one is ready.
