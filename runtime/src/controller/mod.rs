@@ -39,7 +39,7 @@ pub use kube::runtime::controller::Action;
 
 use crate::Error;
 use crate::cache::{ApiScope, Cache, CacheResource, Notification, ObjectKey, Store, api_for};
-use crate::events::Recorder;
+use crate::events::{self, Recorder};
 use crate::manager::Manager;
 use crate::queue::WorkQueue;
 
@@ -183,8 +183,6 @@ impl<K> fmt::Debug for Context<K> {
             .finish_non_exhaustive()
     }
 }
-
-use crate::events;
 
 /// Entry point for building controllers: `Controller::managed_by(&mgr).for_::<K>()...`.
 #[derive(Debug)]
