@@ -1,0 +1,114 @@
+//! The runtime every kubesmith operator links: an informer [`cache`], a client-go style work
+//! [`queue`], [`controller`]s with a builder, a [`manager`] that runs them, and helpers for
+//! [`finalizer`]s, status [`conditions`], [`events`] and CRD [`manifests`].
+//!
+//! Data flows one way: API server → watch → cache → queue → reconcile → API server.
+//! Start from [`prelude`], [`Manager`] and [`Controller`]:
+//!
+//! ```no_run
+//! use kubesmith_runtime::prelude::*;
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//!
+//! struct Labeler;
+//!
+//! impl Reconciler<ConfigMap> for Labeler {
+//!     async fn reconcile(&self, ctx: Context<ConfigMap>) -> Result<Action, ReconcileError> {
+//!         let Some(cm) = ctx.get() else { return Ok(Action::await_change()) };
+//!         if cm.labels().contains_key("example.com/seen") {
+//!             return Ok(Action::await_change());
+//!         }
+//!         let patch = serde_json::json!({ "metadata": { "labels": { "example.com/seen": "true" } } });
+//!         ctx.api().patch(&cm.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+//!         Ok(Action::requeue(Duration::from_secs(3600)))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), kubesmith_runtime::Error> {
+//!     let mgr = Manager::from_env(Options::default()).await?;
+//!     Controller::managed_by(&mgr).for_::<ConfigMap>().complete(Labeler)?;
+//!     mgr.run().await
+//! }
+//! ```
+
+pub mod cache;
+pub mod conditions;
+pub mod controller;
+pub mod events;
+pub mod finalizer;
+pub mod manager;
+pub mod manifests;
+pub mod prelude;
+pub mod queue;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use controller::{Context, Controller, ReconcileError, Reconciler, Request};
+pub use kube::runtime::controller::Action;
+pub use manager::{Manager, Options};
+
+/// Errors of the runtime's setup, run and helper functions (reconcile errors are
+/// [`ReconcileError`]s).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No usable Kubernetes client configuration was found.
+    #[error("no Kubernetes client configuration: {tried}: {source}")]
+    ClientConfig {
+        /// Which configuration sources were looked at.
+        tried: String,
+        /// kube's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A command-line flag has an invalid value.
+    #[error("invalid value {value:?} for flag --{flag}: {reason}")]
+    InvalidFlag {
+        /// The flag, without dashes.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
+    /// A controller could not be registered.
+    #[error("invalid controller {name:?}: {reason}")]
+    InvalidController {
+        /// The controller's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The health probe address could not be bound.
+    #[error("cannot serve health probes on {addr}: {source}")]
+    ProbeBind {
+        /// The address from [`Options::health_probe_bind_address`].
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signal handlers for SIGTERM/SIGINT could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(#[source] std::io::Error),
+    /// [`Manager::run`] or [`Manager::run_until`] was called on a manager that already ran.
+    #[error("the manager is already running (or has run); a manager runs once")]
+    AlreadyRunning,
+    /// In-flight reconciles did not finish within [`Options::graceful_shutdown_timeout`] and
+    /// were abandoned.
+    #[error("in-flight reconciles did not finish within the graceful shutdown timeout of {0:?}")]
+    GracefulShutdownTimeout(Duration),
+    /// A function that spawns tasks was called outside a tokio runtime.
+    #[error("{0} must be called within a tokio runtime")]
+    NoRuntime(&'static str),
+    /// A Kubernetes API call failed.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// Serializing manifests failed.
+    #[error("cannot serialize manifests: {0}")]
+    Serialize(#[source] serde_json::Error),
+    /// Writing output failed.
+    #[error("cannot write output: {0}")]
+    Io(#[source] std::io::Error),
+}

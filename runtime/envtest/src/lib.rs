@@ -1,0 +1,511 @@
+//! `kubesmith-envtest`: an embedded, in-process Kubernetes API server for tests and
+//! local runs. No etcd, no downloads, no cluster: [`Environment::start`] serves plain
+//! HTTP on a random 127.0.0.1 port in milliseconds, with its own in-memory store, so
+//! each test can have its own server.
+//!
+//! ```
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//! use kube::api::{Api, PostParams};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let env = kubesmith_envtest::Environment::start().await?;
+//! let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+//! let mut cm = ConfigMap::default();
+//! cm.metadata.name = Some("settings".into());
+//! let created = cms.create(&PostParams::default(), &cm).await?;
+//! assert!(created.metadata.uid.is_some());
+//! assert_eq!(cms.get("settings").await?.metadata.name.as_deref(), Some("settings"));
+//! env.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it serves
+//!
+//! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
+//!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
+//!   `/healthz`, `/readyz`, `/livez`, and minimal OpenAPI v3 documents so that
+//!   `kubectl apply` (with its default strict validation) works.
+//! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
+//!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
+//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (separate
+//!   storage from core events); `coordination.k8s.io/v1` `leases`;
+//!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
+//! - Custom resources of every CRD as soon as it is created, under each served version,
+//!   with the `/status` and `/scale` subresources when declared.
+//! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
+//!   (JSON patch, merge patch, strategic merge patch for the built-ins, a server-side
+//!   apply subset), delete (finalizers and `deletionTimestamp`), delete collection,
+//!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
+//!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
+//!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
+//!
+//! # What is not supported yet
+//!
+//! - Custom resources are **not validated, defaulted or pruned** against the CRD's
+//!   OpenAPI schema, and CEL rules are not evaluated; `fieldValidation` is accepted but
+//!   unknown fields are kept. Built-in kinds are not checked against their types either.
+//! - No conversion between CRD versions: every served version sees the same stored
+//!   object, only `apiVersion` is rewritten (the `None` strategy).
+//! - Server-side apply is a subset: the applied fields are merged into the object (maps
+//!   recursively, lists replaced); there is no `managedFields` tracking, no conflicts and
+//!   no removal of fields a manager stops applying.
+//! - Strategic merge patch knows the merge keys of the served built-in kinds only
+//!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
+//!   secrets); `$retainKeys` and unknown directives are refused with 415.
+//! - Paged lists report the same resourceVersion on every page, but later pages are read
+//!   from the current state, not from a snapshot; a list with an exact old resourceVersion
+//!   answers 410 Expired.
+//! - No garbage collector: ownerReferences are stored but dependents are not deleted;
+//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes
+//!   (as with envtest's kube-apiserver without controller-manager).
+//! - Deleting a CRD removes it and all its objects at once (finalizers on those objects are
+//!   not waited for).
+//! - Deleting a namespace deletes its content right away; objects with finalizers keep the
+//!   namespace `Terminating` until their finalizers are removed.
+//! - No admission or conversion webhooks, no authentication or
+//!   authorization, no scheduler, kubelet or workload controllers.
+//! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
+//!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
+//!   and serviceaccounts, anything else gets 415. Responses are always JSON.
+//! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
+//!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
+//! - `managedFields` are not recorded.
+//! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
+
+mod discovery;
+mod kubeconfig;
+mod objects;
+mod openapi;
+mod patch;
+mod protobuf;
+mod registry;
+mod scale;
+mod selector;
+mod server;
+mod status;
+mod store;
+mod table;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, PostParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use tokio::task::JoinHandle;
+
+pub use kubeconfig::NAME as KUBECONFIG_NAME;
+
+/// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
+const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why starting, configuring or stopping an [`Environment`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The loopback port could not be bound.
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The requested port (0 = any free port).
+        port: u16,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The kube client for the server could not be built.
+    #[error("could not build a kube client for {url}: {source}")]
+    Client {
+        /// The server URL.
+        url: String,
+        /// The kube error.
+        source: kube::Error,
+    },
+    /// A CRD directory could not be read.
+    #[error("could not read the CRD directory {}: {source}", path.display())]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A CRD file could not be read.
+    #[error("could not read the CRD file {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A YAML document in a CRD file could not be parsed.
+    #[error("{}: document {index} is not valid YAML: {source}", path.display())]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// 1-based index of the document in the file.
+        index: usize,
+        /// The parse error.
+        source: serde_yaml::Error,
+    },
+    /// A document of kind CustomResourceDefinition is not a valid `apiextensions.k8s.io/v1` CRD.
+    #[error("{}: document {index} is not a valid apiextensions.k8s.io/v1 CustomResourceDefinition: {message}", path.display())]
+    InvalidCrd {
+        /// The file.
+        path: PathBuf,
+        /// 1-based index of the document in the file.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The API server refused a CRD.
+    #[error("installing the CRD {name} failed: {source}")]
+    InstallCrd {
+        /// The CRD's name.
+        name: String,
+        /// The error the API answered with.
+        source: kube::Error,
+    },
+    /// A CRD was accepted but its kinds were not served in time (e.g. a name conflict).
+    #[error(
+        "the CRD {name} was created but {resource} was not served within {seconds}s (conflicting names?)"
+    )]
+    CrdNotServed {
+        /// The CRD's name.
+        name: String,
+        /// The group/version/resource that was not served.
+        resource: String,
+        /// How long it waited.
+        seconds: u64,
+    },
+    /// The kubeconfig could not be written.
+    #[error("could not write the kubeconfig to {}: {message}", path.display())]
+    WriteKubeconfig {
+        /// The target path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A running embedded API server, with its own store and port.
+///
+/// Dropping it stops the server too; [`Environment::stop`] additionally waits until the
+/// port is free. See the [crate documentation](crate) for an example and for what is served.
+pub struct Environment {
+    shared: Arc<server::Shared>,
+    addr: SocketAddr,
+    client: kube::Client,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Configures an [`Environment`] before it starts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kubesmith_envtest::Error> {
+/// let env = kubesmith_envtest::Environment::builder().port(0).start().await?;
+/// assert!(env.url().starts_with("http://127.0.0.1:"));
+/// env.stop().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct EnvironmentBuilder {
+    port: u16,
+    crds: Vec<CustomResourceDefinition>,
+    crd_dirs: Vec<PathBuf>,
+}
+
+impl EnvironmentBuilder {
+    /// The loopback port to listen on; 0 (the default) picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// CRDs to install once the server runs (as [`Environment::install_crds`] does).
+    pub fn crds(mut self, crds: impl IntoIterator<Item = CustomResourceDefinition>) -> Self {
+        self.crds.extend(crds);
+        self
+    }
+
+    /// A directory of CRD manifests to install (as [`Environment::install_crds_from_dir`] does).
+    pub fn crd_dir(mut self, dir: PathBuf) -> Self {
+        self.crd_dirs.push(dir);
+        self
+    }
+
+    /// Starts the server and installs the configured CRDs.
+    pub async fn start(self) -> Result<Environment, Error> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(|source| Error::Bind {
+                port: self.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            port: self.port,
+            source,
+        })?;
+        let shared = Arc::new(server::Shared::new(addr.to_string()));
+        let url = format!("http://{addr}");
+        let config = config_for(&url);
+        let client = kube::Client::try_from(config).map_err(|source| Error::Client {
+            url: url.clone(),
+            source,
+        })?;
+        let app = server::router(shared.clone());
+        let shutdown = shared.shutdown.clone();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "kubesmith-envtest server failed");
+            }
+        });
+        let env = Environment {
+            shared,
+            addr,
+            client,
+            task: Some(task),
+        };
+        env.install_crds(self.crds).await?;
+        for dir in &self.crd_dirs {
+            env.install_crds_from_dir(dir).await?;
+        }
+        Ok(env)
+    }
+}
+
+fn config_for(url: &str) -> kube::Config {
+    // The URL is built from a SocketAddr, so it always parses.
+    let uri: http::Uri = url
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("http://127.0.0.1"));
+    kube::Config::new(uri)
+}
+
+impl Environment {
+    /// A builder to choose the port and CRDs to install.
+    pub fn builder() -> EnvironmentBuilder {
+        EnvironmentBuilder::default()
+    }
+
+    /// Starts a server on a random free loopback port.
+    pub async fn start() -> Result<Environment, Error> {
+        Self::builder().start().await
+    }
+
+    /// The server's base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kube client configuration for this server (namespace `default`).
+    pub fn config(&self) -> kube::Config {
+        config_for(&self.url())
+    }
+
+    /// A kube client for this server.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// A kubeconfig whose current context (`kubesmith-envtest`) points at this server.
+    pub fn kubeconfig(&self) -> kube::config::Kubeconfig {
+        kubeconfig::kubeconfig(&self.url())
+    }
+
+    /// Writes [`Environment::kubeconfig`] as YAML to `path`, e.g. for `kubectl --kubeconfig`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = kubesmith_envtest::Environment::start().await?;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("kubeconfig");
+    /// env.write_kubeconfig(&path)?;
+    /// assert!(std::fs::read_to_string(&path)?.contains(&env.url()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write_kubeconfig(&self, path: &Path) -> Result<(), Error> {
+        let err = |message: String| Error::WriteKubeconfig {
+            path: path.to_path_buf(),
+            message,
+        };
+        let yaml = serde_yaml::to_string(&self.kubeconfig()).map_err(|e| err(e.to_string()))?;
+        std::fs::write(path, yaml).map_err(|e| err(e.to_string()))
+    }
+
+    /// Creates (or replaces) the CRDs through the API and waits until their kinds are served.
+    pub async fn install_crds(
+        &self,
+        crds: impl IntoIterator<Item = CustomResourceDefinition>,
+    ) -> Result<(), Error> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        for mut crd in crds {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let install_err = |source| Error::InstallCrd {
+                name: name.clone(),
+                source,
+            };
+            crd.metadata.resource_version = None;
+            match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let existing = api.get(&name).await.map_err(install_err)?;
+                    crd.metadata.resource_version = existing.metadata.resource_version;
+                    api.replace(&name, &PostParams::default(), &crd)
+                        .await
+                        .map_err(install_err)?;
+                }
+                Err(e) => return Err(install_err(e)),
+            }
+            for v in crd.spec.versions.iter().filter(|v| v.served) {
+                self.wait_served(&name, &crd, &v.name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_served(
+        &self,
+        name: &str,
+        crd: &CustomResourceDefinition,
+        version: &str,
+    ) -> Result<(), Error> {
+        let gvk = GroupVersionKind::gvk(&crd.spec.group, version, &crd.spec.names.kind);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, &crd.spec.names.plural);
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let deadline = tokio::time::Instant::now() + CRD_SERVE_TIMEOUT;
+        loop {
+            if api.list(&ListParams::default().limit(1)).await.is_ok() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::CrdNotServed {
+                    name: name.to_string(),
+                    resource: format!("{}/{version}/{}", crd.spec.group, crd.spec.names.plural),
+                    seconds: CRD_SERVE_TIMEOUT.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Installs every CustomResourceDefinition found in the `*.yaml`/`*.yml` files of `dir`
+    /// (multi-document files are fine; other kinds, such as a kustomization, are skipped).
+    pub async fn install_crds_from_dir(&self, dir: &Path) -> Result<(), Error> {
+        let crds = read_crd_dir(dir)?;
+        self.install_crds(crds).await
+    }
+
+    /// Forgets the watch event history, so that watches resuming from any older
+    /// resourceVersion get `410 Expired` (a test hook for relist paths).
+    pub fn compact_history(&self) {
+        self.shared.lock().store.compact();
+    }
+
+    /// Stops the server: open watches end, and the port is free when this returns.
+    pub async fn stop(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Reads every CRD document of the YAML files in `dir`, in file name order.
+fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| Error::ReadDir {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        let is_yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "yaml" || e == "yml");
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut crds = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
+            path: path.clone(),
+            source,
+        })?;
+        for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+            let index = i + 1;
+            let value =
+                <serde_yaml::Value as serde::Deserialize>::deserialize(doc).map_err(|source| {
+                    Error::Yaml {
+                        path: path.clone(),
+                        index,
+                        source,
+                    }
+                })?;
+            if value.get("kind").and_then(serde_yaml::Value::as_str)
+                != Some("CustomResourceDefinition")
+            {
+                continue;
+            }
+            let api_version = value
+                .get("apiVersion")
+                .and_then(serde_yaml::Value::as_str)
+                .unwrap_or_default();
+            if api_version != "apiextensions.k8s.io/v1" {
+                return Err(Error::InvalidCrd {
+                    path: path.clone(),
+                    index,
+                    message: format!(
+                        "apiVersion is \"{api_version}\", only apiextensions.k8s.io/v1 is supported"
+                    ),
+                });
+            }
+            let crd: CustomResourceDefinition =
+                serde_yaml::from_value(value).map_err(|e| Error::InvalidCrd {
+                    path: path.clone(),
+                    index,
+                    message: e.to_string(),
+                })?;
+            crds.push(crd);
+        }
+    }
+    Ok(crds)
+}

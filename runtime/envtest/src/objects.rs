@@ -1,0 +1,950 @@
+//! The object verbs (create, get, list, update, patch, delete) with kube-apiserver's
+//! rules (apiserver.md A.6-A.12), as one generic path over `serde_json::Value` objects.
+//! Per-type facts come from the [`ResourceType`]; the few built-in special cases are
+//! the [`Special`] hooks.
+
+use base64::Engine as _;
+use rand::seq::IndexedRandom as _;
+use serde_json::{Map, Value, json};
+
+use crate::registry::{self, Registry, ResourceType, Special};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{self, ApiError};
+use crate::store::{Store, meta_str};
+
+/// Everything the server holds, guarded by one lock.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    pub registry: Registry,
+    pub store: Store,
+}
+
+/// Namespaces that exist from the start, like on a fresh cluster.
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const UNDELETABLE_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+/// RFC 3339 with whole seconds, as `metav1.Time` serialises.
+pub(crate) fn now() -> String {
+    let ts = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(ts.as_second())
+        .unwrap_or(ts)
+        .to_string()
+}
+
+/// Which part of an object a write targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Main,
+    Status,
+    /// Reads and writes go through the Scale view; the object itself is written as `Main`.
+    Scale,
+}
+
+/// Whether a write without `metadata.resourceVersion` is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RvCheck {
+    /// PUT of a custom resource: an empty resourceVersion is 422.
+    Required,
+    /// PUT of built-ins and all patches: empty means unconditional.
+    IfSet,
+}
+
+/// How an update is applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpdateMode {
+    pub part: Part,
+    pub rv_check: RvCheck,
+    pub dry_run: bool,
+}
+
+/// Query parameters of a list (or the list part of a watch).
+#[derive(Debug, Default)]
+pub(crate) struct ListQuery {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+impl ListQuery {
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+}
+
+/// DeleteOptions, from the body or the query.
+#[derive(Debug, Default)]
+pub(crate) struct DeleteOptions {
+    pub propagation: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+/// What a DELETE did.
+#[derive(Debug)]
+pub(crate) enum Deleted {
+    /// Removed at once: answer with a Status Success.
+    Gone(Value),
+    /// Kept alive by finalizers (or a terminating namespace): answer with the object.
+    Pending(Value),
+}
+
+/// The object as served at `rt`'s version (storage is shared across versions; conversion is `None`).
+pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Value::Object(m) = &mut o {
+        m.insert("apiVersion".into(), json!(rt.api_version()));
+        m.insert("kind".into(), json!(rt.kind));
+    }
+    o
+}
+
+/// The object under `key` of a stored object, replacing whatever non-object was there.
+fn object_field<'a>(obj: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !obj.is_object() {
+        *obj = json!({});
+    }
+    if !obj.get(key).is_some_and(Value::is_object) {
+        obj[key] = json!({});
+    }
+    match obj.get_mut(key) {
+        Some(Value::Object(m)) => m,
+        // Both levels were made objects just above.
+        _ => unreachable!("{key} was just set to an object"),
+    }
+}
+
+fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    object_field(obj, "metadata")
+}
+
+/// Rejects metadata fields of the wrong JSON type, as decoding into ObjectMeta would.
+fn check_metadata_types(obj: &Value) -> Result<(), ApiError> {
+    let Some(meta) = obj.get("metadata").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let bad = |field: &str, want: &str| {
+        Err(ApiError::bad_request(format!(
+            "metadata.{field} must be {want} (the request body cannot be decoded into ObjectMeta)"
+        )))
+    };
+    for field in [
+        "name",
+        "generateName",
+        "namespace",
+        "uid",
+        "resourceVersion",
+    ] {
+        if meta
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return bad(field, "a string");
+        }
+    }
+    for field in ["labels", "annotations"] {
+        match meta.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => {}
+            Some(_) => return bad(field, "a map of strings"),
+        }
+    }
+    match meta.get("finalizers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+        Some(_) => return bad("finalizers", "a list of strings"),
+    }
+    match meta.get("ownerReferences") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_object) => {}
+        Some(_) => return bad("ownerReferences", "a list of objects"),
+    }
+    Ok(())
+}
+
+fn finalizers(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+}
+
+fn without_metadata(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Value::Object(m) = &mut o {
+        m.remove("metadata");
+    }
+    o
+}
+
+/// DNS-1123 subdomain: what most object names must be.
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && !s.contains('.') && is_dns_subdomain(s)
+}
+
+fn generate_name(base: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..5)
+        .filter_map(|_| ALPHANUMS.choose(&mut rng).map(|&b| b as char))
+        .collect();
+    let cut = base
+        .char_indices()
+        .nth(58)
+        .map(|(i, _)| i)
+        .unwrap_or(base.len());
+    format!("{}{suffix}", &base[..cut])
+}
+
+fn invalid(
+    rt: &ResourceType,
+    name: &str,
+    reason: &'static str,
+    field: &str,
+    message: String,
+) -> ApiError {
+    ApiError::invalid_field(&rt.kind, &rt.group, name, reason, field, message)
+}
+
+/// Checks (or fills in) the body's apiVersion and kind against the URL's resource.
+fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    let Value::Object(m) = obj else {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    };
+    let want_av = rt.api_version();
+    match m.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            m.insert("apiVersion".into(), json!(want_av));
+        }
+        Some(av) if av == want_av => {}
+        Some(av) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({want_av})"
+            )));
+        }
+    }
+    match m.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            m.insert("kind".into(), json!(rt.kind));
+        }
+        Some(k) if k == rt.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({}) of {}",
+                rt.kind,
+                status::group_resource(&rt.group, &rt.plural)
+            )));
+        }
+    }
+    match m.get("metadata") {
+        None | Some(Value::Object(_)) => check_metadata_types(obj),
+        Some(_) => Err(ApiError::bad_request("metadata must be a JSON object")),
+    }
+}
+
+/// Folds a Secret's write-only `stringData` into base64 `data`, as the Secret strategy does.
+fn fold_string_data(obj: &mut Value) {
+    let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
+    else {
+        return;
+    };
+    if !obj.get("data").is_some_and(Value::is_object) {
+        obj["data"] = json!({});
+    }
+    for (k, v) in string_data {
+        let text = v.as_str().unwrap_or_default();
+        obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
+impl Cluster {
+    pub fn new() -> Self {
+        let mut c = Cluster {
+            registry: Registry::new(),
+            store: Store::new(),
+        };
+        let ns_key = ("".to_string(), "namespaces".to_string());
+        for ns in INITIAL_NAMESPACES {
+            let obj = json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": ns,
+                    "uid": uuid::Uuid::new_v4().to_string(),
+                    "creationTimestamp": now(),
+                    "labels": { "kubernetes.io/metadata.name": ns },
+                },
+                "spec": { "finalizers": ["kubernetes"] },
+                "status": { "phase": "Active" },
+            });
+            c.store.insert(&ns_key, obj);
+        }
+        c
+    }
+
+    fn namespace(&self, ns: &str) -> Option<&Value> {
+        self.store.get(&("".into(), "namespaces".into()), "", ns)
+    }
+
+    pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.store
+            .get(&rt.storage_key(), ns, name)
+            .map(|o| present(rt, o))
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+    }
+
+    /// A `<Kind>List`; all pages of one paged list report the same resourceVersion.
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Value, ApiError> {
+        let mut list_rv = self.store.current_rv();
+        let mut after: Option<(String, String)> = None;
+        if let Some(token) = &q.continue_token {
+            let (rv, ns_name) = decode_continue(token)?;
+            list_rv = rv;
+            after = Some(ns_name);
+        }
+        let mut items = Vec::new();
+        let mut next: Option<(String, String)> = None;
+        let mut remaining = 0usize;
+        for obj in self.store.list(&rt.storage_key(), ns) {
+            let key = crate::store::object_key(obj);
+            if after.as_ref().is_some_and(|a| &key <= a) || !q.matches(obj) {
+                continue;
+            }
+            if q.limit.is_some_and(|l| items.len() >= l) {
+                if next.is_none() {
+                    next = items.last().map(crate::store::object_key);
+                }
+                remaining += 1;
+                continue;
+            }
+            items.push(present(rt, obj));
+        }
+        let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
+        if let Some(last) = next {
+            metadata["continue"] = json!(encode_continue(list_rv, &last));
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+        Ok(
+            json!({ "apiVersion": rt.api_version(), "kind": rt.list_kind, "metadata": metadata, "items": items }),
+        )
+    }
+
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        url_ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        check_type_meta(rt, &mut obj)?;
+        let meta = metadata_mut(&mut obj);
+        let body_ns = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let ns = if rt.namespaced {
+            let url_ns = url_ns.unwrap_or_default();
+            if url_ns.is_empty() {
+                return Err(ApiError::method_not_allowed(format!(
+                    "create is not allowed on the all-namespaces collection of {}; POST to /namespaces/<namespace>/{}",
+                    status::group_resource(&rt.group, &rt.plural),
+                    rt.plural
+                )));
+            }
+            if !body_ns.is_empty() && body_ns != url_ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            url_ns.to_string()
+        } else {
+            String::new()
+        };
+        if ns.is_empty() {
+            meta.remove("namespace");
+        } else {
+            meta.insert("namespace".into(), json!(ns));
+        }
+        if meta
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(ApiError::internal(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let generate = meta
+            .get("generateName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() && generate.is_empty() {
+            return Err(invalid(
+                rt,
+                "",
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required".into(),
+            ));
+        }
+        if name.is_empty() {
+            name = generate_name(&generate);
+            for _ in 0..8 {
+                if self.store.get(&rt.storage_key(), &ns, &name).is_none() {
+                    break;
+                }
+                name = generate_name(&generate);
+            }
+        }
+        let name_ok = if rt.special == Special::Namespace {
+            is_dns_label(&name)
+        } else {
+            is_dns_subdomain(&name)
+        };
+        if !name_ok {
+            return Err(invalid(
+                rt,
+                &name,
+                "FieldValueInvalid",
+                "metadata.name",
+                format!(
+                    "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+        let meta = metadata_mut(&mut obj);
+        meta.insert("name".into(), json!(name));
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(now()));
+        for server_owned in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ] {
+            meta.remove(server_owned);
+        }
+        if rt.tracks_generation {
+            meta.insert("generation".into(), json!(1));
+        }
+        if rt.namespaced {
+            match self.namespace(&ns) {
+                None => return Err(ApiError::not_found("", "namespaces", &ns)),
+                Some(n) if is_deleting(n) => {
+                    let mut e = ApiError::forbidden(format!(
+                        "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        status::group_resource(&rt.group, &rt.plural)
+                    ));
+                    e.details = Some(
+                        json!({ "name": name, "group": rt.group, "kind": rt.plural, "causes": [{
+                        "reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace" }] }),
+                    );
+                    return Err(e);
+                }
+                Some(_) => {}
+            }
+        }
+        if self.store.get(&rt.storage_key(), &ns, &name).is_some() {
+            return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
+        }
+        if rt.status_subresource && rt.custom {
+            // The status subresource owns status; a create cannot set it.
+            if let Value::Object(m) = &mut obj {
+                m.remove("status");
+            }
+        }
+        match rt.special {
+            Special::Namespace => {
+                obj["spec"] = json!({ "finalizers": ["kubernetes"] });
+                obj["status"] = json!({ "phase": "Active" });
+                let labels = metadata_mut(&mut obj)
+                    .entry("labels")
+                    .or_insert_with(|| json!({}));
+                if labels.is_object() {
+                    labels["kubernetes.io/metadata.name"] = json!(name);
+                }
+            }
+            Special::Secret => fold_string_data(&mut obj),
+            Special::Crd => self.prepare_crd(&mut obj, None)?,
+            Special::None => {}
+        }
+        if dry_run {
+            return Ok(present(rt, &obj));
+        }
+        let stored = self.store.insert(&rt.storage_key(), obj);
+        if rt.special == Special::Crd {
+            self.register_crd(&stored);
+        }
+        Ok(present(rt, &stored))
+    }
+
+    /// Defaults and validates a CRD and computes its status (names accepted, established).
+    fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+        registry::default_and_validate_crd(crd)?;
+        let name = meta_str(crd, "name").to_string();
+        let spec = &crd["spec"];
+        let group = spec["group"].as_str().unwrap_or_default();
+        let plural = spec["names"]["plural"].as_str().unwrap_or_default();
+        let kind = spec["names"]["kind"].as_str().unwrap_or_default();
+        let conflict = self.registry.name_conflict(&name, group, plural, kind);
+        let status = registry::crd_status(
+            crd,
+            old.and_then(|o| o.get("status")),
+            conflict.as_deref(),
+            &now(),
+        );
+        crd["status"] = status;
+        Ok(())
+    }
+
+    fn register_crd(&mut self, crd: &Value) {
+        let name = meta_str(crd, "name").to_string();
+        let established = crd
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "NamesAccepted" && c["status"] == "True")
+            });
+        if established && !is_deleting(crd) {
+            self.registry
+                .set_crd_types(&name, registry::types_from_crd(crd));
+        } else if !established {
+            self.registry.remove_crd(&name);
+        }
+    }
+
+    /// PUT (whole object) or the common tail of PATCH: the update pipeline of A.7-A.10.
+    pub fn update(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut new: Value,
+        mode: UpdateMode,
+    ) -> Result<Value, ApiError> {
+        let UpdateMode {
+            part,
+            rv_check,
+            dry_run,
+        } = mode;
+        let key = rt.storage_key();
+        let old = self
+            .store
+            .get(&key, ns, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        check_type_meta(rt, &mut new)?;
+        let meta = metadata_mut(&mut new);
+        let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+        if body_name.is_empty() {
+            meta.insert("name".into(), json!(name));
+        } else if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let body_ns = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if rt.namespaced {
+            if body_ns.is_empty() {
+                meta.insert("namespace".into(), json!(ns));
+            } else if body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        } else {
+            meta.remove("namespace");
+        }
+        let current_rv = meta_str(&old, "resourceVersion").to_string();
+        let sent_rv = meta
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if sent_rv.is_empty() || sent_rv == "0" {
+            if rv_check == RvCheck::Required {
+                return Err(invalid(
+                    rt,
+                    name,
+                    "FieldValueInvalid",
+                    "metadata.resourceVersion",
+                    "Invalid value: 0: must be specified for an update".into(),
+                ));
+            }
+        } else if sent_rv != current_rv {
+            return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+        }
+        if let Some(uid) = meta.get("uid").and_then(Value::as_str)
+            && !uid.is_empty()
+            && uid != meta_str(&old, "uid")
+        {
+            return Err(invalid(
+                rt,
+                name,
+                "FieldValueInvalid",
+                "metadata.uid",
+                format!("Invalid value: \"{uid}\": field is immutable"),
+            ));
+        }
+
+        let mut result = match part {
+            Part::Status => {
+                let mut r = old.clone();
+                match new.get("status") {
+                    Some(s) => r["status"] = s.clone(),
+                    None => {
+                        if let Value::Object(m) = &mut r {
+                            m.remove("status");
+                        }
+                    }
+                }
+                r
+            }
+            Part::Main | Part::Scale => {
+                let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
+                let meta = metadata_mut(&mut new);
+                for kept in [
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "generation",
+                    "managedFields",
+                ] {
+                    match old_meta.get(kept) {
+                        Some(v) => meta.insert(kept.into(), v.clone()),
+                        None => meta.remove(kept),
+                    };
+                }
+                meta.remove("selfLink");
+                if rt.status_subresource
+                    && let Value::Object(m) = &mut new
+                {
+                    match old.get("status") {
+                        Some(s) => m.insert("status".into(), s.clone()),
+                        None => m.remove("status"),
+                    };
+                }
+                new
+            }
+        };
+        if rt.special == Special::Secret {
+            fold_string_data(&mut result);
+        }
+        if is_deleting(&old) {
+            let before = finalizers(&old);
+            let added: Vec<String> = finalizers(&result)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
+            if !added.is_empty() {
+                return Err(invalid(
+                    rt,
+                    name,
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
+                ));
+            }
+        }
+        if rt.tracks_generation
+            && part != Part::Status
+            && without_metadata(&result) != without_metadata(&old)
+        {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            metadata_mut(&mut result).insert("generation".into(), json!(generation + 1));
+        }
+        if rt.special == Special::Crd && part != Part::Status {
+            self.prepare_crd(&mut result, Some(&old))?;
+        }
+        metadata_mut(&mut result).insert("resourceVersion".into(), json!(current_rv));
+        if result == old {
+            // No-op writes keep the resourceVersion and emit no event.
+            return Ok(present(rt, &old));
+        }
+        if dry_run {
+            return Ok(present(rt, &result));
+        }
+        if is_deleting(&result)
+            && finalizers(&result).is_empty()
+            && rt.special != Special::Namespace
+        {
+            let last = self
+                .store
+                .remove(&key, ns, name, Some(result))
+                .unwrap_or_default();
+            self.after_remove(rt, &last);
+            return Ok(present(rt, &last));
+        }
+        let stored = self.store.replace(&key, result);
+        if rt.special == Special::Crd {
+            self.register_crd(&stored);
+        }
+        Ok(present(rt, &stored))
+    }
+
+    pub fn delete(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        let key = rt.storage_key();
+        let old = self
+            .store
+            .get(&key, ns, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        if let Some(uid) = &opts.precondition_uid
+            && uid != meta_str(&old, "uid")
+        {
+            return Err(ApiError::precondition_failed(
+                &rt.group,
+                &rt.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&old, "uid")
+                ),
+            ));
+        }
+        if let Some(rv) = &opts.precondition_rv
+            && rv != meta_str(&old, "resourceVersion")
+        {
+            return Err(ApiError::precondition_failed(
+                &rt.group,
+                &rt.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta_str(&old, "resourceVersion")
+                ),
+            ));
+        }
+        if rt.special == Special::Namespace {
+            return self.delete_namespace(rt, old, opts.dry_run);
+        }
+        let mut fins = finalizers(&old);
+        match opts.propagation.as_deref() {
+            Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
+            Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => {
+                fins.push("foregroundDeletion".into())
+            }
+            Some("Background") => fins.retain(|f| f != "orphan" && f != "foregroundDeletion"),
+            _ => {}
+        }
+        if !fins.is_empty() {
+            if is_deleting(&old) {
+                return Ok(Deleted::Pending(present(rt, &old)));
+            }
+            let mut marked = old.clone();
+            let meta = metadata_mut(&mut marked);
+            meta.insert("finalizers".into(), json!(fins));
+            meta.insert("deletionTimestamp".into(), json!(now()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if let Some(g) = meta.get("generation").and_then(Value::as_i64)
+                && g > 0
+            {
+                meta.insert("generation".into(), json!(g + 1));
+            }
+            if opts.dry_run {
+                return Ok(Deleted::Pending(present(rt, &marked)));
+            }
+            let stored = self.store.replace(&key, marked);
+            return Ok(Deleted::Pending(present(rt, &stored)));
+        }
+        let uid = meta_str(&old, "uid").to_string();
+        if !opts.dry_run {
+            let last = self.store.remove(&key, ns, name, None).unwrap_or_default();
+            self.after_remove(rt, &last);
+        }
+        Ok(Deleted::Gone(status::success(
+            &rt.group, &rt.plural, name, &uid,
+        )))
+    }
+
+    /// Namespaces go Terminating, their content is deleted (objects with finalizers wait
+    /// for them), and the namespace disappears once it is empty.
+    fn delete_namespace(
+        &mut self,
+        rt: &ResourceType,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        let name = meta_str(&old, "name").to_string();
+        if UNDELETABLE_NAMESPACES.contains(&name.as_str()) {
+            let mut e = ApiError::forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            ));
+            e.details = Some(json!({ "name": name, "kind": "namespaces" }));
+            return Err(e);
+        }
+        if is_deleting(&old) {
+            return Ok(Deleted::Pending(present(rt, &old)));
+        }
+        let mut marked = old.clone();
+        metadata_mut(&mut marked).insert("deletionTimestamp".into(), json!(now()));
+        metadata_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+        object_field(&mut marked, "status").insert("phase".into(), json!("Terminating"));
+        if dry_run {
+            return Ok(Deleted::Pending(present(rt, &marked)));
+        }
+        let marked = self.store.replace(&rt.storage_key(), marked);
+        for key in self.store.keys_with_objects_in(&name) {
+            let Some(child_rt) = self.registry.find_any_version(&key.0, &key.1).cloned() else {
+                continue;
+            };
+            let names: Vec<String> = self
+                .store
+                .list(&key, Some(&name))
+                .map(|o| meta_str(o, "name").to_string())
+                .collect();
+            for child in names {
+                // Objects with finalizers stay until their controllers remove them.
+                let _ = self.delete(&child_rt, &name, &child, &DeleteOptions::default());
+            }
+        }
+        match self.finish_namespace(&name) {
+            Some(last) => Ok(Deleted::Pending(present(rt, &last))),
+            None => Ok(Deleted::Pending(present(rt, &marked))),
+        }
+    }
+
+    /// Removes a terminating namespace once nothing is left in it; returns its last state.
+    fn finish_namespace(&mut self, ns: &str) -> Option<Value> {
+        let ns_obj = self.namespace(ns)?;
+        if !is_deleting(ns_obj) || !self.store.keys_with_objects_in(ns).is_empty() {
+            return None;
+        }
+        let mut last = ns_obj.clone();
+        object_field(&mut last, "spec").insert("finalizers".into(), json!([]));
+        self.store
+            .remove(&("".into(), "namespaces".into()), "", ns, Some(last))
+    }
+
+    fn after_remove(&mut self, rt: &ResourceType, last: &Value) {
+        if rt.special == Special::Crd {
+            let name = meta_str(last, "name").to_string();
+            let group = last
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let plural = last
+                .pointer("/spec/names/plural")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            self.registry.remove_crd(&name);
+            let key = (group, plural);
+            let keys: Vec<(String, String)> = self
+                .store
+                .list(&key, None)
+                .map(crate::store::object_key)
+                .collect();
+            for (ns, n) in keys {
+                self.store.remove(&key, &ns, &n, None);
+            }
+        }
+        let ns = meta_str(last, "namespace");
+        if rt.namespaced && !ns.is_empty() {
+            let ns = ns.to_string();
+            self.finish_namespace(&ns);
+        }
+    }
+
+    /// DELETE on a collection: deletes every matching object, answering with the list of them.
+    pub fn delete_collection(
+        &mut self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        q: &ListQuery,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let targets: Vec<(String, String)> = self
+            .store
+            .list(&rt.storage_key(), ns)
+            .filter(|o| q.matches(o))
+            .map(crate::store::object_key)
+            .collect();
+        let mut items = Vec::new();
+        for (o_ns, name) in targets {
+            match self.delete(rt, &o_ns, &name, opts)? {
+                Deleted::Gone(_) => {}
+                Deleted::Pending(obj) => items.push(obj),
+            }
+        }
+        Ok(
+            json!({ "apiVersion": rt.api_version(), "kind": rt.list_kind, "metadata": { "resourceVersion": self.store.current_rv().to_string() }, "items": items }),
+        )
+    }
+}
+
+fn encode_continue(rv: u64, last: &(String, String)) -> String {
+    let token =
+        json!({ "v": "meta.k8s.io/v1", "rv": rv, "start": format!("{}/{}\u{0}", last.0, last.1) });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(u64, (String, String)), ApiError> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let rv = v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
+    let start = v
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .trim_end_matches('\u{0}');
+    let (ns, name) = start.split_once('/').ok_or_else(bad)?;
+    Ok((rv, (ns.to_string(), name.to_string())))
+}

@@ -1,0 +1,170 @@
+//! OpenAPI v3 discovery (`/openapi/v3`) and per-group-version documents. kubectl's default
+//! `--validate=strict` reads them to learn that the server supports `fieldValidation`; the
+//! schemas are deliberately minimal (objects with `x-kubernetes-preserve-unknown-fields`).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde_json::{Map, Value, json};
+
+use crate::registry::{Registry, ResourceType};
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn schema_name(t: &ResourceType) -> String {
+    let group = if t.group.is_empty() {
+        "core".to_string()
+    } else {
+        t.group.clone()
+    };
+    format!("{group}.{}.{}", t.version, t.kind)
+}
+
+fn query_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "description": description, "schema": { "type": "string", "uniqueItems": true } })
+}
+
+fn operation(
+    t: &ResourceType,
+    action: &str,
+    id: String,
+    params: Vec<Value>,
+    with_body: bool,
+) -> Value {
+    let schema_ref = json!({ "$ref": format!("#/components/schemas/{}", schema_name(t)) });
+    let mut op = json!({
+        "operationId": id,
+        "tags": [gv_path(&t.group, &t.version).replace('/', "_")],
+        "parameters": params,
+        "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": schema_ref } } } },
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": { "group": t.group, "version": t.version, "kind": t.kind },
+    });
+    if with_body {
+        let content = if action == "patch" {
+            json!({
+                "application/json-patch+json": { "schema": { "type": "object" } },
+                "application/merge-patch+json": { "schema": { "type": "object" } },
+                "application/apply-patch+yaml": { "schema": { "type": "object" } },
+            })
+        } else {
+            json!({ "application/json": { "schema": schema_ref } })
+        };
+        op["requestBody"] = json!({ "content": content, "required": true });
+    }
+    op
+}
+
+/// The OpenAPI v3 document of one group-version, or `None` if nothing is served there.
+pub(crate) fn gv_doc(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    let types = registry.types_in(group, version);
+    if types.is_empty() {
+        return None;
+    }
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    for t in types {
+        let prefix = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let (collection, item) = if t.namespaced {
+            (
+                format!("{prefix}/namespaces/{{namespace}}/{}", t.plural),
+                format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural),
+            )
+        } else {
+            (
+                format!("{prefix}/{}", t.plural),
+                format!("{prefix}/{}/{{name}}", t.plural),
+            )
+        };
+        let write_params = || {
+            vec![
+                query_param(
+                    "dryRun",
+                    "When present, indicates that modifications should not be persisted.",
+                ),
+                query_param(
+                    "fieldManager",
+                    "fieldManager is a name associated with the actor or entity that is making these changes.",
+                ),
+                query_param(
+                    "fieldValidation",
+                    "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.",
+                ),
+            ]
+        };
+        let mut patch_params = write_params();
+        patch_params.push(query_param(
+            "force",
+            "Force is going to \"force\" Apply requests.",
+        ));
+        let kind = &t.kind;
+        paths.insert(
+            collection,
+            json!({
+                "get": operation(t, "list", format!("list{kind}"), vec![
+                    query_param("labelSelector", "A selector to restrict the list of returned objects by their labels."),
+                    query_param("fieldSelector", "A selector to restrict the list of returned objects by their fields."),
+                ], false),
+                "post": operation(t, "post", format!("create{kind}"), write_params(), true),
+            }),
+        );
+        paths.insert(
+            item,
+            json!({
+                "get": operation(t, "get", format!("read{kind}"), vec![], false),
+                "put": operation(t, "put", format!("replace{kind}"), write_params(), true),
+                "patch": operation(t, "patch", format!("patch{kind}"), patch_params, true),
+                "delete": operation(t, "delete", format!("delete{kind}"), vec![query_param("dryRun", "")], false),
+            }),
+        );
+        schemas.insert(
+            schema_name(t),
+            json!({
+                "type": "object",
+                "description": format!("{kind} ({}). The schema is not published by this test server.", t.api_version()),
+                "properties": {
+                    "apiVersion": { "type": "string" },
+                    "kind": { "type": "string" },
+                    "metadata": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
+                },
+                "x-kubernetes-preserve-unknown-fields": true,
+                "x-kubernetes-group-version-kind": [{ "group": t.group, "version": t.version, "kind": t.kind }],
+            }),
+        );
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": { "title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::kubernetes_minor()) },
+        "paths": paths,
+        "components": { "schemas": schemas },
+    }))
+}
+
+pub(crate) fn doc_hash(doc: &Value) -> String {
+    let mut h = DefaultHasher::new();
+    doc.to_string().hash(&mut h);
+    format!("{:016X}", h.finish())
+}
+
+/// `/openapi/v3`: where each group-version's document lives, with a content hash for caching.
+pub(crate) fn root(registry: &Registry) -> Value {
+    let mut paths = Map::new();
+    for (group, versions) in registry.groups() {
+        for version in versions {
+            if let Some(doc) = gv_doc(registry, &group, &version) {
+                let p = gv_path(&group, &version);
+                paths.insert(p.clone(), json!({ "serverRelativeURL": format!("/openapi/v3/{p}?hash={}", doc_hash(&doc)) }));
+            }
+        }
+    }
+    json!({ "paths": paths })
+}

@@ -1,0 +1,662 @@
+//! The resource types the server knows: a fixed set of built-ins plus whatever
+//! the stored CustomResourceDefinitions declare. Every per-type fact the generic
+//! request path needs lives in [`ResourceType`], so there is no per-kind code path.
+
+use std::cmp::Ordering;
+
+use serde_json::{Value, json};
+
+use crate::scale::ScalePaths;
+use crate::status::{ApiError, Cause};
+
+/// Behaviour a few built-in types have on top of the generic path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Special {
+    None,
+    /// Namespaces: `Active`/`Terminating` phase, the `kubernetes` finalizer, cascade delete.
+    Namespace,
+    /// Secrets: `stringData` is folded into base64 `data`.
+    Secret,
+    /// CRDs: defaults, status conditions, and (un)registering the served kinds.
+    Crd,
+}
+
+/// A printer column of a Table (`kubectl get`).
+#[derive(Debug, Clone)]
+pub(crate) struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    pub json_path: String,
+}
+
+/// One served (group, version, resource).
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceType {
+    pub group: String,
+    pub version: String,
+    pub plural: String,
+    pub singular: String,
+    pub kind: String,
+    pub list_kind: String,
+    pub namespaced: bool,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub status_subresource: bool,
+    /// The `/scale` subresource, for CRDs that declare one.
+    pub scale: Option<ScalePaths>,
+    /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
+    pub custom: bool,
+    /// `metadata.generation` is maintained (CRs and CRDs).
+    pub tracks_generation: bool,
+    pub columns: Vec<PrinterColumn>,
+    pub special: Special,
+    /// Field selector labels beyond `metadata.name`/`metadata.namespace`, as dotted paths.
+    pub selectable_fields: Vec<String>,
+    /// For custom resources, the name of the CRD that declares them.
+    pub crd_name: Option<String>,
+}
+
+impl ResourceType {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Objects of one resource share storage across versions.
+    pub fn storage_key(&self) -> (String, String) {
+        (self.group.clone(), self.plural.clone())
+    }
+
+    pub fn verbs() -> Value {
+        json!([
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch"
+        ])
+    }
+}
+
+fn age_column() -> PrinterColumn {
+    PrinterColumn {
+        name: "Age".into(),
+        type_: "date".into(),
+        format: String::new(),
+        description: "CreationTimestamp is a timestamp representing the server time when this object was created."
+            .into(),
+        priority: 0,
+        json_path: ".metadata.creationTimestamp".into(),
+    }
+}
+
+fn builtin(
+    group: &str,
+    version: &str,
+    plural: &str,
+    kind: &str,
+    namespaced: bool,
+    short: &[&str],
+) -> ResourceType {
+    ResourceType {
+        group: group.into(),
+        version: version.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        kind: kind.into(),
+        list_kind: format!("{kind}List"),
+        namespaced,
+        short_names: short.iter().map(|s| s.to_string()).collect(),
+        categories: Vec::new(),
+        status_subresource: false,
+        scale: None,
+        custom: false,
+        tracks_generation: false,
+        columns: vec![age_column()],
+        special: Special::None,
+        selectable_fields: Vec::new(),
+        crd_name: None,
+    }
+}
+
+fn fields(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn builtins() -> Vec<ResourceType> {
+    let mut namespaces = builtin("", "v1", "namespaces", "Namespace", false, &["ns"]);
+    namespaces.special = Special::Namespace;
+    namespaces.selectable_fields = fields(&["status.phase"]);
+    namespaces.status_subresource = true;
+    namespaces.columns.insert(
+        0,
+        PrinterColumn {
+            name: "Status".into(),
+            type_: "string".into(),
+            format: String::new(),
+            description: "The status of the namespace".into(),
+            priority: 0,
+            json_path: ".status.phase".into(),
+        },
+    );
+    let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
+    secrets.special = Special::Secret;
+    secrets.selectable_fields = fields(&["type"]);
+    let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
+    core_events.selectable_fields = fields(&[
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ]);
+    let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.selectable_fields = fields(&[
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reason",
+        "reportingController",
+        "type",
+    ]);
+    let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
+    services.status_subresource = true;
+    let mut crds = builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
+    );
+    crds.special = Special::Crd;
+    crds.status_subresource = true;
+    crds.tracks_generation = true;
+    crds.categories = vec!["api-extensions".into()];
+    vec![
+        namespaces,
+        builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
+        secrets,
+        builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
+        services,
+        core_events,
+        events,
+        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+        crds,
+    ]
+}
+
+/// Kubernetes version priority: GA > beta > alpha, higher numbers first, others last alphabetically.
+pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn parse(v: &str) -> Option<(u8, u64, u64)> {
+        let rest = v.strip_prefix('v')?;
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let major: u64 = digits.parse().ok()?;
+        let tail = &rest[digits.len()..];
+        if tail.is_empty() {
+            return Some((3, major, 0));
+        }
+        for (prefix, rank) in [("beta", 2u8), ("alpha", 1u8)] {
+            if let Some(n) = tail.strip_prefix(prefix) {
+                let minor: u64 = n.parse().ok()?;
+                return Some((rank, major, minor));
+            }
+        }
+        None
+    }
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// All resource types currently served.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    builtins: Vec<ResourceType>,
+    custom: Vec<ResourceType>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry {
+            builtins: builtins(),
+            custom: Vec::new(),
+        }
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &ResourceType> {
+        self.builtins.iter().chain(self.custom.iter())
+    }
+
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceType> {
+        self.all()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+    }
+
+    /// Any served version of a (group, resource), used where the version does not matter.
+    pub fn find_any_version(&self, group: &str, plural: &str) -> Option<&ResourceType> {
+        self.all().find(|t| t.group == group && t.plural == plural)
+    }
+
+    /// Groups with their served versions, preferred (highest priority) version first; core ("") first.
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for t in self.all() {
+            match out.iter_mut().find(|(g, _)| *g == t.group) {
+                Some((_, versions)) => {
+                    if !versions.contains(&t.version) {
+                        versions.push(t.version.clone());
+                    }
+                }
+                None => out.push((t.group.clone(), vec![t.version.clone()])),
+            }
+        }
+        for (_, versions) in &mut out {
+            versions.sort_by(|a, b| compare_versions(a, b));
+        }
+        out
+    }
+
+    pub fn types_in(&self, group: &str, version: &str) -> Vec<&ResourceType> {
+        self.all()
+            .filter(|t| t.group == group && t.version == version)
+            .collect()
+    }
+
+    /// Replaces whatever a CRD served before with what it declares now.
+    pub fn set_crd_types(&mut self, crd_name: &str, types: Vec<ResourceType>) {
+        self.remove_crd(crd_name);
+        self.custom.extend(types);
+    }
+
+    pub fn remove_crd(&mut self, crd_name: &str) {
+        self.custom
+            .retain(|t| t.crd_name.as_deref() != Some(crd_name));
+    }
+
+    /// Whether a CRD's (group, plural) or kind is already taken by a built-in or another CRD.
+    pub fn name_conflict(
+        &self,
+        crd_name: &str,
+        group: &str,
+        plural: &str,
+        kind: &str,
+    ) -> Option<String> {
+        self.all()
+            .filter(|t| t.crd_name.as_deref() != Some(crd_name) && t.group == group)
+            .find_map(|t| {
+                if t.plural == plural {
+                    Some(format!("\"{plural}\" is already in use"))
+                } else if t.kind == kind {
+                    Some(format!("\"{kind}\" is already in use"))
+                } else {
+                    None
+                }
+            })
+    }
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Fills the defaults kube-apiserver fills on a CRD (apiextensions v1 `defaults.go`) and
+/// checks the fields the server needs, answering 422 like the real validation would.
+pub(crate) fn default_and_validate_crd(crd: &mut Value) -> Result<(), ApiError> {
+    let name = str_at(crd, &["metadata", "name"])
+        .unwrap_or_default()
+        .to_string();
+    let invalid = |field: &str, reason: &'static str, msg: String| {
+        ApiError::invalid(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            &name,
+            vec![Cause {
+                reason,
+                field: field.into(),
+                message: msg,
+            }],
+        )
+    };
+    if !crd.get("spec").is_some_and(Value::is_object) {
+        return Err(invalid(
+            "spec",
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+    }
+    let group = str_at(crd, &["spec", "group"])
+        .unwrap_or_default()
+        .to_string();
+    if group.is_empty() {
+        return Err(invalid(
+            "spec.group",
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+    }
+    let plural = str_at(crd, &["spec", "names", "plural"])
+        .unwrap_or_default()
+        .to_string();
+    if plural.is_empty() {
+        return Err(invalid(
+            "spec.names.plural",
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+    }
+    let kind = str_at(crd, &["spec", "names", "kind"])
+        .unwrap_or_default()
+        .to_string();
+    if kind.is_empty() {
+        return Err(invalid(
+            "spec.names.kind",
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+    }
+    if name != format!("{plural}.{group}") {
+        return Err(invalid(
+            "metadata.name",
+            "FieldValueInvalid",
+            format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+        ));
+    }
+    match str_at(crd, &["spec", "scope"]) {
+        Some("Namespaced") | Some("Cluster") => {}
+        other => {
+            return Err(invalid(
+                "spec.scope",
+                "FieldValueNotSupported",
+                format!(
+                    "Unsupported value: \"{}\": supported values: \"Cluster\", \"Namespaced\"",
+                    other.unwrap_or("")
+                ),
+            ));
+        }
+    }
+    let versions = crd["spec"]
+        .get("versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if versions.is_empty() {
+        return Err(invalid(
+            "spec.versions",
+            "FieldValueInvalid",
+            "Invalid value: must have exactly one version marked as storage version".into(),
+        ));
+    }
+    let storage = versions
+        .iter()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .count();
+    if storage != 1 {
+        return Err(invalid(
+            "spec.versions",
+            "FieldValueInvalid",
+            "Invalid value: must have exactly one version marked as storage version".into(),
+        ));
+    }
+    for (i, v) in versions.iter().enumerate() {
+        if v.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .is_empty()
+        {
+            return Err(invalid(
+                &format!("spec.versions[{i}].name"),
+                "FieldValueRequired",
+                "Required value".into(),
+            ));
+        }
+    }
+    let names = &mut crd["spec"]["names"];
+    if names
+        .get("singular")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        names["singular"] = json!(kind.to_lowercase());
+    }
+    if names
+        .get("listKind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        names["listKind"] = json!(format!("{kind}List"));
+    }
+    if crd["spec"].get("conversion").is_none() {
+        crd["spec"]["conversion"] = json!({ "strategy": "None" });
+    }
+    Ok(())
+}
+
+/// The resource types a (defaulted, valid) CRD serves: one per served version.
+pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
+    let crd_name = str_at(crd, &["metadata", "name"])
+        .unwrap_or_default()
+        .to_string();
+    let spec = &crd["spec"];
+    let names = &spec["names"];
+    let kind = str_at(names, &["kind"]).unwrap_or_default().to_string();
+    let mut out = Vec::new();
+    for v in spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if v.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let mut columns = vec![];
+        for c in v
+            .get("additionalPrinterColumns")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let json_path = c
+                .get("jsonPath")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            columns.push(PrinterColumn {
+                name: c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                type_: c
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("string")
+                    .into(),
+                format: c
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                description: c
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "Custom resource definition column (in JSONPath format): {json_path}"
+                        )
+                    }),
+                priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
+                json_path,
+            });
+        }
+        if columns.is_empty() {
+            columns.push(age_column());
+        }
+        out.push(ResourceType {
+            group: str_at(spec, &["group"]).unwrap_or_default().into(),
+            version: v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+            plural: str_at(names, &["plural"]).unwrap_or_default().into(),
+            singular: str_at(names, &["singular"]).unwrap_or_default().into(),
+            kind: kind.clone(),
+            list_kind: str_at(names, &["listKind"]).unwrap_or_default().into(),
+            namespaced: str_at(spec, &["scope"]) == Some("Namespaced"),
+            short_names: strings(names.get("shortNames")),
+            categories: strings(names.get("categories")),
+            status_subresource: v.pointer("/subresources/status").is_some(),
+            scale: v.pointer("/subresources/scale").map(|s| ScalePaths {
+                spec_replicas: s
+                    .get("specReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".spec.replicas")
+                    .into(),
+                status_replicas: s
+                    .get("statusReplicasPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or(".status.replicas")
+                    .into(),
+                label_selector: s
+                    .get("labelSelectorPath")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            }),
+            custom: true,
+            tracks_generation: true,
+            columns,
+            special: Special::None,
+            selectable_fields: v
+                .get("selectableFields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+                .map(|p| p.trim_start_matches('.').to_string())
+                .collect(),
+            crd_name: Some(crd_name.clone()),
+        });
+    }
+    out
+}
+
+/// The status kube-apiserver's CRD controllers converge to once names are accepted.
+pub(crate) fn crd_status(
+    crd: &Value,
+    old_status: Option<&Value>,
+    conflict: Option<&str>,
+    now: &str,
+) -> Value {
+    let spec = &crd["spec"];
+    let storage: Vec<String> = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(String::from))
+        .collect();
+    let mut stored = strings(old_status.and_then(|s| s.get("storedVersions")));
+    for s in storage {
+        if !stored.contains(&s) {
+            stored.push(s);
+        }
+    }
+    let old_condition = |t: &str| {
+        old_status
+            .and_then(|s| s.get("conditions"))
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some(t))
+            })
+            .cloned()
+    };
+    let condition = |t: &str, status: &str, reason: &str, message: &str| {
+        let since = old_condition(t)
+            .filter(|c| c.get("status").and_then(Value::as_str) == Some(status))
+            .and_then(|c| c.get("lastTransitionTime").cloned())
+            .unwrap_or_else(|| json!(now));
+        json!({ "type": t, "status": status, "reason": reason, "message": message, "lastTransitionTime": since })
+    };
+    let (conditions, accepted) = match conflict {
+        None => (
+            vec![
+                condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+                condition(
+                    "Established",
+                    "True",
+                    "InitialNamesAccepted",
+                    "the initial names have been accepted",
+                ),
+            ],
+            spec["names"].clone(),
+        ),
+        Some(msg) => (
+            vec![
+                condition("NamesAccepted", "False", "PluralConflict", msg),
+                condition(
+                    "Established",
+                    "False",
+                    "NotAccepted",
+                    "not all names are accepted",
+                ),
+            ],
+            json!({ "plural": "", "kind": "" }),
+        ),
+    };
+    json!({ "conditions": conditions, "acceptedNames": accepted, "storedVersions": stored })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_sort_by_kubernetes_priority() {
+        let mut v = vec!["v1alpha1", "v2", "v1beta2", "v1", "foo", "v1beta1"];
+        v.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(v, ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
+    }
+}

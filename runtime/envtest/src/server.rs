@@ -1,0 +1,910 @@
+//! The HTTP layer: one axum fallback handler that parses a request into
+//! (group, version, resource, namespace, name, subresource) plus options, and
+//! dispatches to discovery, OpenAPI, the object verbs or a watch.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode, header};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::discovery;
+use crate::objects::{Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode};
+use crate::openapi;
+use crate::patch::{self, PatchType};
+use crate::registry::ResourceType;
+use crate::scale::{self, ScalePaths};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, Cause, json_response, json_response_typed};
+use crate::table::{self, IncludeObject, TableOptions};
+use crate::watch::{self, Start, WatchRequest};
+
+/// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The default watch timeout when the client sends none (kube-apiserver: minRequestTimeout 1800 s).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// State shared by every request of one server.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub cluster: Mutex<Cluster>,
+    pub shutdown: CancellationToken,
+    /// `127.0.0.1:PORT`, reported in `/api`.
+    pub address: String,
+}
+
+impl Shared {
+    pub fn new(address: String) -> Self {
+        Shared {
+            cluster: Mutex::new(Cluster::new()),
+            shutdown: CancellationToken::new(),
+            address,
+        }
+    }
+
+    /// The cluster, even if a previous holder panicked: every write completes before it can panic.
+    pub fn lock(&self) -> MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::bad_request(format!("could not read the request body: {e}"))
+                .into_response();
+        }
+    };
+    tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
+    route(&shared, &parts, body).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Query parameters in order; the last value of a repeated key wins.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for {key}: \"{other}\": must be true or false"
+            ))),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for {key}: \"{v}\": must be a non-negative integer"
+                ))
+            }),
+        }
+    }
+}
+
+fn text(body: &'static str) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// One media range of an Accept header, with its parameters.
+struct MediaRange {
+    essence: String,
+    params: Vec<(String, String)>,
+}
+
+impl MediaRange {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn accept(headers: &HeaderMap) -> Vec<MediaRange> {
+    let raw = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    raw.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let mut pieces = item.split(';');
+            let essence = pieces
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let params = pieces
+                .filter_map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                })
+                .collect();
+            MediaRange { essence, params }
+        })
+        .collect()
+}
+
+fn wants_aggregated_discovery(headers: &HeaderMap) -> bool {
+    accept(headers).iter().any(|m| {
+        m.essence == "application/json"
+            && m.param("as") == Some("APIGroupDiscoveryList")
+            && m.param("g") == Some("apidiscovery.k8s.io")
+            && m.param("v") == Some("v2")
+    })
+}
+
+/// What representation of objects the client accepts.
+enum Representation {
+    Json,
+    Table(TableOptions),
+}
+
+fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, ApiError> {
+    let ranges = accept(headers);
+    if ranges.is_empty() {
+        return Ok(Representation::Json);
+    }
+    let include_object = match params.get("includeObject") {
+        None | Some("") | Some("Metadata") => IncludeObject::Metadata,
+        Some("Object") => IncludeObject::Object,
+        Some("None") => IncludeObject::None,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "includeObject: Unsupported value: \"{other}\": supported values: \"Metadata\", \"None\", \"Object\""
+            )));
+        }
+    };
+    for m in &ranges {
+        match (m.essence.as_str(), m.param("as")) {
+            ("application/json", Some("Table")) => {
+                let v = m.param("v").unwrap_or_default();
+                if m.param("g") == Some("meta.k8s.io") && (v == "v1" || v == "v1beta1") {
+                    return Ok(Representation::Table(TableOptions {
+                        api_version: format!("meta.k8s.io/{v}"),
+                        include_object,
+                        no_headers: params.get("noHeaders") == Some("true"),
+                    }));
+                }
+            }
+            ("application/json", None) | ("application/*", None) | ("*/*", None) => {
+                return Ok(Representation::Json);
+            }
+            _ => {}
+        }
+    }
+    let asked: Vec<String> = ranges.iter().map(|m| m.essence.clone()).collect();
+    Err(ApiError::not_acceptable(format!(
+        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {})",
+        asked.join(", ")
+    )))
+}
+
+/// Decodes a create/update body: JSON (the default) or YAML. Protobuf and CBOR are refused by name.
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match base.as_str() {
+        "" | "application/json" | "*/*" => parse_json_body(body),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|e| {
+            ApiError::unsupported_media_type(format!("{e}; send application/json instead"))
+        }),
+        "application/yaml" => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for namespaces, configmaps, secrets and serviceaccounts); got {other}"
+        ))),
+    }
+}
+
+fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is empty; expected a JSON object",
+        ));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    Ok(v)
+}
+
+fn require_object(v: Value) -> Result<Value, ApiError> {
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ))
+    }
+}
+
+fn ok_json(code: StatusCode, v: &Value) -> Result<Response, ApiError> {
+    Ok(json_response(code, v))
+}
+
+fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiError> {
+    let path = parts.uri.path();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let params = Params(
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .map_err(|e| ApiError::bad_request(format!("could not parse the query string: {e}")))?,
+    );
+    if let ["healthz" | "readyz" | "livez", ..] = segs.as_slice() {
+        return Ok(text("ok"));
+    }
+    let is_get = parts.method == Method::GET;
+    let get_only = || {
+        if is_get {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(format!(
+                "{} is not allowed on {path}",
+                parts.method
+            )))
+        }
+    };
+    match segs.as_slice() {
+        ["version"] => {
+            get_only()?;
+            ok_json(StatusCode::OK, &discovery::version())
+        }
+        ["api"] | ["apis"] => {
+            get_only()?;
+            let cluster = shared.lock();
+            let core = segs[0] == "api";
+            if wants_aggregated_discovery(&parts.headers) {
+                let doc = discovery::aggregated(&cluster.registry, core);
+                Ok(json_response_typed(
+                    StatusCode::OK,
+                    &doc,
+                    discovery::AGGREGATED_V2,
+                ))
+            } else if core {
+                ok_json(StatusCode::OK, &discovery::api_versions(&shared.address))
+            } else {
+                ok_json(StatusCode::OK, &discovery::group_list(&cluster.registry))
+            }
+        }
+        ["api", version] => {
+            get_only()?;
+            let cluster = shared.lock();
+            discovery::resource_list(&cluster.registry, "", version)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or_else(ApiError::unknown_path)
+        }
+        ["apis", group] => {
+            get_only()?;
+            let cluster = shared.lock();
+            discovery::group(&cluster.registry, group)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or_else(ApiError::unknown_path)
+        }
+        ["apis", group, version] => {
+            get_only()?;
+            let cluster = shared.lock();
+            discovery::resource_list(&cluster.registry, group, version)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or_else(ApiError::unknown_path)
+        }
+        ["openapi", "v3"] => {
+            get_only()?;
+            ok_json(StatusCode::OK, &openapi::root(&shared.lock().registry))
+        }
+        ["openapi", "v3", "api", version] => {
+            get_only()?;
+            openapi::gv_doc(&shared.lock().registry, "", version)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::unknown_path)
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            get_only()?;
+            openapi::gv_doc(&shared.lock().registry, group, version)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::unknown_path)
+        }
+        ["api", version, rest @ ..] => resource(shared, parts, &params, body, "", version, rest),
+        ["apis", group, version, rest @ ..] => {
+            resource(shared, parts, &params, body, group, version, rest)
+        }
+        _ => Err(ApiError::unknown_path()),
+    }
+}
+
+/// A parsed resource path.
+struct Target<'a> {
+    rt: ResourceType,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    part: Part,
+}
+
+fn parse_target<'a>(
+    cluster: &Cluster,
+    group: &str,
+    version: &str,
+    rest: &'a [&'a str],
+) -> Result<(Target<'a>, bool), ApiError> {
+    let (legacy_watch, rest) = match rest {
+        ["watch", tail @ ..] => (true, tail),
+        _ => (false, rest),
+    };
+    let (namespace, rest) = match rest {
+        // `/api/v1/namespaces/<name>/status` is the namespace's own subresource.
+        ["namespaces", _, "status" | "finalize"] if group.is_empty() => (None, rest),
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (Some(*ns), tail),
+        _ => (None, rest),
+    };
+    let (plural, name, sub) = match rest {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(*name), None),
+        [plural, name, sub] => (*plural, Some(*name), Some(*sub)),
+        _ => return Err(ApiError::unknown_path()),
+    };
+    let rt = cluster
+        .registry
+        .find(group, version, plural)
+        .cloned()
+        .ok_or_else(ApiError::unknown_path)?;
+    if namespace.is_some() && !rt.namespaced {
+        return Err(ApiError::unknown_path());
+    }
+    if namespace.is_none() && rt.namespaced && name.is_some() {
+        return Err(ApiError::unknown_path());
+    }
+    let part = match sub {
+        None => Part::Main,
+        Some("status") if rt.status_subresource => Part::Status,
+        Some("scale") if rt.scale.is_some() => Part::Scale,
+        Some(_) => return Err(ApiError::unknown_path()),
+    };
+    Ok((
+        Target {
+            rt,
+            namespace,
+            name,
+            part,
+        },
+        legacy_watch,
+    ))
+}
+
+fn dry_run(params: &Params) -> Result<bool, ApiError> {
+    match params.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::invalid(
+            "Status",
+            "",
+            "",
+            vec![Cause {
+                reason: "FieldValueNotSupported",
+                field: "dryRun".into(),
+                message: format!("Unsupported value: \"{other}\": supported values: \"All\""),
+            }],
+        )),
+    }
+}
+
+fn check_field_validation(params: &Params) -> Result<(), ApiError> {
+    match params.get("fieldValidation") {
+        None | Some("") | Some("Strict") | Some("Warn") | Some("Ignore") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
+    let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or_default())
+        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(
+        params.get("fieldSelector").unwrap_or_default(),
+        rt.namespaced,
+        &rt.selectable_fields,
+    )
+    .map_err(ApiError::bad_request)?;
+    Ok(ListQuery {
+        labels,
+        fields,
+        limit: params.number::<usize>("limit")?.filter(|l| *l > 0),
+        continue_token: params
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+    })
+}
+
+fn list_options_invalid(field: &str, message: &str) -> ApiError {
+    ApiError::invalid(
+        "ListOptions",
+        "meta.k8s.io",
+        "",
+        vec![Cause {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {message}"),
+        }],
+    )
+}
+
+fn parse_rv(raw: &str) -> Result<u64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: \"{raw}\"")))
+}
+
+fn delete_options(
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<DeleteOptions, ApiError> {
+    let mut opts = DeleteOptions {
+        dry_run: dry_run(params)?,
+        ..Default::default()
+    };
+    opts.propagation = params.get("propagationPolicy").map(String::from);
+    if !body.is_empty() {
+        let b = parse_body(headers, body)?;
+        if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
+            opts.propagation = Some(p.to_string());
+        }
+        if b.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+            && opts.propagation.is_none()
+        {
+            opts.propagation = Some("Orphan".into());
+        }
+        opts.precondition_uid = b
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from);
+        opts.precondition_rv = b
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from);
+        if let Some(d) = b.get("dryRun").and_then(Value::as_array) {
+            if d.iter().any(|v| v != "All") {
+                return Err(ApiError::bad_request(
+                    "dryRun: Unsupported value: supported values: \"All\"",
+                ));
+            }
+            opts.dry_run |= !d.is_empty();
+        }
+    }
+    match opts.propagation.as_deref() {
+        None | Some("Orphan") | Some("Background") | Some("Foreground") => Ok(opts),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        ))),
+    }
+}
+
+fn respond_objects(
+    rep: &Representation,
+    rt: &ResourceType,
+    v: Value,
+    is_list: bool,
+) -> Result<Response, ApiError> {
+    match rep {
+        Representation::Json => ok_json(StatusCode::OK, &v),
+        Representation::Table(opts) => {
+            let (items, meta) = if is_list {
+                (
+                    v.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                    v.get("metadata").cloned().unwrap_or_default(),
+                )
+            } else {
+                let rv = v
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or_default();
+                (vec![v], serde_json::json!({ "resourceVersion": rv }))
+            };
+            ok_json(StatusCode::OK, &table::table(rt, &items, opts, meta))
+        }
+    }
+}
+
+fn resource(
+    shared: &Shared,
+    parts: &Parts,
+    params: &Params,
+    body: Bytes,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    let mut cluster = shared.lock();
+    let (target, legacy_watch) = parse_target(&cluster, group, version, rest)?;
+    let rt = target.rt.clone();
+    let ns = target.namespace.unwrap_or_default();
+    let method = &parts.method;
+    let watching = legacy_watch || params.flag("watch")?;
+    if watching && *method != Method::GET {
+        return Err(ApiError::method_not_allowed(format!(
+            "watch is only allowed with GET, not {method}"
+        )));
+    }
+    if let (Part::Scale, Some(name), Some(paths)) = (target.part, target.name, rt.scale.clone()) {
+        return scale_request(&mut cluster, parts, params, &body, &rt, ns, name, &paths);
+    }
+    match (method.as_str(), target.name) {
+        ("GET", _) if watching => {
+            let rep = negotiate(&parts.headers, params)?;
+            let mut query = list_query(params, &rt)?;
+            if let Some(name) = target.name {
+                // Watching a single object is a watch filtered on its name.
+                query.fields =
+                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced, &[])
+                        .map_err(ApiError::bad_request)?;
+            }
+            let send_initial = match params.get("sendInitialEvents") {
+                None | Some("") => None,
+                Some(_) => Some(params.flag("sendInitialEvents")?),
+            };
+            let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
+            if send_initial.is_some() && rv_match != "NotOlderThan" {
+                return Err(list_options_invalid(
+                    "sendInitialEvents",
+                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
+                ));
+            }
+            if send_initial.is_none() && !rv_match.is_empty() {
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            let rv = params.get("resourceVersion").unwrap_or_default();
+            let start = match (send_initial, rv) {
+                (Some(true), _) => Start::WithInitialEvents,
+                (Some(false), "" | "0") => Start::Now,
+                (None, "" | "0") => Start::WithInitialEvents,
+                (_, n) => Start::After(parse_rv(n)?),
+            };
+            let timeout = params
+                .number::<u64>("timeoutSeconds")?
+                .filter(|t| *t > 0)
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+            let req = WatchRequest {
+                rt,
+                namespace: target.namespace.map(String::from),
+                query,
+                start,
+                streaming_list: send_initial == Some(true),
+                bookmarks: params.flag("allowWatchBookmarks")?,
+                timeout,
+                table: match rep {
+                    Representation::Table(t) => Some(t),
+                    Representation::Json => None,
+                },
+            };
+            let stream = watch::open(&cluster, req, shared.shutdown.clone());
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok(resp)
+        }
+        ("GET", None) => {
+            let rep = negotiate(&parts.headers, params)?;
+            let query = list_query(params, &rt)?;
+            if params.get("sendInitialEvents").is_some() {
+                return Err(list_options_invalid(
+                    "sendInitialEvents",
+                    "sendInitialEvents is forbidden for list",
+                ));
+            }
+            let rv = params.get("resourceVersion").unwrap_or_default();
+            let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
+            if !matches!(rv_match, "" | "Exact" | "NotOlderThan") {
+                return Err(ApiError::invalid(
+                    "ListOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![Cause {
+                        reason: "FieldValueNotSupported",
+                        field: "resourceVersionMatch".into(),
+                        message: format!(
+                            "Unsupported value: \"{rv_match}\": supported values: \"Exact\", \"NotOlderThan\""
+                        ),
+                    }],
+                ));
+            }
+            if !rv_match.is_empty() && rv.is_empty() {
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
+            if query.continue_token.is_some() && !matches!(rv, "" | "0") {
+                return Err(list_options_invalid(
+                    "resourceVersion",
+                    "specifying resource version is not allowed when using continue",
+                ));
+            }
+            if !matches!(rv, "" | "0") {
+                let n = parse_rv(rv)?;
+                let current = cluster.store.current_rv();
+                if n > current {
+                    let mut e = ApiError::new(
+                        504,
+                        "Timeout",
+                        format!("Too large resource version: {n}, current: {current}"),
+                    );
+                    e.details = Some(
+                        serde_json::json!({ "causes": [{ "reason": "ResourceVersionTooLarge", "message": "Too large resource version" }], "retryAfterSeconds": 1 }),
+                    );
+                    return Err(e);
+                }
+                let exact = rv_match == "Exact" || (rv_match.is_empty() && query.limit.is_some());
+                if exact && n != current {
+                    // Old snapshots are not kept; clients fall back to a fresh list on 410.
+                    return Err(ApiError::expired(format!(
+                        "too old resource version: {n} ({current})"
+                    )));
+                }
+            }
+            let list = cluster.list(&rt, target.namespace, &query)?;
+            respond_objects(&rep, &rt, list, true)
+        }
+        ("GET", Some(name)) => {
+            let rep = negotiate(&parts.headers, params)?;
+            let obj = cluster.get(&rt, ns, name)?;
+            respond_objects(&rep, &rt, obj, false)
+        }
+        ("POST", None) => {
+            if target.part != Part::Main {
+                return Err(ApiError::method_not_allowed(
+                    "create is not allowed on a subresource collection",
+                ));
+            }
+            check_field_validation(params)?;
+            let dry = dry_run(params)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
+            let created = cluster.create(&rt, target.namespace, obj, dry)?;
+            ok_json(StatusCode::CREATED, &created)
+        }
+        ("PUT", Some(name)) => {
+            check_field_validation(params)?;
+            let dry = dry_run(params)?;
+            let obj = require_object(parse_body(&parts.headers, &body)?)?;
+            let rv_check = if rt.custom {
+                RvCheck::Required
+            } else {
+                RvCheck::IfSet
+            };
+            let updated = cluster.update(
+                &rt,
+                ns,
+                name,
+                obj,
+                UpdateMode {
+                    part: target.part,
+                    rv_check,
+                    dry_run: dry,
+                },
+            )?;
+            ok_json(StatusCode::OK, &updated)
+        }
+        ("PATCH", Some(name)) => {
+            check_field_validation(params)?;
+            let dry = dry_run(params)?;
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let patch_type = PatchType::from_content_type(content_type, rt.custom)?;
+            if params.get("force").is_some() && patch_type != PatchType::Apply {
+                return Err(ApiError::invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![Cause {
+                        reason: "FieldValueForbidden",
+                        field: "force".into(),
+                        message: "Forbidden: may not be specified for non-apply patch".into(),
+                    }],
+                ));
+            }
+            let patch_body: Value = if patch_type == PatchType::Apply {
+                if params.get("fieldManager").unwrap_or_default().is_empty() {
+                    return Err(ApiError::invalid(
+                        "PatchOptions",
+                        "meta.k8s.io",
+                        "",
+                        vec![Cause {
+                            reason: "FieldValueRequired",
+                            field: "fieldManager".into(),
+                            message: "Required value: is required for apply patch".into(),
+                        }],
+                    ));
+                }
+                serde_yaml::from_slice(&body).map_err(|e| {
+                    ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
+                })?
+            } else {
+                parse_json_body(&body)?
+            };
+            let current = match cluster.get(&rt, ns, name) {
+                Ok(c) => c,
+                Err(e) if patch_type == PatchType::Apply && target.part == Part::Main => {
+                    let _ = e;
+                    // Apply creates what does not exist yet.
+                    let obj = require_object(patch_body)?;
+                    let body_name = obj
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if body_name != name {
+                        return Err(ApiError::bad_request(format!(
+                            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                        )));
+                    }
+                    let created = cluster.create(&rt, target.namespace, obj, dry)?;
+                    return ok_json(StatusCode::CREATED, &created);
+                }
+                Err(e) => return Err(e),
+            };
+            let mut patched = current.clone();
+            let failed = |msg: String| ApiError::new(422, "Invalid", msg);
+            match patch_type {
+                PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
+                PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
+                PatchType::Strategic => {
+                    patch::strategic_merge(&mut patched, &require_object(patch_body)?)
+                        .map_err(ApiError::unsupported_media_type)?
+                }
+                PatchType::Apply => patch::apply(&mut patched, &require_object(patch_body)?),
+            }
+            if !patched.is_object() {
+                return Err(failed(
+                    "the patch turned the object into something that is not a JSON object".into(),
+                ));
+            }
+            let updated = cluster.update(
+                &rt,
+                ns,
+                name,
+                patched,
+                UpdateMode {
+                    part: target.part,
+                    rv_check: RvCheck::IfSet,
+                    dry_run: dry,
+                },
+            )?;
+            ok_json(StatusCode::OK, &updated)
+        }
+        ("DELETE", Some(name)) => {
+            if target.part != Part::Main {
+                return Err(ApiError::method_not_allowed(
+                    "delete is not allowed on a subresource",
+                ));
+            }
+            let opts = delete_options(params, &parts.headers, &body)?;
+            match cluster.delete(&rt, ns, name, &opts)? {
+                Deleted::Gone(status) => ok_json(StatusCode::OK, &status),
+                Deleted::Pending(obj) => ok_json(StatusCode::OK, &obj),
+            }
+        }
+        ("DELETE", None) => {
+            let opts = delete_options(params, &parts.headers, &body)?;
+            let query = list_query(params, &rt)?;
+            let list = cluster.delete_collection(&rt, target.namespace, &query, &opts)?;
+            ok_json(StatusCode::OK, &list)
+        }
+        (m, None) => Err(ApiError::method_not_allowed(format!(
+            "{m} is not supported on the collection {}; use GET, POST or DELETE",
+            crate::status::group_resource(&rt.group, &rt.plural)
+        ))),
+        (m, Some(_)) => Err(ApiError::method_not_allowed(format!(
+            "{m} is not supported on a single {}; use GET, PUT, PATCH or DELETE",
+            crate::status::group_resource(&rt.group, &rt.plural)
+        ))),
+    }
+}
+
+/// GET/PUT/PATCH of `/scale`: the object seen and written through its Scale view.
+#[allow(clippy::too_many_arguments)]
+fn scale_request(
+    cluster: &mut Cluster,
+    parts: &Parts,
+    params: &Params,
+    body: &Bytes,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    paths: &ScalePaths,
+) -> Result<Response, ApiError> {
+    let current = cluster.get(rt, ns, name)?;
+    let desired = match parts.method.as_str() {
+        "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
+        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
+        "PATCH" => {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let mut view = scale::to_scale(paths, &current);
+            match PatchType::from_content_type(content_type, false)? {
+                PatchType::Merge => {
+                    patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
+                }
+                PatchType::Strategic => {
+                    patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
+                        .map_err(ApiError::unsupported_media_type)?
+                }
+                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)
+                    .map_err(|m| ApiError::new(422, "Invalid", m))?,
+                PatchType::Apply => {
+                    return Err(ApiError::unsupported_media_type(
+                        "server-side apply to the scale subresource is not supported yet",
+                    ));
+                }
+            }
+            view
+        }
+        other => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{other} is not supported on the scale subresource; use GET, PUT or PATCH"
+            )));
+        }
+    };
+    check_field_validation(params)?;
+    let dry = dry_run(params)?;
+    let mut obj = current;
+    scale::apply_scale(rt, paths, &mut obj, &desired)?;
+    let mode = UpdateMode {
+        part: Part::Main,
+        rv_check: RvCheck::IfSet,
+        dry_run: dry,
+    };
+    let updated = cluster.update(rt, ns, name, obj, mode)?;
+    ok_json(StatusCode::OK, &scale::to_scale(paths, &updated))
+}

@@ -1,0 +1,211 @@
+//! Object storage: every object as a `serde_json::Value`, one global monotonic
+//! resourceVersion counter (like etcd's revision), a retained event history for
+//! watches that resume from a resourceVersion, and a broadcast for live watchers.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+/// (group, plural): objects of one resource share storage across its versions.
+pub(crate) type StorageKey = (String, String);
+
+/// (namespace, name); the namespace is "" for cluster-scoped objects. Ordering matches etcd key order.
+pub(crate) type ObjectKey = (String, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One change, as watchers see it. `old` is the previous state, needed for selector transitions.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub rv: u64,
+    pub key: StorageKey,
+    pub type_: EventType,
+    pub object: Value,
+    pub old: Option<Value>,
+}
+
+/// How many past events stay available to watches resuming from an older resourceVersion.
+const HISTORY_LIMIT: usize = 100_000;
+/// Live watchers that fall further behind than this get a 410 and relist.
+const BROADCAST_CAPACITY: usize = 4096;
+
+#[derive(Debug)]
+pub(crate) struct Store {
+    rv: u64,
+    objects: HashMap<StorageKey, BTreeMap<ObjectKey, Value>>,
+    history: VecDeque<Arc<Event>>,
+    /// Every event with `rv <= compacted` is gone from the history.
+    compacted: u64,
+    live: broadcast::Sender<Arc<Event>>,
+}
+
+pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+pub(crate) fn object_key(obj: &Value) -> ObjectKey {
+    (
+        meta_str(obj, "namespace").to_string(),
+        meta_str(obj, "name").to_string(),
+    )
+}
+
+pub(crate) fn set_rv(obj: &mut Value, rv: u64) {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+}
+
+impl Store {
+    pub fn new() -> Self {
+        let (live, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Store {
+            rv: 0,
+            objects: HashMap::new(),
+            history: VecDeque::new(),
+            compacted: 0,
+            live,
+        }
+    }
+
+    pub fn current_rv(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn compacted_rv(&self) -> u64 {
+        self.compacted
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.live.subscribe()
+    }
+
+    /// Forgets the whole event history, so watches from any older resourceVersion get 410 Expired.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted = self.rv;
+    }
+
+    /// Retained events after `rv` for one resource, oldest first.
+    pub fn events_after(&self, key: &StorageKey, rv: u64) -> Vec<Arc<Event>> {
+        self.history
+            .iter()
+            .filter(|e| e.rv > rv && &e.key == key)
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, key: &StorageKey, ns: &str, name: &str) -> Option<&Value> {
+        self.objects
+            .get(key)?
+            .get(&(ns.to_string(), name.to_string()))
+    }
+
+    /// Objects of one resource in key order; `ns = None` means all namespaces.
+    pub fn list<'a>(
+        &'a self,
+        key: &StorageKey,
+        ns: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.objects
+            .get(key)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(move |((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
+            .map(|(_, v)| v)
+    }
+
+    /// Storage keys holding at least one object in namespace `ns`.
+    pub fn keys_with_objects_in(&self, ns: &str) -> Vec<StorageKey> {
+        self.objects
+            .iter()
+            .filter(|(_, m)| m.keys().any(|(n, _)| n == ns))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn record(&mut self, event: Event) {
+        let event = Arc::new(event);
+        self.history.push_back(event.clone());
+        while self.history.len() > HISTORY_LIMIT {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.live.send(event);
+    }
+
+    /// Stores a new object under a fresh resourceVersion and emits ADDED.
+    pub fn insert(&mut self, key: &StorageKey, mut obj: Value) -> Value {
+        self.rv += 1;
+        set_rv(&mut obj, self.rv);
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert(object_key(&obj), obj.clone());
+        self.record(Event {
+            rv: self.rv,
+            key: key.clone(),
+            type_: EventType::Added,
+            object: obj.clone(),
+            old: None,
+        });
+        obj
+    }
+
+    /// Replaces an existing object under a fresh resourceVersion and emits MODIFIED.
+    pub fn replace(&mut self, key: &StorageKey, mut obj: Value) -> Value {
+        self.rv += 1;
+        set_rv(&mut obj, self.rv);
+        let old = self
+            .objects
+            .entry(key.clone())
+            .or_default()
+            .insert(object_key(&obj), obj.clone());
+        self.record(Event {
+            rv: self.rv,
+            key: key.clone(),
+            type_: EventType::Modified,
+            object: obj.clone(),
+            old,
+        });
+        obj
+    }
+
+    /// Removes an object and emits DELETED carrying `last` (its final state) with the delete's resourceVersion.
+    pub fn remove(
+        &mut self,
+        key: &StorageKey,
+        ns: &str,
+        name: &str,
+        last: Option<Value>,
+    ) -> Option<Value> {
+        let old = self
+            .objects
+            .get_mut(key)?
+            .remove(&(ns.to_string(), name.to_string()))?;
+        self.rv += 1;
+        let mut last = last.unwrap_or_else(|| old.clone());
+        set_rv(&mut last, self.rv);
+        self.record(Event {
+            rv: self.rv,
+            key: key.clone(),
+            type_: EventType::Deleted,
+            object: last.clone(),
+            old: Some(old),
+        });
+        Some(last)
+    }
+}

@@ -1,0 +1,194 @@
+//! The real kubectl against the embedded server: discovery, tables, apply (create, then
+//! patch), `-o yaml`, delete. Skipped, loudly, when kubectl is not on PATH.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use kubesmith_envtest::Environment;
+
+fn kubectl_available() -> bool {
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: kubectl is not on PATH; the kubectl tests did not run");
+    }
+    found
+}
+
+/// Runs kubectl with the environment's kubeconfig, off the async runtime so the server keeps serving.
+async fn kubectl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let kubeconfig = dir.join("kubeconfig");
+    let cache = dir.join("cache");
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(&args)
+            .output()
+            .expect("kubectl runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    })
+    .await
+    .unwrap()
+}
+
+async fn ok(dir: &Path, args: &[&str]) -> String {
+    let (success, out) = kubectl(dir, args).await;
+    assert!(success, "kubectl {args:?} failed:\n{out}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_apply_delete() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::builder()
+        .crds([common::crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+
+    let version = ok(d, &["version", "-o", "json"]).await;
+    assert!(version.contains("\"minor\": \"33\""), "{version}");
+
+    let ns = ok(d, &["get", "ns"]).await;
+    assert!(
+        ns.contains("NAME")
+            && ns.contains("STATUS")
+            && ns.contains("default")
+            && ns.contains("Active"),
+        "{ns}"
+    );
+
+    std::fs::write(
+        d.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"1\"\n",
+    )
+    .unwrap();
+    assert!(
+        ok(d, &["apply", "-f", d.join("cm.yaml").to_str().unwrap()])
+            .await
+            .contains("configmap/demo created")
+    );
+    std::fs::write(
+        d.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"2\"\n",
+    )
+    .unwrap();
+    assert!(
+        ok(d, &["apply", "-f", d.join("cm.yaml").to_str().unwrap()])
+            .await
+            .contains("configmap/demo configured")
+    );
+    let yaml = ok(d, &["get", "configmap", "demo", "-o", "yaml"]).await;
+    assert!(
+        yaml.contains("a: \"2\"") && yaml.contains("resourceVersion"),
+        "{yaml}"
+    );
+
+    let ct = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: nightly\nspec:\n  cronSpec: \"0 0 * * *\"\n";
+    std::fs::write(d.join("ct.yaml"), ct).unwrap();
+    assert!(
+        ok(d, &["apply", "-f", d.join("ct.yaml").to_str().unwrap()])
+            .await
+            .contains("crontab.stable.example.com/nightly created")
+    );
+    std::fs::write(d.join("ct.yaml"), ct.replace("0 0", "5 0")).unwrap();
+    assert!(
+        ok(d, &["apply", "-f", d.join("ct.yaml").to_str().unwrap()])
+            .await
+            .contains("crontab.stable.example.com/nightly configured")
+    );
+    let table = ok(d, &["get", "crontabs"]).await;
+    assert!(
+        table.contains("NAME")
+            && table.contains("SPEC")
+            && table.contains("nightly")
+            && table.contains("5 0 * * *"),
+        "{table}"
+    );
+    let yaml = ok(d, &["get", "ct", "nightly", "-o", "yaml"]).await;
+    assert!(yaml.contains("generation: 2"), "{yaml}");
+
+    assert!(
+        ok(d, &["delete", "-f", d.join("ct.yaml").to_str().unwrap()])
+            .await
+            .contains("deleted")
+    );
+    assert!(
+        ok(d, &["delete", "configmap", "demo"])
+            .await
+            .contains("deleted")
+    );
+    let (success, out) = kubectl(d, &["get", "configmap", "demo"]).await;
+    assert!(
+        !success && out.contains("configmaps \"demo\" not found"),
+        "{out}"
+    );
+    // Typed commands send protobuf bodies.
+    assert!(
+        ok(d, &["create", "namespace", "team"])
+            .await
+            .contains("namespace/team created")
+    );
+    assert!(
+        ok(
+            d,
+            &[
+                "create",
+                "configmap",
+                "cfg",
+                "--from-literal=k=v",
+                "-n",
+                "team"
+            ]
+        )
+        .await
+        .contains("configmap/cfg created")
+    );
+    let data = ok(
+        d,
+        &[
+            "get",
+            "configmap",
+            "cfg",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+    )
+    .await;
+    assert_eq!(data, "v");
+    assert!(
+        ok(d, &["delete", "namespace", "team"])
+            .await
+            .contains("deleted")
+    );
+    let (success, out) = kubectl(d, &["get", "configmap", "cfg", "-n", "team"]).await;
+    assert!(!success && out.contains("not found"), "{out}");
+
+    let (success, out) = kubectl(d, &["get", "pods"]).await;
+    assert!(
+        !success && out.contains("the server doesn't have a resource type \"pods\""),
+        "{out}"
+    );
+    env.stop().await;
+}

@@ -1,0 +1,338 @@
+//! The informer cache: one list+watch per resource type, shared by every controller of a
+//! manager, feeding an in-memory [`Store`] and the controllers' event handlers.
+//!
+//! Modelled on client-go's `tools/cache` shared informers: controllers read objects from the
+//! cache instead of the API server, and a type watched by several controllers is watched once.
+
+mod informer;
+mod store;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use kube::api::Api;
+use kube::core::{ClusterResourceScope, NamespaceResourceScope};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::Error;
+use informer::{ErasedInformer, Informer};
+pub use store::{ObjectKey, Store};
+
+/// What a type needs to be cached, watched and reconciled: a statically typed Kubernetes
+/// resource (every k8s-openapi type and every `#[derive(CustomResource)]` type qualifies).
+///
+/// Implemented automatically; never implement it by hand.
+pub trait CacheResource:
+    Resource<DynamicType = (), Scope: ApiScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> CacheResource for K where
+    K: Resource<DynamicType = (), Scope: ApiScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Builds an [`Api`] for an object of a namespaced or cluster-scoped type without knowing which
+/// one it is: [`Api::namespaced`] needs the scope at compile time.
+///
+/// Implemented for kube's two static scopes; not meant to be implemented elsewhere.
+pub trait ApiScope {
+    /// An [`Api`] for objects in `namespace` (ignored for cluster-scoped types), or for all
+    /// namespaces when `None`.
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(
+        client: Client,
+        namespace: Option<&str>,
+    ) -> Api<K>
+    where
+        Self: Sized;
+
+    /// Whether objects of this scope live in a namespace.
+    fn is_namespaced() -> bool;
+}
+
+impl ApiScope for NamespaceResourceScope {
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(
+        client: Client,
+        namespace: Option<&str>,
+    ) -> Api<K> {
+        match namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        }
+    }
+
+    fn is_namespaced() -> bool {
+        true
+    }
+}
+
+impl ApiScope for ClusterResourceScope {
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(
+        client: Client,
+        _namespace: Option<&str>,
+    ) -> Api<K> {
+        Api::all(client)
+    }
+
+    fn is_namespaced() -> bool {
+        false
+    }
+}
+
+/// An [`Api`] for `K` scoped to `namespace` (when `K` is namespaced).
+pub fn api_for<K: CacheResource>(client: Client, namespace: Option<&str>) -> Api<K> {
+    <K::Scope as ApiScope>::api(client, namespace)
+}
+
+/// A change an informer observed, handed to event handlers.
+///
+/// A relist (after a watch expired) replays every listed object as [`Updated`](Self::Updated)
+/// or [`Added`](Self::Added), and reports objects that vanished meanwhile as
+/// [`Deleted`](Self::Deleted) with their last known state, so handlers never miss a deletion.
+#[derive(Debug)]
+pub enum Notification<K> {
+    /// An object the cache did not know about.
+    Added(Arc<K>),
+    /// A new state of a known object.
+    Updated {
+        /// The state the cache had before.
+        old: Arc<K>,
+        /// The state it has now.
+        new: Arc<K>,
+    },
+    /// An object was deleted; this is its last known state.
+    Deleted(Arc<K>),
+}
+
+impl<K> Notification<K> {
+    /// The object this notification is about (the new state for updates).
+    pub fn object(&self) -> &Arc<K> {
+        match self {
+            Self::Added(obj) | Self::Deleted(obj) | Self::Updated { new: obj, .. } => obj,
+        }
+    }
+}
+
+/// The handler type of [`Cache::add_event_handler`].
+pub type EventHandler<K> = Arc<dyn Fn(&Notification<K>) + Send + Sync>;
+
+/// One informer per Rust type, group/version/kind and namespace scope. The Rust type matters
+/// because `PartialObjectMeta<K>` shares K's group/version/kind but is a separate,
+/// metadata-only watch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InformerKey {
+    type_id: TypeId,
+    group: String,
+    version: String,
+    kind: String,
+    /// `None` watches all namespaces.
+    namespace: Option<String>,
+}
+
+impl InformerKey {
+    fn of<K: CacheResource>(namespace: Option<&str>) -> Self {
+        Self {
+            type_id: TypeId::of::<K>(),
+            group: K::group(&()).into_owned(),
+            version: K::version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+            namespace: namespace.map(str::to_owned),
+        }
+    }
+}
+
+/// The shared informer cache of a [`Manager`](crate::Manager): at most one informer (one
+/// list+watch) per resource type, created the first time anyone asks for the type.
+///
+/// Cloning gives another handle to the same cache.
+///
+/// ```no_run
+/// # async fn doc(client: kube::Client) -> Result<(), kubesmith_runtime::Error> {
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// use kubesmith_runtime::cache::Cache;
+///
+/// let cache = Cache::new(client);
+/// let configmaps = cache.store::<ConfigMap>();
+/// cache.start()?;
+/// cache.wait_for_sync().await;
+/// println!("{} config maps", configmaps.len());
+/// assert_eq!(cache.informer_count(), 1);
+/// cache.stop().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<CacheInner>,
+}
+
+struct CacheInner {
+    client: Client,
+    informers: Mutex<HashMap<InformerKey, Arc<dyn ErasedInformer>>>,
+    /// Set once started; informers created later start right away.
+    running: Mutex<Option<Running>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Running {
+    pub(crate) tasks: TaskTracker,
+    pub(crate) stop: CancellationToken,
+    /// Informers created from any thread after the start run on the runtime of the start.
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let informers: Vec<String> = self.informers().iter().map(|i| i.describe()).collect();
+        f.debug_struct("Cache")
+            .field("informers", &informers)
+            .finish()
+    }
+}
+
+impl Cache {
+    /// An empty cache reading through `client`; nothing is watched until [`start`](Self::start).
+    pub fn new(client: Client) -> Self {
+        Self {
+            inner: Arc::new(CacheInner {
+                client,
+                informers: Mutex::new(HashMap::new()),
+                running: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The store of all `K` objects in all namespaces, creating (and, if the cache runs,
+    /// starting) its informer on first use.
+    pub fn store<K: CacheResource>(&self) -> Store<K> {
+        self.informer::<K>().store.clone()
+    }
+
+    /// Registers `handler` for changes of `K` objects. It is called synchronously on the
+    /// informer's task, so it must not block (enqueueing a key is the intended use).
+    ///
+    /// A handler added after the informer synced first receives every cached object as
+    /// [`Notification::Added`], as with client-go's shared informers.
+    pub fn add_event_handler<K: CacheResource>(
+        &self,
+        handler: impl Fn(&Notification<K>) + Send + Sync + 'static,
+    ) {
+        self.informer::<K>().add_handler(Arc::new(handler));
+    }
+
+    /// Number of informers, i.e. of watches this cache keeps open (one per type).
+    pub fn informer_count(&self) -> usize {
+        lock(&self.inner.informers).len()
+    }
+
+    /// Whether every informer has loaded its first complete list.
+    pub fn has_synced(&self) -> bool {
+        self.informers().iter().all(|i| i.has_synced())
+    }
+
+    /// Waits until every informer created so far has loaded its first complete list.
+    pub async fn wait_for_sync(&self) {
+        for informer in self.informers() {
+            informer.wait_for_sync().await;
+        }
+    }
+
+    /// Starts every informer (and informers created from now on) on the current tokio runtime.
+    /// Calling it again does nothing; calling it outside a tokio runtime is an error.
+    pub fn start(&self) -> Result<(), Error> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime("Cache::start"))?;
+        let running = {
+            let mut running = lock(&self.inner.running);
+            if running.is_some() {
+                return Ok(());
+            }
+            let r = Running {
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
+                runtime,
+            };
+            *running = Some(r.clone());
+            r
+        };
+        for informer in self.informers() {
+            informer.start(self.inner.client.clone(), &running);
+        }
+        Ok(())
+    }
+
+    /// Tells every informer to stop, without waiting (for drop guards).
+    pub(crate) fn cancel(&self) {
+        if let Some(running) = lock(&self.inner.running).as_ref() {
+            running.stop.cancel();
+        }
+    }
+
+    /// Stops every informer and waits for their watches to end. The stores keep their
+    /// contents; the cache cannot be started again.
+    pub async fn stop(&self) {
+        let running = lock(&self.inner.running).clone();
+        if let Some(running) = running {
+            running.stop.cancel();
+            running.tasks.close();
+            running.tasks.wait().await;
+        }
+    }
+
+    /// The client the informers watch through.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    fn informers(&self) -> Vec<Arc<dyn ErasedInformer>> {
+        lock(&self.inner.informers).values().cloned().collect()
+    }
+
+    fn informer<K: CacheResource>(&self) -> Arc<Informer<K>> {
+        let key = InformerKey::of::<K>(None);
+        let (informer, created) = {
+            let mut informers = lock(&self.inner.informers);
+            match informers.get(&key) {
+                Some(existing) => (Arc::clone(existing), false),
+                None => {
+                    let informer: Arc<dyn ErasedInformer> = Arc::new(Informer::<K>::new(None));
+                    informers.insert(key, Arc::clone(&informer));
+                    (informer, true)
+                }
+            }
+        };
+        if created {
+            let running = lock(&self.inner.running).clone();
+            if let Some(running) = running {
+                Arc::clone(&informer).start(self.inner.client.clone(), &running);
+            }
+        }
+        let any: Arc<dyn Any + Send + Sync> = informer.as_any();
+        // Cannot fail: the key contains K's TypeId. A fresh informer is a harmless fallback.
+        any.downcast::<Informer<K>>()
+            .unwrap_or_else(|_| Arc::new(Informer::<K>::new(None)))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
