@@ -19,6 +19,8 @@ pub struct Plan {
     contents: BTreeMap<PathBuf, String>,
     /// Files that exist and that the command may not overwrite (no `--force`).
     conflicts: Vec<PathBuf>,
+    /// How to get past a conflict, for the error message.
+    conflict_hint: &'static str,
 }
 
 /// What happened, or would happen, to one file.
@@ -48,7 +50,14 @@ impl Plan {
             order: Vec::new(),
             contents: BTreeMap::new(),
             conflicts: Vec::new(),
+            conflict_hint: "pass --force to overwrite them",
         }
+    }
+
+    /// Replaces the "pass --force" advice for commands without `--force`.
+    pub fn with_conflict_hint(mut self, hint: &'static str) -> Plan {
+        self.conflict_hint = hint;
+        self
     }
 
     /// The current text of `rel`: planned content if any, else what is on disk.
@@ -125,8 +134,9 @@ impl Plan {
             .map(|p| p.display().to_string())
             .collect();
         bail!(
-            "{what} would overwrite existing files: {}; nothing was written (pass --force to overwrite them)",
-            list.join(", ")
+            "{what} would overwrite existing files: {}; nothing was written ({})",
+            list.join(", "),
+            self.conflict_hint
         )
     }
 
@@ -150,7 +160,8 @@ impl Plan {
     }
 
     /// Unified diffs of every file the plan would change (for `generate --check`).
-    pub fn diffs(&self) -> Result<Vec<(PathBuf, String)>> {
+    pub fn diffs(&mut self) -> Result<Vec<(PathBuf, String)>> {
+        self.format_rust();
         let mut out = Vec::new();
         for (rel, outcome) in self.outcomes()? {
             if outcome == Outcome::Unchanged {
@@ -167,10 +178,24 @@ impl Plan {
         Ok(out)
     }
 
+    /// Formats every planned Rust file with rustfmt, as `cargo fmt` would, so generated code
+    /// is rustfmt-clean whatever the length of the names in it. Without rustfmt, or for a file
+    /// that does not parse (a user's work in progress), the text is kept as it is.
+    fn format_rust(&mut self) {
+        for (rel, text) in self.contents.iter_mut() {
+            if rel.extension().is_some_and(|e| e == "rs") {
+                if let Some(formatted) = rustfmt(&self.root, text) {
+                    *text = formatted;
+                }
+            }
+        }
+    }
+
     /// Writes every planned file, printing `create`/`update`/`unchanged` lines; nothing is
     /// written if any file conflicts.
-    pub fn commit(self, what: &str) -> Result<()> {
+    pub fn commit(mut self, what: &str) -> Result<()> {
         self.check_conflicts(what)?;
+        self.format_rust();
         let outcomes = self.outcomes()?;
         let mut report = String::new();
         for (rel, outcome) in &outcomes {
@@ -188,6 +213,28 @@ impl Plan {
         print!("{report}");
         Ok(())
     }
+}
+
+/// `text` formatted by `rustfmt` (edition 2024, the project's rustfmt.toml if any), or `None`.
+fn rustfmt(root: &Path, text: &str) -> Option<String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = if root.is_dir() { root } else { Path::new(".") };
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(text.as_bytes()).ok()?;
+    let output = child.wait_with_output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8(output.stdout).ok())
+        .flatten()
 }
 
 /// Inserts `line` above the line holding `marker`, with the marker's indentation, unless a

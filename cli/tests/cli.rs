@@ -146,6 +146,11 @@ fn init_refuses_to_overwrite_user_files() {
     let run = kubesmith(&dir, &["init", "--domain", "example.com"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("README.md"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("empty directory") && !run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(snapshot(&dir).len(), 1, "nothing else written");
 }
 

@@ -51,46 +51,39 @@ pub fn run(dir: &Path, args: &GenerateArgs) -> Result<()> {
         }
     }
     let files = source::parse_dir(&dir.join("src"))?;
-    let mut plan = Plan::new(dir, false);
 
+    // crds() must list every type before the manifests program is built.
+    let mut registrations = Plan::new(dir, false);
     for root in source::resource_roots(&files) {
         let modules: Vec<&str> = root.modules.iter().map(String::as_str).collect();
-        plan.insert("src/lib.rs", CRDS_MARKER, &crd_line(&modules, &root.kind))?;
+        registrations.insert("src/lib.rs", CRDS_MARKER, &crd_line(&modules, &root.kind))?;
     }
+    let mut plan = if args.check {
+        registrations
+    } else {
+        registrations.commit("generate")?;
+        Plan::new(dir, false)
+    };
     plan.own(ROLE_FILE, role_file(&files)?);
-
-    if args.check {
-        // The CRDs are computed from the code on disk; a stale crds() list shows up as its own diff.
-        for (rel, text) in crd_files(dir)? {
-            plan.own(rel, text);
-        }
-        let diffs = plan.diffs()?;
-        if diffs.is_empty() {
-            println!("generated files are up to date");
-            return Ok(());
-        }
-        for (_, diff) in &diffs {
-            print!("{diff}");
-        }
-        let names: Vec<String> = diffs.iter().map(|(p, _)| p.display().to_string()).collect();
-        bail!(
-            "stale generated files: {} (run `kubesmith generate`)",
-            names.join(", ")
-        );
-    }
-    // crds() must list every type before the manifests program is built.
-    let lib_edit = plan.read(Path::new("src/lib.rs"))?;
-    if let Some(text) = lib_edit {
-        let on_disk = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default();
-        if text != on_disk {
-            std::fs::write(dir.join("src/lib.rs"), &text).context("writing src/lib.rs")?;
-            println!("{:>9} src/lib.rs", "update");
-        }
-    }
     for (rel, text) in crd_files(dir)? {
         plan.own(rel, text);
     }
-    plan.commit("generate")
+    if !args.check {
+        return plan.commit("generate");
+    }
+    let diffs = plan.diffs()?;
+    if diffs.is_empty() {
+        println!("generated files are up to date");
+        return Ok(());
+    }
+    for (_, diff) in &diffs {
+        print!("{diff}");
+    }
+    let names: Vec<String> = diffs.iter().map(|(p, _)| p.display().to_string()).collect();
+    bail!(
+        "stale generated files: {} (run `kubesmith generate`)",
+        names.join(", ")
+    )
 }
 
 /// `config/rbac/role.yaml` from every `#[rbac]` attribute in `src/`.

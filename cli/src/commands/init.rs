@@ -99,7 +99,8 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<()> {
         package_extra,
     };
 
-    let mut plan = Plan::new(dir, false);
+    let mut plan = Plan::new(dir, false)
+        .with_conflict_hint("move them away or run `kubesmith init` in an empty directory");
     for template in templates::INIT {
         plan.scaffold(template.path, template.render(&context)?)?;
     }
