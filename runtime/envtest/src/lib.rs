@@ -72,6 +72,8 @@
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
 //! - `managedFields` are not recorded.
+//! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
+//!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
 //! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
 
 mod discovery;

@@ -519,6 +519,20 @@ impl Cluster {
     fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         registry::default_and_validate_crd(crd)?;
         let name = meta_str(crd, "name").to_string();
+        if let Some(old) = old {
+            let (before, after) = (old.pointer("/spec/scope"), crd.pointer("/spec/scope"));
+            if before != after {
+                let scope = after.and_then(Value::as_str).unwrap_or_default();
+                return Err(ApiError::invalid_field(
+                    "CustomResourceDefinition",
+                    "apiextensions.k8s.io",
+                    &name,
+                    "FieldValueInvalid",
+                    "spec.scope",
+                    format!("Invalid value: \"{scope}\": field is immutable"),
+                ));
+            }
+        }
         let spec = &crd["spec"];
         let group = spec["group"].as_str().unwrap_or_default();
         let plural = spec["names"]["plural"].as_str().unwrap_or_default();

@@ -128,6 +128,23 @@ fn builtin(
     }
 }
 
+/// Type-specific printer columns, followed by Age as kube-apiserver's printers do.
+fn columns(specs: &[(&str, &str, &str)]) -> Vec<PrinterColumn> {
+    let mut out: Vec<PrinterColumn> = specs
+        .iter()
+        .map(|(name, type_, path)| PrinterColumn {
+            name: (*name).into(),
+            type_: (*type_).into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: (*path).into(),
+        })
+        .collect();
+    out.push(age_column());
+    out
+}
+
 fn fields(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -137,20 +154,11 @@ fn builtins() -> Vec<ResourceType> {
     namespaces.special = Special::Namespace;
     namespaces.selectable_fields = fields(&["status.phase"]);
     namespaces.status_subresource = true;
-    namespaces.columns.insert(
-        0,
-        PrinterColumn {
-            name: "Status".into(),
-            type_: "string".into(),
-            format: String::new(),
-            description: "The status of the namespace".into(),
-            priority: 0,
-            json_path: ".status.phase".into(),
-        },
-    );
+    namespaces.columns = columns(&[("Status", "string", ".status.phase")]);
     let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
     secrets.special = Special::Secret;
     secrets.selectable_fields = fields(&["type"]);
+    secrets.columns = columns(&[("Type", "string", ".type")]);
     let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
     core_events.selectable_fields = fields(&[
         "involvedObject.kind",
@@ -165,7 +173,19 @@ fn builtins() -> Vec<ResourceType> {
         "source",
         "type",
     ]);
+    core_events.columns = columns(&[
+        ("Type", "string", ".type"),
+        ("Reason", "string", ".reason"),
+        ("Object", "string", ".involvedObject.name"),
+        ("Message", "string", ".message"),
+    ]);
     let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.columns = columns(&[
+        ("Type", "string", ".type"),
+        ("Reason", "string", ".reason"),
+        ("Object", "string", ".regarding.name"),
+        ("Note", "string", ".note"),
+    ]);
     events.selectable_fields = fields(&[
         "regarding.kind",
         "regarding.namespace",
@@ -180,6 +200,10 @@ fn builtins() -> Vec<ResourceType> {
     ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
+    services.columns = columns(&[
+        ("Type", "string", ".spec.type"),
+        ("Cluster-IP", "string", ".spec.clusterIP"),
+    ]);
     let mut crds = builtin(
         "apiextensions.k8s.io",
         "v1",
@@ -192,6 +216,8 @@ fn builtins() -> Vec<ResourceType> {
     crds.status_subresource = true;
     crds.tracks_generation = true;
     crds.categories = vec!["api-extensions".into()];
+    let mut leases = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]);
+    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity")]);
     vec![
         namespaces,
         builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
@@ -200,7 +226,7 @@ fn builtins() -> Vec<ResourceType> {
         services,
         core_events,
         events,
-        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+        leases,
         crds,
     ]
 }
