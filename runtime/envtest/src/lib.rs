@@ -437,8 +437,23 @@ impl std::fmt::Debug for Environment {
 impl Drop for Environment {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        // The cancelled token makes the server stop accepting, end its watches and close
+        // connections after their in-flight request; the abort is the backstop.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                        .await
+                        .is_err()
+                    {
+                        task.abort();
+                    }
+                });
+            }
+            Err(_) => task.abort(),
         }
     }
 }

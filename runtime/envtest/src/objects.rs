@@ -329,6 +329,11 @@ impl Cluster {
         let mut after: Option<(String, String)> = None;
         if let Some(token) = &q.continue_token {
             let (rv, ns_name) = decode_continue(token)?;
+            if rv < self.store.compacted_rv() {
+                return Err(ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                ));
+            }
             list_rv = rv;
             after = Some(ns_name);
         }

@@ -597,6 +597,19 @@ async fn environments_are_independent() {
     assert_eq!(again.url(), url);
     b.stop().await;
     again.stop().await;
+
+    // Dropping an environment stops it too: the port stops accepting connections.
+    let dropped = Environment::start().await.unwrap();
+    let addr = dropped.url().trim_start_matches("http://").to_string();
+    drop(dropped);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dropped server still accepts connections"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
