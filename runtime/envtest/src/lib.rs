@@ -44,8 +44,11 @@
 //! # What is not supported yet
 //!
 //! - Custom resources are **not validated, defaulted or pruned** against the CRD's
-//!   OpenAPI schema, and CEL rules are not evaluated; `fieldValidation` is accepted but
-//!   unknown fields are kept. Built-in kinds are not checked against their types either.
+//!   OpenAPI schema, and CEL rules are not evaluated; for them `fieldValidation` is accepted
+//!   but unknown fields are kept. (Built-in kinds are decoded through their k8s-openapi
+//!   types: a body that does not fit is a 400, unknown fields are dropped and reported as
+//!   `fieldValidation` asks: Strict fails, Warn adds a `Warning` header. Their semantic
+//!   validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).
 //! - Server-side apply is a subset: the applied fields are merged into the object (maps
@@ -89,6 +92,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod typed;
 mod watch;
 
 use std::net::SocketAddr;

@@ -16,7 +16,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery;
-use crate::objects::{Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode};
+use crate::objects::{
+    Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode, WriteOptions,
+};
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::registry::ResourceType;
@@ -24,6 +26,7 @@ use crate::scale::{self, ScalePaths};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
+use crate::typed::FieldValidation;
 use crate::watch::{self, Start, WatchRequest};
 
 /// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
@@ -426,13 +429,33 @@ fn dry_run(params: &Params) -> Result<bool, ApiError> {
     }
 }
 
-fn check_field_validation(params: &Params) -> Result<(), ApiError> {
-    match params.get("fieldValidation") {
-        None | Some("") | Some("Strict") | Some("Warn") | Some("Ignore") => Ok(()),
+/// `dryRun` and `fieldValidation` of a write.
+fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
+    let validation = match params.get("fieldValidation") {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
         Some(other) => Err(ApiError::bad_request(format!(
             "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-        ))),
+        )))?,
+    };
+    Ok(WriteOptions {
+        dry_run: dry_run(params)?,
+        validation,
+        warnings: Vec::new(),
+    })
+}
+
+/// A JSON response with one `Warning: 299 - "..."` header per warning.
+fn ok_warned(code: StatusCode, v: &Value, warnings: &[String]) -> Result<Response, ApiError> {
+    let mut resp = json_response(code, v);
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(header::WARNING, value);
+        }
     }
+    Ok(resp)
 }
 
 fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
@@ -703,15 +726,13 @@ fn resource(
                     "create is not allowed on a subresource collection",
                 ));
             }
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
+            let mut write = write_options(params)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
-            let created = cluster.create(&rt, target.namespace, obj, dry)?;
-            ok_json(StatusCode::CREATED, &created)
+            let created = cluster.create(&rt, target.namespace, obj, &mut write)?;
+            ok_warned(StatusCode::CREATED, &created, &write.warnings)
         }
         ("PUT", Some(name)) => {
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
+            let mut write = write_options(params)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
@@ -726,14 +747,13 @@ fn resource(
                 UpdateMode {
                     part: target.part,
                     rv_check,
-                    dry_run: dry,
                 },
+                &mut write,
             )?;
-            ok_json(StatusCode::OK, &updated)
+            ok_warned(StatusCode::OK, &updated, &write.warnings)
         }
         ("PATCH", Some(name)) => {
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
+            let mut write = write_options(params)?;
             let content_type = parts
                 .headers
                 .get(header::CONTENT_TYPE)
@@ -786,8 +806,8 @@ fn resource(
                             "the name of the object ({body_name}) does not match the name on the URL ({name})"
                         )));
                     }
-                    let created = cluster.create(&rt, target.namespace, obj, dry)?;
-                    return ok_json(StatusCode::CREATED, &created);
+                    let created = cluster.create(&rt, target.namespace, obj, &mut write)?;
+                    return ok_warned(StatusCode::CREATED, &created, &write.warnings);
                 }
                 Err(e) => return Err(e),
             };
@@ -815,10 +835,10 @@ fn resource(
                 UpdateMode {
                     part: target.part,
                     rv_check: RvCheck::IfSet,
-                    dry_run: dry,
                 },
+                &mut write,
             )?;
-            ok_json(StatusCode::OK, &updated)
+            ok_warned(StatusCode::OK, &updated, &write.warnings)
         }
         ("DELETE", Some(name)) => {
             if target.part != Part::Main {
@@ -896,15 +916,17 @@ fn scale_request(
             )));
         }
     };
-    check_field_validation(params)?;
-    let dry = dry_run(params)?;
+    let mut write = write_options(params)?;
     let mut obj = current;
     scale::apply_scale(rt, paths, &mut obj, &desired)?;
     let mode = UpdateMode {
         part: Part::Main,
         rv_check: RvCheck::IfSet,
-        dry_run: dry,
     };
-    let updated = cluster.update(rt, ns, name, obj, mode)?;
-    ok_json(StatusCode::OK, &scale::to_scale(paths, &updated))
+    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
+    ok_warned(
+        StatusCode::OK,
+        &scale::to_scale(paths, &updated),
+        &write.warnings,
+    )
 }

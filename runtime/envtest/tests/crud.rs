@@ -717,3 +717,59 @@ async fn apply_and_strategic_merge_patches() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn built_ins_are_checked_against_their_types() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    api.create(&PostParams::default(), &cm("typed", &[]))
+        .await
+        .unwrap();
+
+    let typo = Patch::Merge(json!({ "datta": { "k": "v" } }));
+    let err = api_error(
+        api.patch("typed", &PatchParams::default().validation_strict(), &typo)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (400, "strict decoding error: unknown field \"datta\"")
+    );
+    // The default (Warn) and Ignore accept the write and drop the field, like decoding into the Go type.
+    api.patch("typed", &PatchParams::default(), &typo)
+        .await
+        .unwrap();
+    api.patch("typed", &PatchParams::default().validation_ignore(), &typo)
+        .await
+        .unwrap();
+    let raw = env
+        .client()
+        .request_text(
+            http::Request::get("/api/v1/namespaces/default/configmaps/typed")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(!raw.contains("datta"), "{raw}");
+
+    // A value of the wrong type does not decode: 400 naming the kind.
+    let err = api_error(
+        api.patch(
+            "typed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "k": 1 } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message
+            .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"),
+        "{}",
+        err.message
+    );
+    env.stop().await;
+}
