@@ -200,6 +200,8 @@ fn builtins() -> Vec<ResourceType> {
     ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
+    // `kubectl get all` lists the kinds in category "all"; services are the only served one.
+    services.categories = vec!["all".into()];
     services.columns = columns(&[
         ("Type", "string", ".spec.type"),
         ("Cluster-IP", "string", ".spec.clusterIP"),

@@ -399,7 +399,14 @@ fn parse_target<'a>(
         None => Part::Main,
         Some("status") if rt.status_subresource => Part::Status,
         Some("scale") if rt.scale.is_some() => Part::Scale,
-        Some(_) => return Err(ApiError::unknown_path()),
+        Some(other) => {
+            let mut e = ApiError::unknown_path();
+            e.message = format!(
+                "the server could not find the requested resource (subresource \"{other}\" of {} is not served)",
+                crate::status::group_resource(&rt.group, &rt.plural)
+            );
+            return Err(e);
+        }
     };
     Ok((
         Target {
