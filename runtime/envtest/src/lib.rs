@@ -57,9 +57,8 @@
 //! - Strategic merge patch knows the merge keys of the served built-in kinds only
 //!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
 //!   secrets); `$retainKeys` and unknown directives are refused with 415.
-//! - Paged lists report the same resourceVersion on every page, but later pages are read
-//!   from the current state, not from a snapshot; a list with an exact old resourceVersion
-//!   answers 410 Expired.
+//! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
+//!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
 //! - No garbage collector: ownerReferences are stored but dependents are not deleted;
 //!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes
 //!   (as with envtest's kube-apiserver without controller-manager).

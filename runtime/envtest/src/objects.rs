@@ -363,28 +363,42 @@ impl Cluster {
     }
 
     /// A `<Kind>List`; all pages of one paged list report the same resourceVersion.
+    /// A `<Kind>List` at the current revision, or at `at` (an exact resourceVersion, rebuilt
+    /// from the history). All pages of one paged list are read at the first page's revision.
     pub fn list(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         q: &ListQuery,
+        at: Option<u64>,
     ) -> Result<Value, ApiError> {
-        let mut list_rv = self.store.current_rv();
+        let current = self.store.current_rv();
+        let mut list_rv = at.unwrap_or(current);
         let mut after: Option<(String, String)> = None;
         if let Some(token) = &q.continue_token {
             let (rv, ns_name) = decode_continue(token)?;
-            if rv < self.store.compacted_rv() {
-                return Err(ApiError::expired(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                ));
-            }
             list_rv = rv;
             after = Some(ns_name);
         }
+        let snapshot;
+        let objects: Box<dyn Iterator<Item = &Value>> = if list_rv == current {
+            Box::new(self.store.list(&rt.storage_key(), ns))
+        } else {
+            snapshot = self.store.snapshot(&rt.storage_key(), ns, list_rv).ok_or_else(|| {
+                if q.continue_token.is_some() {
+                    ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                    )
+                } else {
+                    ApiError::expired(format!("too old resource version: {list_rv} ({})", self.store.compacted_rv()))
+                }
+            })?;
+            Box::new(snapshot.iter())
+        };
         let mut items = Vec::new();
         let mut next: Option<(String, String)> = None;
         let mut remaining = 0usize;
-        for obj in self.store.list(&rt.storage_key(), ns) {
+        for obj in objects {
             let key = crate::store::object_key(obj);
             if after.as_ref().is_some_and(|a| &key <= a) || !q.matches(obj) {
                 continue;

@@ -697,6 +697,7 @@ fn resource(
                     "specifying resource version is not allowed when using continue",
                 ));
             }
+            let mut at = None;
             if !matches!(rv, "" | "0") {
                 let n = parse_rv(rv)?;
                 let current = cluster.store.current_rv();
@@ -712,14 +713,11 @@ fn resource(
                     return Err(e);
                 }
                 let exact = rv_match == "Exact" || (rv_match.is_empty() && query.limit.is_some());
-                if exact && n != current {
-                    // Old snapshots are not kept; clients fall back to a fresh list on 410.
-                    return Err(ApiError::expired(format!(
-                        "too old resource version: {n} ({current})"
-                    )));
+                if exact {
+                    at = Some(n);
                 }
             }
-            let list = cluster.list(&rt, target.namespace, &query)?;
+            let list = cluster.list(&rt, target.namespace, &query, at)?;
             respond_objects(&rep, &rt, list, true)
         }
         ("GET", Some(name)) => {

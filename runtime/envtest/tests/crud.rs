@@ -214,6 +214,11 @@ async fn label_selectors_and_paging() {
     let first = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(names(&first), ["a", "b"]);
     let token = first.metadata.continue_.clone().expect("a continue token");
+    // Changes between pages do not show: every page reads the first page's snapshot.
+    api.create(&PostParams::default(), &cm("bb", &[("app", "new")]))
+        .await
+        .unwrap();
+    api.delete("c", &DeleteParams::default()).await.unwrap();
     let second = api
         .list(&ListParams::default().limit(2).continue_token(&token))
         .await
@@ -233,6 +238,23 @@ async fn label_selectors_and_paging() {
         .unwrap();
     assert_eq!(names(&third), ["e"]);
     assert!(third.metadata.continue_.is_none());
+
+    // An exact resourceVersion lists that revision; one older than the history is 410.
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let exact = ListParams::default()
+        .at(&rv)
+        .matching(kube::api::VersionMatch::Exact);
+    assert_eq!(
+        names(&api.list(&exact).await.unwrap()),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        names(&api.list(&ListParams::default()).await.unwrap()),
+        ["a", "b", "bb", "d", "e"]
+    );
+    env.compact_history();
+    let err = api_error(api.list(&exact).await.unwrap_err());
+    assert_eq!((err.code, err.reason.as_str()), (410, "Expired"));
     env.stop().await;
 }
 
