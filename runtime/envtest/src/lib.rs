@@ -76,7 +76,8 @@
 //! - `managedFields` are not recorded.
 //! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
 //!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
-//! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
+//! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
+//!   built-in kinds, so `kubectl explain` shows no fields for those.
 
 mod discovery;
 mod kubeconfig;

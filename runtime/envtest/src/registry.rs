@@ -45,6 +45,8 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub status_subresource: bool,
+    /// The CRD version's `openAPIV3Schema`, published in the OpenAPI documents (not enforced).
+    pub schema: Option<Value>,
     /// The `/scale` subresource, for CRDs that declare one.
     pub scale: Option<ScalePaths>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
@@ -118,6 +120,7 @@ fn builtin(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: Vec::new(),
         status_subresource: false,
+        schema: None,
         scale: None,
         custom: false,
         tracks_generation: false,
@@ -575,6 +578,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(names.get("shortNames")),
             categories: strings(names.get("categories")),
             status_subresource: v.pointer("/subresources/status").is_some(),
+            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
             scale: v.pointer("/subresources/scale").map(|s| ScalePaths {
                 spec_replicas: s
                     .get("specReplicasPath")
