@@ -44,8 +44,11 @@
 //! # What is not supported yet
 //!
 //! - Custom resources are **not validated, defaulted or pruned** against the CRD's
-//!   OpenAPI schema, and CEL rules are not evaluated; `fieldValidation` is accepted but
-//!   unknown fields are kept. Built-in kinds are not checked against their types either.
+//!   OpenAPI schema, and CEL rules are not evaluated; for them `fieldValidation` is accepted
+//!   but unknown fields are kept. (Built-in kinds are decoded through their k8s-openapi
+//!   types: a body that does not fit is a 400, unknown fields are dropped and reported as
+//!   `fieldValidation` asks: Strict fails, Warn adds a `Warning` header. Their semantic
+//!   validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).
 //! - Server-side apply is a subset: the applied fields are merged into the object (maps
@@ -54,9 +57,8 @@
 //! - Strategic merge patch knows the merge keys of the served built-in kinds only
 //!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
 //!   secrets); `$retainKeys` and unknown directives are refused with 415.
-//! - Paged lists report the same resourceVersion on every page, but later pages are read
-//!   from the current state, not from a snapshot; a list with an exact old resourceVersion
-//!   answers 410 Expired.
+//! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
+//!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
 //! - No garbage collector: ownerReferences are stored but dependents are not deleted;
 //!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes
 //!   (as with envtest's kube-apiserver without controller-manager).
@@ -72,7 +74,10 @@
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
 //! - `managedFields` are not recorded.
-//! - OpenAPI documents carry placeholder schemas, so `kubectl explain` shows no fields.
+//! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
+//!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
+//! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
+//!   built-in kinds, so `kubectl explain` shows no fields for those.
 
 mod discovery;
 mod kubeconfig;
@@ -87,6 +92,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod typed;
 mod watch;
 
 use std::net::SocketAddr;
@@ -435,8 +441,23 @@ impl std::fmt::Debug for Environment {
 impl Drop for Environment {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        // The cancelled token makes the server stop accepting, end its watches and close
+        // connections after their in-flight request; the abort is the backstop.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                        .await
+                        .is_err()
+                    {
+                        task.abort();
+                    }
+                });
+            }
+            Err(_) => task.abort(),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::registry::{self, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::{Store, meta_str};
+use crate::typed::{self, FieldValidation};
 
 /// Everything the server holds, guarded by one lock.
 #[derive(Debug)]
@@ -54,7 +55,14 @@ pub(crate) enum RvCheck {
 pub(crate) struct UpdateMode {
     pub part: Part,
     pub rv_check: RvCheck,
+}
+
+/// Options every write takes, and the warnings it produced (for `Warning` headers).
+#[derive(Debug, Default)]
+pub(crate) struct WriteOptions {
     pub dry_run: bool,
+    pub validation: FieldValidation,
+    pub warnings: Vec<String>,
 }
 
 /// Query parameters of a list (or the list part of a watch).
@@ -267,6 +275,42 @@ fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     }
 }
 
+/// Decodes a built-in object through its k8s-openapi type (see [`typed`]).
+fn check_typed(
+    rt: &ResourceType,
+    obj: &mut Value,
+    opts: &mut WriteOptions,
+) -> Result<(), ApiError> {
+    let Some(decoded) = typed::decode(&rt.group, &rt.kind, obj) else {
+        return Ok(());
+    };
+    let decoded = decoded.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {e}",
+            kind = rt.kind,
+            version = rt.version
+        ))
+    })?;
+    let unknown: Vec<String> = typed::unknown_fields(obj, &decoded)
+        .into_iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if !unknown.is_empty() {
+        match opts.validation {
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    unknown.join(", ")
+                )));
+            }
+            FieldValidation::Warn => opts.warnings.extend(unknown),
+            FieldValidation::Ignore => {}
+        }
+    }
+    *obj = decoded;
+    Ok(())
+}
+
 /// Folds a Secret's write-only `stringData` into base64 `data`, as the Secret strategy does.
 fn fold_string_data(obj: &mut Value) {
     let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
@@ -319,23 +363,42 @@ impl Cluster {
     }
 
     /// A `<Kind>List`; all pages of one paged list report the same resourceVersion.
+    /// A `<Kind>List` at the current revision, or at `at` (an exact resourceVersion, rebuilt
+    /// from the history). All pages of one paged list are read at the first page's revision.
     pub fn list(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         q: &ListQuery,
+        at: Option<u64>,
     ) -> Result<Value, ApiError> {
-        let mut list_rv = self.store.current_rv();
+        let current = self.store.current_rv();
+        let mut list_rv = at.unwrap_or(current);
         let mut after: Option<(String, String)> = None;
         if let Some(token) = &q.continue_token {
             let (rv, ns_name) = decode_continue(token)?;
             list_rv = rv;
             after = Some(ns_name);
         }
+        let snapshot;
+        let objects: Box<dyn Iterator<Item = &Value>> = if list_rv == current {
+            Box::new(self.store.list(&rt.storage_key(), ns))
+        } else {
+            snapshot = self.store.snapshot(&rt.storage_key(), ns, list_rv).ok_or_else(|| {
+                if q.continue_token.is_some() {
+                    ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                    )
+                } else {
+                    ApiError::expired(format!("too old resource version: {list_rv} ({})", self.store.compacted_rv()))
+                }
+            })?;
+            Box::new(snapshot.iter())
+        };
         let mut items = Vec::new();
         let mut next: Option<(String, String)> = None;
         let mut remaining = 0usize;
-        for obj in self.store.list(&rt.storage_key(), ns) {
+        for obj in objects {
             let key = crate::store::object_key(obj);
             if after.as_ref().is_some_and(|a| &key <= a) || !q.matches(obj) {
                 continue;
@@ -364,9 +427,11 @@ impl Cluster {
         rt: &ResourceType,
         url_ns: Option<&str>,
         mut obj: Value,
-        dry_run: bool,
+        opts: &mut WriteOptions,
     ) -> Result<Value, ApiError> {
+        let dry_run = opts.dry_run;
         check_type_meta(rt, &mut obj)?;
+        check_typed(rt, &mut obj, opts)?;
         let meta = metadata_mut(&mut obj);
         let body_ns = meta
             .get("namespace")
@@ -519,6 +584,20 @@ impl Cluster {
     fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         registry::default_and_validate_crd(crd)?;
         let name = meta_str(crd, "name").to_string();
+        if let Some(old) = old {
+            let (before, after) = (old.pointer("/spec/scope"), crd.pointer("/spec/scope"));
+            if before != after {
+                let scope = after.and_then(Value::as_str).unwrap_or_default();
+                return Err(ApiError::invalid_field(
+                    "CustomResourceDefinition",
+                    "apiextensions.k8s.io",
+                    &name,
+                    "FieldValueInvalid",
+                    "spec.scope",
+                    format!("Invalid value: \"{scope}\": field is immutable"),
+                ));
+            }
+        }
         let spec = &crd["spec"];
         let group = spec["group"].as_str().unwrap_or_default();
         let plural = spec["names"]["plural"].as_str().unwrap_or_default();
@@ -559,12 +638,10 @@ impl Cluster {
         name: &str,
         mut new: Value,
         mode: UpdateMode,
+        opts: &mut WriteOptions,
     ) -> Result<Value, ApiError> {
-        let UpdateMode {
-            part,
-            rv_check,
-            dry_run,
-        } = mode;
+        let UpdateMode { part, rv_check } = mode;
+        let dry_run = opts.dry_run;
         let key = rt.storage_key();
         let old = self
             .store
@@ -572,6 +649,7 @@ impl Cluster {
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
+        check_typed(rt, &mut new, opts)?;
         let meta = metadata_mut(&mut new);
         let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
         if body_name.is_empty() {

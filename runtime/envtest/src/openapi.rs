@@ -60,6 +60,44 @@ fn operation(
     op
 }
 
+/// A CRD's own schema when it has one (so `kubectl explain` shows its fields), else a
+/// placeholder object that accepts anything.
+fn schema_for(t: &ResourceType) -> Value {
+    let gvk = json!([{ "group": t.group, "version": t.version, "kind": t.kind }]);
+    let mut schema = match &t.schema {
+        Some(Value::Object(s)) => Value::Object(s.clone()),
+        _ => json!({
+            "type": "object",
+            "description": format!("{} ({}). The schema is not published by this test server.", t.kind, t.api_version()),
+            "x-kubernetes-preserve-unknown-fields": true,
+        }),
+    };
+    if !schema.get("properties").is_some_and(Value::is_object) {
+        schema["properties"] = json!({});
+    }
+    let defaults = [
+        (
+            "apiVersion",
+            json!({ "type": "string", "description": "APIVersion defines the versioned schema of this representation of an object." }),
+        ),
+        (
+            "kind",
+            json!({ "type": "string", "description": "Kind is a string value representing the REST resource this object represents." }),
+        ),
+        (
+            "metadata",
+            json!({ "type": "object", "description": "Standard object's metadata.", "x-kubernetes-preserve-unknown-fields": true }),
+        ),
+    ];
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, default) in defaults {
+            props.entry(name).or_insert(default);
+        }
+    }
+    schema["x-kubernetes-group-version-kind"] = gvk;
+    schema
+}
+
 /// The OpenAPI v3 document of one group-version, or `None` if nothing is served there.
 pub(crate) fn gv_doc(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let types = registry.types_in(group, version);
@@ -126,20 +164,7 @@ pub(crate) fn gv_doc(registry: &Registry, group: &str, version: &str) -> Option<
                 "delete": operation(t, "delete", format!("delete{kind}"), vec![query_param("dryRun", "")], false),
             }),
         );
-        schemas.insert(
-            schema_name(t),
-            json!({
-                "type": "object",
-                "description": format!("{kind} ({}). The schema is not published by this test server.", t.api_version()),
-                "properties": {
-                    "apiVersion": { "type": "string" },
-                    "kind": { "type": "string" },
-                    "metadata": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
-                },
-                "x-kubernetes-preserve-unknown-fields": true,
-                "x-kubernetes-group-version-kind": [{ "group": t.group, "version": t.version, "kind": t.kind }],
-            }),
-        );
+        schemas.insert(schema_name(t), schema_for(t));
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -45,6 +45,8 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub status_subresource: bool,
+    /// The CRD version's `openAPIV3Schema`, published in the OpenAPI documents (not enforced).
+    pub schema: Option<Value>,
     /// The `/scale` subresource, for CRDs that declare one.
     pub scale: Option<ScalePaths>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
@@ -118,6 +120,7 @@ fn builtin(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: Vec::new(),
         status_subresource: false,
+        schema: None,
         scale: None,
         custom: false,
         tracks_generation: false,
@@ -126,6 +129,23 @@ fn builtin(
         selectable_fields: Vec::new(),
         crd_name: None,
     }
+}
+
+/// Type-specific printer columns, followed by Age as kube-apiserver's printers do.
+fn columns(specs: &[(&str, &str, &str)]) -> Vec<PrinterColumn> {
+    let mut out: Vec<PrinterColumn> = specs
+        .iter()
+        .map(|(name, type_, path)| PrinterColumn {
+            name: (*name).into(),
+            type_: (*type_).into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: (*path).into(),
+        })
+        .collect();
+    out.push(age_column());
+    out
 }
 
 fn fields(names: &[&str]) -> Vec<String> {
@@ -137,20 +157,11 @@ fn builtins() -> Vec<ResourceType> {
     namespaces.special = Special::Namespace;
     namespaces.selectable_fields = fields(&["status.phase"]);
     namespaces.status_subresource = true;
-    namespaces.columns.insert(
-        0,
-        PrinterColumn {
-            name: "Status".into(),
-            type_: "string".into(),
-            format: String::new(),
-            description: "The status of the namespace".into(),
-            priority: 0,
-            json_path: ".status.phase".into(),
-        },
-    );
+    namespaces.columns = columns(&[("Status", "string", ".status.phase")]);
     let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
     secrets.special = Special::Secret;
     secrets.selectable_fields = fields(&["type"]);
+    secrets.columns = columns(&[("Type", "string", ".type")]);
     let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
     core_events.selectable_fields = fields(&[
         "involvedObject.kind",
@@ -165,7 +176,19 @@ fn builtins() -> Vec<ResourceType> {
         "source",
         "type",
     ]);
+    core_events.columns = columns(&[
+        ("Type", "string", ".type"),
+        ("Reason", "string", ".reason"),
+        ("Object", "string", ".involvedObject.name"),
+        ("Message", "string", ".message"),
+    ]);
     let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.columns = columns(&[
+        ("Type", "string", ".type"),
+        ("Reason", "string", ".reason"),
+        ("Object", "string", ".regarding.name"),
+        ("Note", "string", ".note"),
+    ]);
     events.selectable_fields = fields(&[
         "regarding.kind",
         "regarding.namespace",
@@ -180,6 +203,12 @@ fn builtins() -> Vec<ResourceType> {
     ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
+    // `kubectl get all` lists the kinds in category "all"; services are the only served one.
+    services.categories = vec!["all".into()];
+    services.columns = columns(&[
+        ("Type", "string", ".spec.type"),
+        ("Cluster-IP", "string", ".spec.clusterIP"),
+    ]);
     let mut crds = builtin(
         "apiextensions.k8s.io",
         "v1",
@@ -192,6 +221,8 @@ fn builtins() -> Vec<ResourceType> {
     crds.status_subresource = true;
     crds.tracks_generation = true;
     crds.categories = vec!["api-extensions".into()];
+    let mut leases = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]);
+    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity")]);
     vec![
         namespaces,
         builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
@@ -200,7 +231,7 @@ fn builtins() -> Vec<ResourceType> {
         services,
         core_events,
         events,
-        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+        leases,
         crds,
     ]
 }
@@ -547,6 +578,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(names.get("shortNames")),
             categories: strings(names.get("categories")),
             status_subresource: v.pointer("/subresources/status").is_some(),
+            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
             scale: v.pointer("/subresources/scale").map(|s| ScalePaths {
                 spec_replicas: s
                     .get("specReplicasPath")

@@ -16,7 +16,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery;
-use crate::objects::{Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode};
+use crate::objects::{
+    Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode, WriteOptions,
+};
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::registry::ResourceType;
@@ -24,6 +26,7 @@ use crate::scale::{self, ScalePaths};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
+use crate::typed::FieldValidation;
 use crate::watch::{self, Start, WatchRequest};
 
 /// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
@@ -396,7 +399,14 @@ fn parse_target<'a>(
         None => Part::Main,
         Some("status") if rt.status_subresource => Part::Status,
         Some("scale") if rt.scale.is_some() => Part::Scale,
-        Some(_) => return Err(ApiError::unknown_path()),
+        Some(other) => {
+            let mut e = ApiError::unknown_path();
+            e.message = format!(
+                "the server could not find the requested resource (subresource \"{other}\" of {} is not served)",
+                crate::status::group_resource(&rt.group, &rt.plural)
+            );
+            return Err(e);
+        }
     };
     Ok((
         Target {
@@ -426,13 +436,33 @@ fn dry_run(params: &Params) -> Result<bool, ApiError> {
     }
 }
 
-fn check_field_validation(params: &Params) -> Result<(), ApiError> {
-    match params.get("fieldValidation") {
-        None | Some("") | Some("Strict") | Some("Warn") | Some("Ignore") => Ok(()),
+/// `dryRun` and `fieldValidation` of a write.
+fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
+    let validation = match params.get("fieldValidation") {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
         Some(other) => Err(ApiError::bad_request(format!(
             "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-        ))),
+        )))?,
+    };
+    Ok(WriteOptions {
+        dry_run: dry_run(params)?,
+        validation,
+        warnings: Vec::new(),
+    })
+}
+
+/// A JSON response with one `Warning: 299 - "..."` header per warning.
+fn ok_warned(code: StatusCode, v: &Value, warnings: &[String]) -> Result<Response, ApiError> {
+    let mut resp = json_response(code, v);
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(header::WARNING, value);
+        }
     }
+    Ok(resp)
 }
 
 fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
@@ -547,6 +577,25 @@ fn respond_objects(
     }
 }
 
+/// One request on a resource path, parsed.
+struct Call<'a> {
+    parts: &'a Parts,
+    params: &'a Params,
+    body: &'a Bytes,
+    target: Target<'a>,
+}
+
+impl Call<'_> {
+    fn rt(&self) -> &ResourceType {
+        &self.target.rt
+    }
+
+    /// The namespace of the URL, "" for cluster-scoped paths.
+    fn ns(&self) -> &str {
+        self.target.namespace.unwrap_or_default()
+    }
+}
+
 fn resource(
     shared: &Shared,
     parts: &Parts,
@@ -558,8 +607,12 @@ fn resource(
 ) -> Result<Response, ApiError> {
     let mut cluster = shared.lock();
     let (target, legacy_watch) = parse_target(&cluster, group, version, rest)?;
-    let rt = target.rt.clone();
-    let ns = target.namespace.unwrap_or_default();
+    let call = Call {
+        parts,
+        params,
+        body: &body,
+        target,
+    };
     let method = &parts.method;
     let watching = legacy_watch || params.flag("watch")?;
     if watching && *method != Method::GET {
@@ -567,261 +620,49 @@ fn resource(
             "watch is only allowed with GET, not {method}"
         )));
     }
-    if let (Part::Scale, Some(name), Some(paths)) = (target.part, target.name, rt.scale.clone()) {
-        return scale_request(&mut cluster, parts, params, &body, &rt, ns, name, &paths);
+    let rt = call.rt().clone();
+    let ns = call.ns();
+    if let (Part::Scale, Some(name), Some(paths)) = (call.target.part, call.target.name, &rt.scale)
+    {
+        return scale_request(&mut cluster, &call, name, paths);
     }
-    match (method.as_str(), target.name) {
-        ("GET", _) if watching => {
-            let rep = negotiate(&parts.headers, params)?;
-            let mut query = list_query(params, &rt)?;
-            if let Some(name) = target.name {
-                // Watching a single object is a watch filtered on its name.
-                query.fields =
-                    FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced, &[])
-                        .map_err(ApiError::bad_request)?;
-            }
-            let send_initial = match params.get("sendInitialEvents") {
-                None | Some("") => None,
-                Some(_) => Some(params.flag("sendInitialEvents")?),
-            };
-            let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
-            if send_initial.is_some() && rv_match != "NotOlderThan" {
-                return Err(list_options_invalid(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
-                ));
-            }
-            if send_initial.is_none() && !rv_match.is_empty() {
-                return Err(list_options_invalid(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
-                ));
-            }
-            let rv = params.get("resourceVersion").unwrap_or_default();
-            let start = match (send_initial, rv) {
-                (Some(true), _) => Start::WithInitialEvents,
-                (Some(false), "" | "0") => Start::Now,
-                (None, "" | "0") => Start::WithInitialEvents,
-                (_, n) => Start::After(parse_rv(n)?),
-            };
-            let timeout = params
-                .number::<u64>("timeoutSeconds")?
-                .filter(|t| *t > 0)
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_WATCH_TIMEOUT);
-            let req = WatchRequest {
-                rt,
-                namespace: target.namespace.map(String::from),
-                query,
-                start,
-                streaming_list: send_initial == Some(true),
-                bookmarks: params.flag("allowWatchBookmarks")?,
-                timeout,
-                table: match rep {
-                    Representation::Table(t) => Some(t),
-                    Representation::Json => None,
-                },
-            };
-            let stream = watch::open(&cluster, req, shared.shutdown.clone());
-            let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            Ok(resp)
-        }
-        ("GET", None) => {
-            let rep = negotiate(&parts.headers, params)?;
-            let query = list_query(params, &rt)?;
-            if params.get("sendInitialEvents").is_some() {
-                return Err(list_options_invalid(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for list",
-                ));
-            }
-            let rv = params.get("resourceVersion").unwrap_or_default();
-            let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
-            if !matches!(rv_match, "" | "Exact" | "NotOlderThan") {
-                return Err(ApiError::invalid(
-                    "ListOptions",
-                    "meta.k8s.io",
-                    "",
-                    vec![Cause {
-                        reason: "FieldValueNotSupported",
-                        field: "resourceVersionMatch".into(),
-                        message: format!(
-                            "Unsupported value: \"{rv_match}\": supported values: \"Exact\", \"NotOlderThan\""
-                        ),
-                    }],
-                ));
-            }
-            if !rv_match.is_empty() && rv.is_empty() {
-                return Err(list_options_invalid(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                ));
-            }
-            if query.continue_token.is_some() && !matches!(rv, "" | "0") {
-                return Err(list_options_invalid(
-                    "resourceVersion",
-                    "specifying resource version is not allowed when using continue",
-                ));
-            }
-            if !matches!(rv, "" | "0") {
-                let n = parse_rv(rv)?;
-                let current = cluster.store.current_rv();
-                if n > current {
-                    let mut e = ApiError::new(
-                        504,
-                        "Timeout",
-                        format!("Too large resource version: {n}, current: {current}"),
-                    );
-                    e.details = Some(
-                        serde_json::json!({ "causes": [{ "reason": "ResourceVersionTooLarge", "message": "Too large resource version" }], "retryAfterSeconds": 1 }),
-                    );
-                    return Err(e);
-                }
-                let exact = rv_match == "Exact" || (rv_match.is_empty() && query.limit.is_some());
-                if exact && n != current {
-                    // Old snapshots are not kept; clients fall back to a fresh list on 410.
-                    return Err(ApiError::expired(format!(
-                        "too old resource version: {n} ({current})"
-                    )));
-                }
-            }
-            let list = cluster.list(&rt, target.namespace, &query)?;
-            respond_objects(&rep, &rt, list, true)
-        }
+    match (method.as_str(), call.target.name) {
+        ("GET", _) if watching => watch_request(shared, &cluster, call),
+        ("GET", None) => list_request(&cluster, &call),
         ("GET", Some(name)) => {
             let rep = negotiate(&parts.headers, params)?;
             let obj = cluster.get(&rt, ns, name)?;
             respond_objects(&rep, &rt, obj, false)
         }
         ("POST", None) => {
-            if target.part != Part::Main {
+            if call.target.part != Part::Main {
                 return Err(ApiError::method_not_allowed(
                     "create is not allowed on a subresource collection",
                 ));
             }
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
+            let mut write = write_options(params)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
-            let created = cluster.create(&rt, target.namespace, obj, dry)?;
-            ok_json(StatusCode::CREATED, &created)
+            let created = cluster.create(&rt, call.target.namespace, obj, &mut write)?;
+            ok_warned(StatusCode::CREATED, &created, &write.warnings)
         }
         ("PUT", Some(name)) => {
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
+            let mut write = write_options(params)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
             } else {
                 RvCheck::IfSet
             };
-            let updated = cluster.update(
-                &rt,
-                ns,
-                name,
-                obj,
-                UpdateMode {
-                    part: target.part,
-                    rv_check,
-                    dry_run: dry,
-                },
-            )?;
-            ok_json(StatusCode::OK, &updated)
-        }
-        ("PATCH", Some(name)) => {
-            check_field_validation(params)?;
-            let dry = dry_run(params)?;
-            let content_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let patch_type = PatchType::from_content_type(content_type, rt.custom)?;
-            if params.get("force").is_some() && patch_type != PatchType::Apply {
-                return Err(ApiError::invalid(
-                    "PatchOptions",
-                    "meta.k8s.io",
-                    "",
-                    vec![Cause {
-                        reason: "FieldValueForbidden",
-                        field: "force".into(),
-                        message: "Forbidden: may not be specified for non-apply patch".into(),
-                    }],
-                ));
-            }
-            let patch_body: Value = if patch_type == PatchType::Apply {
-                if params.get("fieldManager").unwrap_or_default().is_empty() {
-                    return Err(ApiError::invalid(
-                        "PatchOptions",
-                        "meta.k8s.io",
-                        "",
-                        vec![Cause {
-                            reason: "FieldValueRequired",
-                            field: "fieldManager".into(),
-                            message: "Required value: is required for apply patch".into(),
-                        }],
-                    ));
-                }
-                serde_yaml::from_slice(&body).map_err(|e| {
-                    ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
-                })?
-            } else {
-                parse_json_body(&body)?
+            let mode = UpdateMode {
+                part: call.target.part,
+                rv_check,
             };
-            let current = match cluster.get(&rt, ns, name) {
-                Ok(c) => c,
-                Err(e) if patch_type == PatchType::Apply && target.part == Part::Main => {
-                    let _ = e;
-                    // Apply creates what does not exist yet.
-                    let obj = require_object(patch_body)?;
-                    let body_name = obj
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    if body_name != name {
-                        return Err(ApiError::bad_request(format!(
-                            "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                        )));
-                    }
-                    let created = cluster.create(&rt, target.namespace, obj, dry)?;
-                    return ok_json(StatusCode::CREATED, &created);
-                }
-                Err(e) => return Err(e),
-            };
-            let mut patched = current.clone();
-            let failed = |msg: String| ApiError::new(422, "Invalid", msg);
-            match patch_type {
-                PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
-                PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
-                PatchType::Strategic => {
-                    patch::strategic_merge(&mut patched, &require_object(patch_body)?)
-                        .map_err(ApiError::unsupported_media_type)?
-                }
-                PatchType::Apply => patch::apply(&mut patched, &require_object(patch_body)?),
-            }
-            if !patched.is_object() {
-                return Err(failed(
-                    "the patch turned the object into something that is not a JSON object".into(),
-                ));
-            }
-            let updated = cluster.update(
-                &rt,
-                ns,
-                name,
-                patched,
-                UpdateMode {
-                    part: target.part,
-                    rv_check: RvCheck::IfSet,
-                    dry_run: dry,
-                },
-            )?;
-            ok_json(StatusCode::OK, &updated)
+            let updated = cluster.update(&rt, ns, name, obj, mode, &mut write)?;
+            ok_warned(StatusCode::OK, &updated, &write.warnings)
         }
+        ("PATCH", Some(name)) => patch_request(&mut cluster, &call, name),
         ("DELETE", Some(name)) => {
-            if target.part != Part::Main {
+            if call.target.part != Part::Main {
                 return Err(ApiError::method_not_allowed(
                     "delete is not allowed on a subresource",
                 ));
@@ -835,7 +676,7 @@ fn resource(
         ("DELETE", None) => {
             let opts = delete_options(params, &parts.headers, &body)?;
             let query = list_query(params, &rt)?;
-            let list = cluster.delete_collection(&rt, target.namespace, &query, &opts)?;
+            let list = cluster.delete_collection(&rt, call.target.namespace, &query, &opts)?;
             ok_json(StatusCode::OK, &list)
         }
         (m, None) => Err(ApiError::method_not_allowed(format!(
@@ -849,30 +690,241 @@ fn resource(
     }
 }
 
+fn too_large_rv(requested: u64, current: u64) -> ApiError {
+    let mut e = ApiError::new(
+        504,
+        "Timeout",
+        format!("Too large resource version: {requested}, current: {current}"),
+    );
+    e.details = Some(serde_json::json!({
+        "causes": [{ "reason": "ResourceVersionTooLarge", "message": "Too large resource version" }],
+        "retryAfterSeconds": 1,
+    }));
+    e
+}
+
+/// A list, with kube-apiserver's resourceVersion / resourceVersionMatch / continue rules.
+fn list_request(cluster: &Cluster, call: &Call<'_>) -> Result<Response, ApiError> {
+    let (rt, params) = (call.rt(), call.params);
+    let rep = negotiate(&call.parts.headers, params)?;
+    let query = list_query(params, rt)?;
+    if params.get("sendInitialEvents").is_some() {
+        return Err(list_options_invalid(
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for list",
+        ));
+    }
+    let rv = params.get("resourceVersion").unwrap_or_default();
+    let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
+    if !matches!(rv_match, "" | "Exact" | "NotOlderThan") {
+        return Err(ApiError::invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            vec![Cause {
+                reason: "FieldValueNotSupported",
+                field: "resourceVersionMatch".into(),
+                message: format!(
+                    "Unsupported value: \"{rv_match}\": supported values: \"Exact\", \"NotOlderThan\""
+                ),
+            }],
+        ));
+    }
+    if !rv_match.is_empty() && rv.is_empty() {
+        return Err(list_options_invalid(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        ));
+    }
+    if query.continue_token.is_some() && !matches!(rv, "" | "0") {
+        return Err(list_options_invalid(
+            "resourceVersion",
+            "specifying resource version is not allowed when using continue",
+        ));
+    }
+    let mut at = None;
+    if !matches!(rv, "" | "0") {
+        let n = parse_rv(rv)?;
+        let current = cluster.store.current_rv();
+        if n > current {
+            return Err(too_large_rv(n, current));
+        }
+        // With a limit and no match, an RV means "exactly this revision" (legacy paging).
+        if rv_match == "Exact" || (rv_match.is_empty() && query.limit.is_some()) {
+            at = Some(n);
+        }
+    }
+    let list = cluster.list(rt, call.target.namespace, &query, at)?;
+    respond_objects(&rep, rt, list, true)
+}
+
+/// A watch: validates the options under the lock, then streams.
+fn watch_request(shared: &Shared, cluster: &Cluster, call: Call<'_>) -> Result<Response, ApiError> {
+    let (rt, params) = (call.rt(), call.params);
+    let rep = negotiate(&call.parts.headers, params)?;
+    let mut query = list_query(params, rt)?;
+    if let Some(name) = call.target.name {
+        // Watching a single object is a watch filtered on its name.
+        query.fields = FieldSelector::parse(&format!("metadata.name={name}"), rt.namespaced, &[])
+            .map_err(ApiError::bad_request)?;
+    }
+    let send_initial = match params.get("sendInitialEvents") {
+        None | Some("") => None,
+        Some(_) => Some(params.flag("sendInitialEvents")?),
+    };
+    let rv_match = params.get("resourceVersionMatch").unwrap_or_default();
+    if send_initial.is_some() && rv_match != "NotOlderThan" {
+        return Err(list_options_invalid(
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
+        ));
+    }
+    if send_initial.is_none() && !rv_match.is_empty() {
+        return Err(list_options_invalid(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ));
+    }
+    let start = match (
+        send_initial,
+        params.get("resourceVersion").unwrap_or_default(),
+    ) {
+        (Some(true), _) => Start::WithInitialEvents,
+        (Some(false), "" | "0") => Start::Now,
+        (None, "" | "0") => Start::WithInitialEvents,
+        (_, n) => Start::After(parse_rv(n)?),
+    };
+    let timeout = params
+        .number::<u64>("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+    let req = WatchRequest {
+        rt: rt.clone(),
+        namespace: call.target.namespace.map(String::from),
+        query,
+        start,
+        streaming_list: send_initial == Some(true),
+        bookmarks: params.flag("allowWatchBookmarks")?,
+        timeout,
+        table: match rep {
+            Representation::Table(t) => Some(t),
+            Representation::Json => None,
+        },
+    };
+    let stream = watch::open(cluster, req, shared.shutdown.clone());
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+fn content_type(parts: &Parts) -> &str {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+fn patch_options_invalid(reason: &'static str, field: &str, message: &str) -> ApiError {
+    ApiError::invalid(
+        "PatchOptions",
+        "meta.k8s.io",
+        "",
+        vec![Cause {
+            reason,
+            field: field.into(),
+            message: message.into(),
+        }],
+    )
+}
+
+/// PATCH of an object or its status: the patch is applied to the current object, and the
+/// result goes through the update pipeline. Server-side apply creates missing objects.
+fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
+    let (rt, params, ns) = (call.rt(), call.params, call.ns());
+    let mut write = write_options(params)?;
+    let patch_type = PatchType::from_content_type(content_type(call.parts), rt.custom)?;
+    if params.get("force").is_some() && patch_type != PatchType::Apply {
+        return Err(patch_options_invalid(
+            "FieldValueForbidden",
+            "force",
+            "Forbidden: may not be specified for non-apply patch",
+        ));
+    }
+    let patch_body: Value = if patch_type == PatchType::Apply {
+        if params.get("fieldManager").unwrap_or_default().is_empty() {
+            return Err(patch_options_invalid(
+                "FieldValueRequired",
+                "fieldManager",
+                "Required value: is required for apply patch",
+            ));
+        }
+        serde_yaml::from_slice(call.body).map_err(|e| {
+            ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
+        })?
+    } else {
+        parse_json_body(call.body)?
+    };
+    let current = match cluster.get(rt, ns, name) {
+        Ok(c) => c,
+        Err(_) if patch_type == PatchType::Apply && call.target.part == Part::Main => {
+            // Apply creates what does not exist yet (the only error here is NotFound).
+            let obj = require_object(patch_body)?;
+            let body_name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if body_name != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
+            return ok_warned(StatusCode::CREATED, &created, &write.warnings);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut patched = current;
+    let failed = |msg: String| ApiError::new(422, "Invalid", msg);
+    match patch_type {
+        PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
+        PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
+        PatchType::Strategic => patch::strategic_merge(&mut patched, &require_object(patch_body)?)
+            .map_err(ApiError::unsupported_media_type)?,
+        PatchType::Apply => patch::apply(&mut patched, &require_object(patch_body)?),
+    }
+    if !patched.is_object() {
+        return Err(failed(
+            "the patch turned the object into something that is not a JSON object".into(),
+        ));
+    }
+    let mode = UpdateMode {
+        part: call.target.part,
+        rv_check: RvCheck::IfSet,
+    };
+    let updated = cluster.update(rt, ns, name, patched, mode, &mut write)?;
+    ok_warned(StatusCode::OK, &updated, &write.warnings)
+}
+
 /// GET/PUT/PATCH of `/scale`: the object seen and written through its Scale view.
-#[allow(clippy::too_many_arguments)]
 fn scale_request(
     cluster: &mut Cluster,
-    parts: &Parts,
-    params: &Params,
-    body: &Bytes,
-    rt: &ResourceType,
-    ns: &str,
+    call: &Call<'_>,
     name: &str,
     paths: &ScalePaths,
 ) -> Result<Response, ApiError> {
+    let (rt, ns, body) = (call.rt(), call.ns(), call.body);
     let current = cluster.get(rt, ns, name)?;
-    let desired = match parts.method.as_str() {
+    let desired = match call.parts.method.as_str() {
         "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
-        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
+        "PUT" => require_object(parse_body(&call.parts.headers, body)?)?,
         "PATCH" => {
-            let content_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
             let mut view = scale::to_scale(paths, &current);
-            match PatchType::from_content_type(content_type, false)? {
+            match PatchType::from_content_type(content_type(call.parts), false)? {
                 PatchType::Merge => {
                     patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
                 }
@@ -896,15 +948,17 @@ fn scale_request(
             )));
         }
     };
-    check_field_validation(params)?;
-    let dry = dry_run(params)?;
+    let mut write = write_options(call.params)?;
     let mut obj = current;
     scale::apply_scale(rt, paths, &mut obj, &desired)?;
     let mode = UpdateMode {
         part: Part::Main,
         rv_check: RvCheck::IfSet,
-        dry_run: dry,
     };
-    let updated = cluster.update(rt, ns, name, obj, mode)?;
-    ok_json(StatusCode::OK, &scale::to_scale(paths, &updated))
+    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
+    ok_warned(
+        StatusCode::OK,
+        &scale::to_scale(paths, &updated),
+        &write.warnings,
+    )
 }

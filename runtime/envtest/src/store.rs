@@ -126,6 +126,39 @@ impl Store {
             .map(|(_, v)| v)
     }
 
+    /// The objects of one resource as they were at `rv` (in key order), rebuilt by undoing the
+    /// retained events after it; `None` once the history no longer reaches back that far.
+    pub fn snapshot(&self, key: &StorageKey, ns: Option<&str>, rv: u64) -> Option<Vec<Value>> {
+        if rv < self.compacted || rv > self.rv {
+            return None;
+        }
+        let in_ns = |k: &ObjectKey| ns.is_none_or(|n| n == k.0);
+        let mut objs: BTreeMap<ObjectKey, Value> = self
+            .objects
+            .get(key)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| in_ns(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
+            let k = object_key(&ev.object);
+            if &ev.key != key || !in_ns(&k) {
+                continue;
+            }
+            match (&ev.type_, &ev.old) {
+                (EventType::Added, _) => {
+                    objs.remove(&k);
+                }
+                (_, Some(old)) => {
+                    objs.insert(k, old.clone());
+                }
+                (_, None) => {}
+            }
+        }
+        Some(objs.into_values().collect())
+    }
+
     /// Storage keys holding at least one object in namespace `ns`.
     pub fn keys_with_objects_in(&self, ns: &str) -> Vec<StorageKey> {
         self.objects

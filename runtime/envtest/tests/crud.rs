@@ -214,6 +214,11 @@ async fn label_selectors_and_paging() {
     let first = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(names(&first), ["a", "b"]);
     let token = first.metadata.continue_.clone().expect("a continue token");
+    // Changes between pages do not show: every page reads the first page's snapshot.
+    api.create(&PostParams::default(), &cm("bb", &[("app", "new")]))
+        .await
+        .unwrap();
+    api.delete("c", &DeleteParams::default()).await.unwrap();
     let second = api
         .list(&ListParams::default().limit(2).continue_token(&token))
         .await
@@ -233,6 +238,23 @@ async fn label_selectors_and_paging() {
         .unwrap();
     assert_eq!(names(&third), ["e"]);
     assert!(third.metadata.continue_.is_none());
+
+    // An exact resourceVersion lists that revision; one older than the history is 410.
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let exact = ListParams::default()
+        .at(&rv)
+        .matching(kube::api::VersionMatch::Exact);
+    assert_eq!(
+        names(&api.list(&exact).await.unwrap()),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        names(&api.list(&ListParams::default()).await.unwrap()),
+        ["a", "b", "bb", "d", "e"]
+    );
+    env.compact_history();
+    let err = api_error(api.list(&exact).await.unwrap_err());
+    assert_eq!((err.code, err.reason.as_str()), (410, "Expired"));
     env.stop().await;
 }
 
@@ -597,6 +619,19 @@ async fn environments_are_independent() {
     assert_eq!(again.url(), url);
     b.stop().await;
     again.stop().await;
+
+    // Dropping an environment stops it too: the port stops accepting connections.
+    let dropped = Environment::start().await.unwrap();
+    let addr = dropped.url().trim_start_matches("http://").to_string();
+    drop(dropped);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dropped server still accepts connections"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -701,6 +736,62 @@ async fn apply_and_strategic_merge_patches() {
     assert_eq!(
         err.code, 409,
         "a patch carrying a stale resourceVersion conflicts"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn built_ins_are_checked_against_their_types() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    api.create(&PostParams::default(), &cm("typed", &[]))
+        .await
+        .unwrap();
+
+    let typo = Patch::Merge(json!({ "datta": { "k": "v" } }));
+    let err = api_error(
+        api.patch("typed", &PatchParams::default().validation_strict(), &typo)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (400, "strict decoding error: unknown field \"datta\"")
+    );
+    // The default (Warn) and Ignore accept the write and drop the field, like decoding into the Go type.
+    api.patch("typed", &PatchParams::default(), &typo)
+        .await
+        .unwrap();
+    api.patch("typed", &PatchParams::default().validation_ignore(), &typo)
+        .await
+        .unwrap();
+    let raw = env
+        .client()
+        .request_text(
+            http::Request::get("/api/v1/namespaces/default/configmaps/typed")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(!raw.contains("datta"), "{raw}");
+
+    // A value of the wrong type does not decode: 400 naming the kind.
+    let err = api_error(
+        api.patch(
+            "typed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "k": 1 } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message
+            .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"),
+        "{}",
+        err.message
     );
     env.stop().await;
 }

@@ -118,6 +118,13 @@ async fn raw_endpoints() {
             .iter()
             .any(|p| p["name"] == "fieldValidation")
     );
+    // The CRD's own schema is published (for `kubectl explain`), tagged with its kind.
+    let schema = &doc["components"]["schemas"]["stable.example.com.v1.CronTab"];
+    assert_eq!(schema["x-kubernetes-preserve-unknown-fields"], true);
+    assert_eq!(
+        schema["x-kubernetes-group-version-kind"][0]["kind"],
+        "CronTab"
+    );
 
     for missing in [
         "/api/v1/pods",

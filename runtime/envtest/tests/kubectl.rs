@@ -97,6 +97,14 @@ async fn kubectl_get_apply_delete() {
             .await
             .contains("configmap/demo configured")
     );
+    // kubectl's default --validate=strict reaches the server as fieldValidation=Strict.
+    std::fs::write(
+        d.join("typo.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: \"1\"\n",
+    )
+    .unwrap();
+    let (success, out) = kubectl(d, &["apply", "-f", d.join("typo.yaml").to_str().unwrap()]).await;
+    assert!(!success && out.contains("unknown field \"datta\""), "{out}");
     let yaml = ok(d, &["get", "configmap", "demo", "-o", "yaml"]).await;
     assert!(
         yaml.contains("a: \"2\"") && yaml.contains("resourceVersion"),
