@@ -1,0 +1,4 @@
+//! Controllers, one module per reconciled kind.
+
+pub mod memcached;
+// +kubesmith:scaffold:controllers
