@@ -183,10 +183,10 @@ impl Plan {
     /// that does not parse (a user's work in progress), the text is kept as it is.
     fn format_rust(&mut self) {
         for (rel, text) in self.contents.iter_mut() {
-            if rel.extension().is_some_and(|e| e == "rs") {
-                if let Some(formatted) = rustfmt(&self.root, text) {
-                    *text = formatted;
-                }
+            if rel.extension().is_some_and(|e| e == "rs")
+                && let Some(formatted) = rustfmt(&self.root, text)
+            {
+                *text = formatted;
             }
         }
     }
