@@ -6,18 +6,49 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 
 regen="$repo/.testdata-regen"
+kubesmith="$CARGO_TARGET_DIR/debug/kubesmith"
 mkdir -p "$regen"
 echo "== regenerating testdata into $regen"
 "$repo/testdata/generate.sh" "$regen" >/dev/null
-# Cargo.lock is seeded by init and rewritten by every build; target/ is build output.
-if ! diff -r -x target -x Cargo.lock "$repo/testdata/memcached-operator" "$regen/memcached-operator"; then
+# Cargo.lock is seeded by init and rewritten by every build; target/ is build output; the
+# generated manifests are checked below by `generate --check` against the committed code.
+if ! diff -r -x target -x Cargo.lock -x bases -x role.yaml \
+    "$repo/testdata/memcached-operator" "$regen/memcached-operator"; then
     echo "testdata/ is stale: the CLI now generates something else. Run testdata/generate.sh and commit the result." >&2
     exit 1
 fi
 
-cd "$repo/testdata/memcached-operator"
 echo "== testdata/memcached-operator: fmt, clippy, generate --check, test"
-cargo fmt --check
-cargo clippy --all-targets -- -D warnings
-"$CARGO_TARGET_DIR/debug/kubesmith" generate --check
-cargo test
+(
+    cd "$repo/testdata/memcached-operator"
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+    "$kubesmith" generate --check
+    cargo test
+)
+
+# generate --check on an edited copy: an edited type or RBAC attribute makes it fail naming
+# the stale file; generate brings it back up to date. The copy gets its own package name:
+# same-named packages sharing a target dir would overwrite each other's build output.
+echo "== generate --check notices stale CRDs and RBAC"
+stale="$regen/stale-operator"
+rm -rf "$stale"
+cp -r "$repo/testdata/memcached-operator" "$stale"
+rm -rf "$stale/target"
+cd "$stale"
+sed -i 's|^name = "memcached-operator"|name = "stale-operator"|; s|^default-run = .*|default-run = "stale-operator"|' Cargo.toml
+printf '\n[lib]\nname = "memcached_operator"\n' >> Cargo.toml
+"$kubesmith" generate --check >/dev/null
+sed -i 's|    pub foo: Option<String>,|    pub foo: Option<String>,\n    /// Number of replicas.\n    pub size: i32,|' src/api/cache/v1alpha1/memcached.rs
+sed -i 's|^impl Reconciler|#[kubesmith_runtime::rbac(groups = ["apps"], resources = ["deployments"], verbs = ["get"])]\nimpl Reconciler|' src/controller/memcached.rs
+if out=$("$kubesmith" generate --check 2>&1); then
+    echo "generate --check passed on stale manifests" >&2; exit 1
+fi
+for file in config/crd/bases/cache.example.com_memcacheds.yaml config/rbac/role.yaml; do
+    grep -q "stale generated files:.*$file" <<<"$out" || { echo "generate --check did not name $file:" >&2; echo "$out" >&2; exit 1; }
+done
+grep -q '^+ *size:' <<<"$out" || { echo "generate --check shows no diff of the new field:" >&2; echo "$out" >&2; exit 1; }
+"$kubesmith" generate >/dev/null
+"$kubesmith" generate --check >/dev/null
+grep -q "deployments" config/rbac/role.yaml
+echo "testdata checks passed"

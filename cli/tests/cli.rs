@@ -512,3 +512,42 @@ fn help_version_and_completion() {
     assert_eq!(run.code, 1, "bad input exits 1");
     assert!(run.stderr.contains("possible values"), "{}", run.stderr);
 }
+
+#[test]
+fn envtest_serve_answers_kubectl_and_stops_on_ctrl_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_kubesmith"))
+        .args(["envtest", "serve", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start envtest serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !kubeconfig.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(kubeconfig.exists(), "the kubeconfig is written");
+    let get = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "namespaces", "-o", "name"])
+        .output()
+        .expect("kubectl is on PATH");
+    let names = String::from_utf8_lossy(&get.stdout);
+    assert!(
+        get.status.success(),
+        "{}",
+        String::from_utf8_lossy(&get.stderr)
+    );
+    assert!(names.contains("namespace/default"), "{names}");
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = server.wait_with_output().unwrap();
+    assert!(out.status.success(), "exits 0 on Ctrl-C: {:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("export KUBECONFIG="));
+}

@@ -135,6 +135,20 @@ fn crd_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
 
 /// Builds and runs `src/bin/manifests.rs`, returning the CRDs it prints.
 fn run_manifests_program(dir: &Path) -> Result<Vec<Value>> {
+    // Projects that share a CARGO_TARGET_DIR share `target/debug/manifests`, and cargo does not
+    // copy a binary there again when it is up to date; a newer mtime makes this project's
+    // binary the one that lands there (relinking a tiny crate).
+    let program = dir.join("src/bin/manifests.rs");
+    std::fs::File::options()
+        .write(true)
+        .open(&program)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+        .with_context(|| {
+            format!(
+                "{} is missing or not writable; restore it from `kubesmith init`",
+                program.display()
+            )
+        })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
         .args(["run", "--quiet", "--bin", "manifests"])
