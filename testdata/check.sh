@@ -25,6 +25,11 @@ echo "== testdata/memcached-operator: fmt, clippy, generate --check, test"
     cargo clippy --all-targets -- -D warnings
     "$kubesmith" generate --check
     cargo test
+    # The deployment layout renders with the kustomize built into kubectl, as users run it.
+    for dir in config/default config/crd config/rbac config/samples config/prometheus config/network-policy; do
+        kubectl kustomize "$dir" >/dev/null || { echo "kubectl kustomize $dir failed" >&2; exit 1; }
+    done
+    make --no-print-directory help >/dev/null
 )
 
 # generate --check on an edited copy: an edited type or RBAC attribute makes it fail naming

@@ -123,6 +123,25 @@ impl Plan {
         Ok(())
     }
 
+    /// Replaces the line `from` (compared without surrounding whitespace) with `to` in `rel`,
+    /// if the file has it; a file without it is left alone (the user changed it on purpose).
+    pub fn replace_line(&mut self, rel: impl AsRef<Path>, from: &str, to: &str) -> Result<()> {
+        let rel = rel.as_ref();
+        let Some(text) = self.read(rel)? else {
+            return Ok(());
+        };
+        if !text.lines().any(|l| l.trim() == from) {
+            return Ok(());
+        }
+        let edited: String = text
+            .lines()
+            .map(|l| if l.trim() == from { to } else { l })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        self.set(rel, edited);
+        Ok(())
+    }
+
     /// Fails, naming the files, if the plan would overwrite user files.
     pub fn check_conflicts(&self, what: &str) -> Result<()> {
         if self.conflicts.is_empty() {

@@ -31,9 +31,29 @@ pub const INIT: &[Template] = &[
     template!("src/bin/manifests.rs"),
     template!("src/api/mod.rs"),
     template!("src/controller/mod.rs"),
+    template!("Makefile"),
+    template!("Dockerfile"),
+    template!(".dockerignore"),
+    template!(".github/workflows/lint.yml"),
+    template!(".github/workflows/test.yml"),
+    template!("config/default/kustomization.yaml"),
+    template!("config/default/manager_metrics_patch.yaml"),
+    template!("config/default/metrics_service.yaml"),
+    template!("config/manager/kustomization.yaml"),
+    template!("config/manager/manager.yaml"),
     template!("config/rbac/kustomization.yaml"),
     template!("config/rbac/service_account.yaml"),
     template!("config/rbac/role_binding.yaml"),
+    template!("config/rbac/leader_election_role.yaml"),
+    template!("config/rbac/leader_election_role_binding.yaml"),
+    template!("config/rbac/metrics_auth_role.yaml"),
+    template!("config/rbac/metrics_auth_role_binding.yaml"),
+    template!("config/rbac/metrics_reader_role.yaml"),
+    template!("config/prometheus/kustomization.yaml"),
+    template!("config/prometheus/monitor.yaml"),
+    template!("config/prometheus/monitor_tls_patch.yaml"),
+    template!("config/network-policy/kustomization.yaml"),
+    template!("config/network-policy/allow-metrics-traffic.yaml"),
 ];
 
 /// A group's and a version's `mod.rs`, written once and then edited at their markers.
@@ -47,6 +67,9 @@ pub const SAMPLES_KUSTOMIZATION: Template = template!("config/samples/kustomizat
 pub const API: &[Template] = &[
     template!("src/api/{group}/{version}/{kind}.rs"),
     template!("config/samples/{group}_{version}_{kind}.yaml"),
+    template!("config/rbac/{kind}_admin_role.yaml"),
+    template!("config/rbac/{kind}_editor_role.yaml"),
+    template!("config/rbac/{kind}_viewer_role.yaml"),
 ];
 
 /// Files `create api` writes for a controller (owned by the user afterwards).

@@ -551,3 +551,62 @@ fn envtest_serve_answers_kubectl_and_stops_on_ctrl_c() {
     assert!(out.status.success(), "exits 0 on Ctrl-C: {:?}", out.status);
     assert!(String::from_utf8_lossy(&out.stdout).contains("export KUBECONFIG="));
 }
+
+#[test]
+fn init_writes_the_kubebuilder_deployment_layout() {
+    let (_tmp, dir) = initialised();
+    for file in [
+        "Makefile",
+        "Dockerfile",
+        ".dockerignore",
+        ".github/workflows/lint.yml",
+        ".github/workflows/test.yml",
+        "config/default/kustomization.yaml",
+        "config/manager/manager.yaml",
+        "config/rbac/role.yaml",
+        "config/rbac/leader_election_role.yaml",
+        "config/rbac/metrics_auth_role.yaml",
+        "config/rbac/metrics_reader_role.yaml",
+        "config/prometheus/monitor.yaml",
+        "config/network-policy/allow-metrics-traffic.yaml",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+    let manager = read(&dir, "config/manager/manager.yaml");
+    for restricted in [
+        "runAsNonRoot: true",
+        "allowPrivilegeEscalation: false",
+        "type: RuntimeDefault",
+        "readOnlyRootFilesystem: true",
+        "- \"ALL\"",
+    ] {
+        assert!(
+            manager.contains(restricted),
+            "manager.yaml lacks {restricted}"
+        );
+    }
+    assert!(read(&dir, "config/rbac/role.yaml").contains("name: manager-role"));
+    let kustomization = read(&dir, "config/default/kustomization.yaml");
+    assert!(
+        kustomization.contains("#- ../crd"),
+        "no CRD before create api"
+    );
+    assert!(kustomization.contains("namePrefix: memcached-operator-"));
+    assert!(
+        read(&dir, "Makefile").contains("apply --server-side"),
+        "install uses server-side apply"
+    );
+
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    assert!(read(&dir, "config/default/kustomization.yaml").contains("\n- ../crd\n"));
+    let rbac = read(&dir, "config/rbac/kustomization.yaml");
+    for role in ["admin", "editor", "viewer"] {
+        assert!(
+            rbac.contains(&format!("- memcached_{role}_role.yaml")),
+            "{rbac}"
+        );
+        assert!(
+            read(&dir, &format!("config/rbac/memcached_{role}_role.yaml")).contains("memcacheds")
+        );
+    }
+}

@@ -200,8 +200,16 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
             "+kubesmith:scaffold:crdkustomizeresource",
             &format!("- bases/{}_{plural}.yaml", context.qualified_group),
         )?;
+        plan.replace_line("config/default/kustomization.yaml", "#- ../crd", "- ../crd")?;
         let samples = templates::SAMPLES_KUSTOMIZATION.output_path(&vars);
         plan.ensure(&samples, templates::SAMPLES_KUSTOMIZATION.render(&context)?)?;
+        for role in ["admin", "editor", "viewer"] {
+            plan.insert(
+                "config/rbac/kustomization.yaml",
+                "+kubesmith:scaffold:rbackustomizeresource",
+                &format!("- {kind_file}_{role}_role.yaml"),
+            )?;
+        }
         plan.insert(
             &samples,
             "+kubesmith:scaffold:manifestskustomizesamples",

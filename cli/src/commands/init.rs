@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
+use crate::commands::generate;
 use crate::project::{LAYOUT, PROJECT_FILE, Project};
 use crate::scaffold::Plan;
 use crate::{names, templates, versions};
@@ -115,6 +116,8 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<()> {
         version: "3".to_string(),
     };
     plan.scaffold(PROJECT_FILE, project.render()?)?;
+    // What `generate` writes for a project without controllers, so config/ renders right away.
+    plan.scaffold(generate::ROLE_FILE, generate::role_file(&[])?)?;
     // Start from the exact dependency versions kubesmith is tested with, when they are at hand.
     let lock = dir.join(&runtime).join("../Cargo.lock");
     if let Ok(text) = std::fs::read_to_string(&lock) {
