@@ -46,6 +46,9 @@ enum Command {
     /// The embedded Kubernetes API server.
     #[command(subcommand)]
     Envtest(EnvtestCommand),
+    /// Experimental commands.
+    #[command(subcommand)]
+    Alpha(AlphaCommand),
     /// Print the versions of kubesmith and of what it generates.
     Version,
     /// Print a shell completion script.
@@ -63,6 +66,12 @@ enum Command {
 enum CreateCommand {
     /// Scaffold a new API: the kind's types, its controller, a sample and a test.
     Api(commands::create_api::CreateApiArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AlphaCommand {
+    /// Re-scaffold the project from its PROJECT file with the current templates.
+    Generate(commands::alpha::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Create(CreateCommand::Api(args)) => commands::create_api::run(&dir()?, &args),
         Command::Generate(args) => commands::generate::run(&dir()?, &args),
         Command::Envtest(EnvtestCommand::Serve(args)) => commands::envtest::serve(&args),
+        Command::Alpha(AlphaCommand::Generate(args)) => commands::alpha::generate(&dir()?, &args),
         Command::Version => {
             println!("kubesmith:   {}", env!("CARGO_PKG_VERSION"));
             println!("kube:        {}", versions::KUBE);

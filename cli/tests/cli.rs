@@ -610,3 +610,60 @@ fn init_writes_the_kubebuilder_deployment_layout() {
         );
     }
 }
+
+#[test]
+fn alpha_generate_replays_the_project_file() {
+    let (tmp, dir) = initialised();
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    assert_eq!(
+        create_api(
+            &dir,
+            &[
+                "--group",
+                "ship",
+                "--version",
+                "v1",
+                "--kind",
+                "Frigate",
+                "--namespaced=false",
+                "--controller=false"
+            ]
+        )
+        .code,
+        0
+    );
+    let out = tmp.path().join("rescaffolded");
+    let run = kubesmith(
+        &dir,
+        &[
+            "alpha",
+            "generate",
+            "--skip-generate",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        snapshot(&out),
+        snapshot(&dir),
+        "the same commands give the same tree"
+    );
+
+    // In place, without git to recover from, nothing is deleted.
+    let before = snapshot(&dir);
+    let run = kubesmith(&dir, &["alpha", "generate", "--skip-generate"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not a git repository"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&dir), before);
+    let run = kubesmith(
+        &dir,
+        &["alpha", "generate", "--output-dir", dir.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod alpha;
 pub mod create_api;
 pub mod envtest;
 pub mod generate;
