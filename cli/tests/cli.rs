@@ -517,7 +517,7 @@ fn help_version_and_completion() {
 fn envtest_serve_answers_kubectl_and_stops_on_ctrl_c() {
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = tmp.path().join("kubeconfig");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_kubesmith"))
+    let server = Command::new(env!("CARGO_BIN_EXE_kubesmith"))
         .args(["envtest", "serve", "--kubeconfig"])
         .arg(&kubeconfig)
         .stdout(std::process::Stdio::piped())
