@@ -35,8 +35,8 @@
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
-//!   (JSON patch, merge patch, strategic merge patch for the built-ins, a server-side
-//!   apply subset), delete (finalizers and `deletionTimestamp`), delete collection,
+//!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
+//!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
 //!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
 //!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
 //!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
@@ -51,9 +51,12 @@
 //!   validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).
-//! - Server-side apply is a subset: the applied fields are merged into the object (maps
-//!   recursively, lists replaced); there is no `managedFields` tracking, no conflicts and
-//!   no removal of fields a manager stops applying.
+//! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
+//!   as a whole), as for CRD lists without `x-kubernetes-list-type`; associative lists
+//!   (`listType: map`/`set`, built-in merge keys such as container names) are not merged
+//!   per item. Ownership, conflicts (409, `force`), removal of fields a manager stops
+//!   applying, update-operation ownership and `kubectl apply --server-side` taking over from
+//!   client-side apply work; the `.` self-ownership markers are not written.
 //! - Strategic merge patch knows the merge keys of the served built-in kinds only
 //!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
 //!   secrets); `$retainKeys` and unknown directives are refused with 415.
@@ -73,7 +76,6 @@
 //!   and serviceaccounts, anything else gets 415. Responses are always JSON.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
-//! - `managedFields` are not recorded.
 //! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
 //!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
 //! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
@@ -81,6 +83,7 @@
 
 mod discovery;
 mod kubeconfig;
+mod managed;
 mod objects;
 mod openapi;
 mod patch;

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use rand::seq::IndexedRandom as _;
 use serde_json::{Map, Value, json};
 
+use crate::managed::{self, Scope, Writer};
 use crate::registry::{self, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
@@ -63,6 +64,33 @@ pub(crate) struct WriteOptions {
     pub dry_run: bool,
     pub validation: FieldValidation,
     pub warnings: Vec<String>,
+    /// The field manager (`fieldManager`, or the User-Agent's product name).
+    pub manager: String,
+    /// `managedFields` were already computed by server-side apply.
+    pub applied: bool,
+}
+
+impl WriteOptions {
+    pub fn writer<'a>(
+        &'a self,
+        rt: &'a ResourceType,
+        part: Part,
+        api_version: &'a str,
+        now: &'a str,
+    ) -> Writer<'a> {
+        let scope = match part {
+            Part::Status => Scope::Status,
+            Part::Main | Part::Scale => Scope::Main {
+                status_subresource: rt.status_subresource,
+            },
+        };
+        Writer {
+            manager: &self.manager,
+            api_version,
+            scope,
+            now,
+        }
+    }
 }
 
 /// Query parameters of a list (or the list part of a watch).
@@ -521,10 +549,12 @@ impl Cluster {
         for server_owned in [
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
-            "managedFields",
             "selfLink",
         ] {
             meta.remove(server_owned);
+        }
+        if !opts.applied {
+            meta.remove("managedFields");
         }
         if rt.tracks_generation {
             meta.insert("generation".into(), json!(1));
@@ -569,6 +599,14 @@ impl Cluster {
             Special::Secret => fold_string_data(&mut obj),
             Special::Crd => self.prepare_crd(&mut obj, None)?,
             Special::None => {}
+        }
+        if !opts.applied {
+            let (api_version, now) = (rt.api_version(), now());
+            managed::record_update(
+                None,
+                &mut obj,
+                &opts.writer(rt, Part::Main, &api_version, &now),
+            );
         }
         if dry_run {
             return Ok(present(rt, &obj));
@@ -706,6 +744,7 @@ impl Cluster {
             ));
         }
 
+        let mut reset_managed = false;
         let mut result = match part {
             Part::Status => {
                 let mut r = old.clone();
@@ -717,18 +756,36 @@ impl Cluster {
                         }
                     }
                 }
+                if opts.applied {
+                    match new.pointer("/metadata/managedFields") {
+                        Some(mf) => metadata_mut(&mut r).insert("managedFields".into(), mf.clone()),
+                        None => metadata_mut(&mut r).remove("managedFields"),
+                    };
+                }
                 r
             }
             Part::Main | Part::Scale => {
                 let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
                 let meta = metadata_mut(&mut new);
+                // `managedFields: [{}]` resets ownership; a list with entries replaces it (how
+                // kubectl migrates client-side apply ownership); otherwise the live list stays.
+                let sent = meta.get("managedFields").and_then(Value::as_array);
+                let replaces = sent.is_some_and(|a| a.iter().any(|e| e.get("manager").is_some()));
+                if meta.get("managedFields") == Some(&json!([{}])) {
+                    reset_managed = true;
+                    meta.remove("managedFields");
+                } else if !opts.applied && !replaces {
+                    match old_meta.get("managedFields") {
+                        Some(v) => meta.insert("managedFields".into(), v.clone()),
+                        None => meta.remove("managedFields"),
+                    };
+                }
                 for kept in [
                     "uid",
                     "creationTimestamp",
                     "deletionTimestamp",
                     "deletionGracePeriodSeconds",
                     "generation",
-                    "managedFields",
                 ] {
                     match old_meta.get(kept) {
                         Some(v) => meta.insert(kept.into(), v.clone()),
@@ -780,6 +837,14 @@ impl Cluster {
         }
         if rt.special == Special::Crd && part != Part::Status {
             self.prepare_crd(&mut result, Some(&old))?;
+        }
+        if !opts.applied && !reset_managed {
+            let (api_version, now) = (rt.api_version(), now());
+            managed::record_update(
+                Some(&old),
+                &mut result,
+                &opts.writer(rt, part, &api_version, &now),
+            );
         }
         metadata_mut(&mut result).insert("resourceVersion".into(), json!(current_rv));
         if result == old {

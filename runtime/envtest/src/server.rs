@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery;
+use crate::managed;
 use crate::objects::{
     Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode, WriteOptions,
 };
@@ -437,7 +438,30 @@ fn dry_run(params: &Params) -> Result<bool, ApiError> {
 }
 
 /// `dryRun` and `fieldValidation` of a write.
-fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
+fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
+    // kube-apiserver's managerOrUserAgent: the explicit manager, else the client's product name.
+    let manager = match params.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) if m.chars().count() > 128 => {
+            return Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                vec![Cause {
+                    reason: "FieldValueTooLong",
+                    field: "fieldManager".into(),
+                    message: "Too long: may not be more than 128 bytes".into(),
+                }],
+            ));
+        }
+        Some(m) => m.to_string(),
+        None => headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("unknown")
+            .to_string(),
+    };
     let validation = match params.get("fieldValidation") {
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -450,6 +474,8 @@ fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
         dry_run: dry_run(params)?,
         validation,
         warnings: Vec::new(),
+        manager,
+        applied: false,
     })
 }
 
@@ -640,13 +666,13 @@ fn resource(
                     "create is not allowed on a subresource collection",
                 ));
             }
-            let mut write = write_options(params)?;
+            let mut write = write_options(params, &call.parts.headers)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let created = cluster.create(&rt, call.target.namespace, obj, &mut write)?;
             ok_warned(StatusCode::CREATED, &created, &write.warnings)
         }
         ("PUT", Some(name)) => {
-            let mut write = write_options(params)?;
+            let mut write = write_options(params, &call.parts.headers)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
@@ -846,8 +872,9 @@ fn patch_options_invalid(reason: &'static str, field: &str, message: &str) -> Ap
 /// result goes through the update pipeline. Server-side apply creates missing objects.
 fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let (rt, params, ns) = (call.rt(), call.params, call.ns());
-    let mut write = write_options(params)?;
+    let mut write = write_options(params, &call.parts.headers)?;
     let patch_type = PatchType::from_content_type(content_type(call.parts), rt.custom)?;
+    let force = params.flag("force")?;
     if params.get("force").is_some() && patch_type != PatchType::Apply {
         return Err(patch_options_invalid(
             "FieldValueForbidden",
@@ -883,6 +910,10 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
                     "the name of the object ({body_name}) does not match the name on the URL ({name})"
                 )));
             }
+            let (api_version, now) = (rt.api_version(), crate::objects::now());
+            let writer = write.writer(rt, Part::Main, &api_version, &now);
+            let obj = managed::apply(&serde_json::json!({ "metadata": {} }), &obj, force, &writer)?;
+            write.applied = true;
             let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
             return ok_warned(StatusCode::CREATED, &created, &write.warnings);
         }
@@ -895,7 +926,12 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
         PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
         PatchType::Strategic => patch::strategic_merge(&mut patched, &require_object(patch_body)?)
             .map_err(ApiError::unsupported_media_type)?,
-        PatchType::Apply => patch::apply(&mut patched, &require_object(patch_body)?),
+        PatchType::Apply => {
+            let (api_version, now) = (rt.api_version(), crate::objects::now());
+            let writer = write.writer(rt, call.target.part, &api_version, &now);
+            patched = managed::apply(&patched, &require_object(patch_body)?, force, &writer)?;
+            write.applied = true;
+        }
     }
     if !patched.is_object() {
         return Err(failed(
@@ -948,7 +984,7 @@ fn scale_request(
             )));
         }
     };
-    let mut write = write_options(call.params)?;
+    let mut write = write_options(call.params, &call.parts.headers)?;
     let mut obj = current;
     scale::apply_scale(rt, paths, &mut obj, &desired)?;
     let mode = UpdateMode {

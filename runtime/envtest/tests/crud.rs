@@ -690,11 +690,75 @@ async fn apply_and_strategic_merge_patches() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        reapplied.data["spec"],
-        json!({ "cronSpec": "b", "image": "x" })
-    );
+    // The manager no longer applies `image`, and nobody else owns it: it is removed.
+    assert_eq!(reapplied.data["spec"], json!({ "cronSpec": "b" }));
     assert_eq!(generation(&reapplied), 2);
+    let owners: Vec<(String, String)> = reapplied
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("tester".to_string(), "Apply".to_string())]);
+
+    // Another manager applying a different value conflicts, unless it forces.
+    let other = json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "c" } });
+    let err = api_error(
+        ct.patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        err.message,
+        "Apply failed with 1 conflict: conflict with \"tester\" using stable.example.com/v1: .spec.cronSpec"
+    );
+    let forced = ct
+        .patch(
+            "ssa",
+            &PatchParams::apply("other").force(),
+            &Patch::Apply(&other),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data["spec"]["cronSpec"], "c");
+    // Re-applying the same configuration is a no-op.
+    let again = ct
+        .patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+        .await
+        .unwrap();
+    assert_eq!(rv(&again), rv(&forced));
+    // A plain update takes ownership: the applier now conflicts with "editor".
+    let edit = PatchParams {
+        field_manager: Some("editor".into()),
+        ..Default::default()
+    };
+    ct.patch(
+        "ssa",
+        &edit,
+        &Patch::Merge(json!({ "spec": { "cronSpec": "d" } })),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        ct.patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.message.contains("conflict with \"editor\""),
+        "{}",
+        err.message
+    );
+    ct.patch("ssa", &PatchParams::apply("tester").force(), &Patch::Apply(json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "b" } })))
+        .await
+        .unwrap();
 
     // dryRun on update and delete changes nothing.
     let dry = PatchParams {
