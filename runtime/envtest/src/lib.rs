@@ -40,6 +40,8 @@
 //!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
 //!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
 //!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
+//! - One global resourceVersion counter per environment; [`Environment::compact_history`]
+//!   forgets the watch history so tests can exercise 410 Expired and relists.
 //!
 //! # What is not supported yet
 //!
@@ -77,7 +79,7 @@
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
 //! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
-//!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
+//!   cluster IP, a ServiceAccount no token.
 //! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
 //!   built-in kinds, so `kubectl explain` shows no fields for those.
 
