@@ -64,9 +64,11 @@
 //!   secrets); `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
-//! - No garbage collector: ownerReferences are stored but dependents are not deleted;
-//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes
-//!   (as with envtest's kube-apiserver without controller-manager).
+//! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
+//!   on: by default, as with envtest's kube-apiserver without controller-manager,
+//!   ownerReferences are stored but dependents are not deleted, and
+//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
+//!   When on, it runs synchronously after each write (owners are matched by uid only).
 //! - Deleting a CRD removes it and all its objects at once (finalizers on those objects are
 //!   not waited for).
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
@@ -84,6 +86,7 @@
 //!   built-in kinds, so `kubectl explain` shows no fields for those.
 
 mod discovery;
+mod gc;
 mod kubeconfig;
 mod managed;
 mod objects;
@@ -228,6 +231,7 @@ pub struct EnvironmentBuilder {
     port: u16,
     crds: Vec<CustomResourceDefinition>,
     crd_dirs: Vec<PathBuf>,
+    garbage_collection: bool,
 }
 
 impl EnvironmentBuilder {
@@ -249,6 +253,15 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Runs an owner-reference garbage collector like kube-controller-manager's: deleting an
+    /// owner deletes its dependents (background), `Foreground` waits for blocking dependents,
+    /// `Orphan` strips the ownerReferences. Off by default, like envtest (which runs no
+    /// controller-manager); the cascade completes before the delete request answers.
+    pub fn garbage_collection(mut self, enabled: bool) -> Self {
+        self.garbage_collection = enabled;
+        self
+    }
+
     /// Starts the server and installs the configured CRDs.
     pub async fn start(self) -> Result<Environment, Error> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
@@ -261,7 +274,10 @@ impl EnvironmentBuilder {
             port: self.port,
             source,
         })?;
-        let shared = Arc::new(server::Shared::new(addr.to_string()));
+        let shared = Arc::new(server::Shared::new(
+            addr.to_string(),
+            self.garbage_collection,
+        ));
         let url = format!("http://{addr}");
         let config = config_for(&url);
         let client = kube::Client::try_from(config).map_err(|source| Error::Client {

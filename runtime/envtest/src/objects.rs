@@ -19,6 +19,8 @@ use crate::typed::{self, FieldValidation};
 pub(crate) struct Cluster {
     pub registry: Registry,
     pub store: Store,
+    /// Run the owner-reference garbage collector after every write.
+    pub garbage_collection: bool,
 }
 
 /// Namespaces that exist from the start, like on a fresh cluster.
@@ -359,6 +361,7 @@ impl Cluster {
         let mut c = Cluster {
             registry: Registry::new(),
             store: Store::new(),
+            garbage_collection: false,
         };
         let ns_key = ("".to_string(), "namespaces".to_string());
         for ns in INITIAL_NAMESPACES {

@@ -45,9 +45,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(address: String) -> Self {
+    pub fn new(address: String, garbage_collection: bool) -> Self {
+        let mut cluster = Cluster::new();
+        cluster.garbage_collection = garbage_collection;
         Shared {
-            cluster: Mutex::new(Cluster::new()),
+            cluster: Mutex::new(cluster),
             shutdown: CancellationToken::new(),
             address,
         }
@@ -652,7 +654,7 @@ fn resource(
     {
         return scale_request(&mut cluster, &call, name, paths);
     }
-    match (method.as_str(), call.target.name) {
+    let response = match (method.as_str(), call.target.name) {
         ("GET", _) if watching => watch_request(shared, &cluster, call),
         ("GET", None) => list_request(&cluster, &call),
         ("GET", Some(name)) => {
@@ -713,7 +715,11 @@ fn resource(
             "{m} is not supported on a single {}; use GET, PUT, PATCH or DELETE",
             crate::status::group_resource(&rt.group, &rt.plural)
         ))),
+    };
+    if cluster.garbage_collection && *method != Method::GET && response.is_ok() {
+        cluster.collect_garbage();
     }
+    response
 }
 
 fn too_large_rv(requested: u64, current: u64) -> ApiError {
