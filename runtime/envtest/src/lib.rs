@@ -69,8 +69,9 @@
 //!   ownerReferences are stored but dependents are not deleted, and
 //!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
 //!   When on, it runs synchronously after each write (owners are matched by uid only).
-//! - Deleting a CRD removes it and all its objects at once (finalizers on those objects are
-//!   not waited for).
+//! - Deleting a CRD follows kube-apiserver (Terminating, objects deleted, objects with
+//!   finalizers waited for, new objects refused with 405), except for a CRD that carries
+//!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
 //! - No admission or conversion webhooks, no authentication or

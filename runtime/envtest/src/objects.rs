@@ -23,6 +23,39 @@ pub(crate) struct Cluster {
     pub garbage_collection: bool,
 }
 
+/// Held by a deleting CRD until all its objects are gone.
+const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Where a CRD's objects are stored: (spec.group, spec.names.plural).
+fn crd_storage_key(crd: &Value) -> (String, String) {
+    let field = |p: &str| {
+        crd.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("/spec/group"), field("/spec/names/plural"))
+}
+
+/// Sets (or replaces) a `status.conditions` entry, keeping lastTransitionTime if unchanged.
+fn set_condition(obj: &mut Value, type_: &str, status: &str, reason: &str, message: &str) {
+    let status_obj = object_field(obj, "status");
+    let conditions = status_obj.entry("conditions").or_insert_with(|| json!([]));
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    let Some(list) = conditions.as_array_mut() else {
+        return;
+    };
+    let since = list
+        .iter()
+        .find(|c| c["type"] == type_ && c["status"] == status)
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| json!(now()));
+    list.retain(|c| c["type"] != type_);
+    list.push(json!({ "type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": since }));
+}
+
 /// Namespaces that exist from the start, like on a fresh cluster.
 const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const UNDELETABLE_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
@@ -562,6 +595,21 @@ impl Cluster {
         if rt.tracks_generation {
             meta.insert("generation".into(), json!(1));
         }
+        if let Some(crd_name) = &rt.crd_name {
+            let crd_key = (
+                "apiextensions.k8s.io".to_string(),
+                "customresourcedefinitions".to_string(),
+            );
+            if self
+                .store
+                .get(&crd_key, "", crd_name)
+                .is_some_and(is_deleting)
+            {
+                return Err(ApiError::method_not_allowed(
+                    "create not allowed while custom resource definition is terminating",
+                ));
+            }
+        }
         if rt.namespaced {
             match self.namespace(&ns) {
                 None => return Err(ApiError::not_found("", "namespaces", &ns)),
@@ -917,6 +965,9 @@ impl Cluster {
         if rt.special == Special::Namespace {
             return self.delete_namespace(rt, old, opts.dry_run);
         }
+        if rt.special == Special::Crd && finalizers(&old).is_empty() {
+            return self.delete_crd(rt, old, opts.dry_run);
+        }
         let mut fins = finalizers(&old);
         match opts.propagation.as_deref() {
             Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
@@ -1015,27 +1066,110 @@ impl Cluster {
             .remove(&("".into(), "namespaces".into()), "", ns, Some(last))
     }
 
-    fn after_remove(&mut self, rt: &ResourceType, last: &Value) {
-        if rt.special == Special::Crd {
-            let name = meta_str(last, "name").to_string();
-            let group = last
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let plural = last
-                .pointer("/spec/names/plural")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            self.registry.remove_crd(&name);
-            let key = (group, plural);
-            let keys: Vec<(String, String)> = self
+    /// CRDs go Terminating with the `customresourcecleanup.apiextensions.k8s.io` finalizer
+    /// while their objects are deleted (objects with finalizers are waited for), then go.
+    fn delete_crd(
+        &mut self,
+        rt: &ResourceType,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        let mut marked = old.clone();
+        let meta = metadata_mut(&mut marked);
+        meta.insert("finalizers".into(), json!([CRD_CLEANUP_FINALIZER]));
+        meta.insert("deletionTimestamp".into(), json!(now()));
+        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        let generation = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        meta.insert("generation".into(), json!(generation + 1));
+        set_condition(
+            &mut marked,
+            "Terminating",
+            "True",
+            "InstanceDeletionInProgress",
+            "CustomResource deletion is in progress",
+        );
+        if dry_run {
+            return Ok(Deleted::Pending(present(rt, &marked)));
+        }
+        let crd_name = meta_str(&marked, "name").to_string();
+        let marked = self.store.replace(&rt.storage_key(), marked);
+        let key = crd_storage_key(&marked);
+        if let Some(cr_rt) = self.registry.find_any_version(&key.0, &key.1).cloned() {
+            let objects: Vec<(String, String)> = self
                 .store
                 .list(&key, None)
                 .map(crate::store::object_key)
                 .collect();
-            for (ns, n) in keys {
+            for (ns, name) in objects {
+                // Objects with finalizers stay until their controllers remove them.
+                let _ = self.delete(&cr_rt, &ns, &name, &DeleteOptions::default());
+            }
+        }
+        match self.finish_crd(&crd_name) {
+            Some(last) => Ok(Deleted::Pending(present(rt, &last))),
+            None => Ok(Deleted::Pending(present(rt, &marked))),
+        }
+    }
+
+    /// Removes a terminating CRD once none of its objects is left; returns its last state.
+    fn finish_crd(&mut self, crd_name: &str) -> Option<Value> {
+        let crd_key = (
+            "apiextensions.k8s.io".to_string(),
+            "customresourcedefinitions".to_string(),
+        );
+        let crd = self.store.get(&crd_key, "", crd_name)?.clone();
+        if !is_deleting(&crd) || !finalizers(&crd).iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
+            return None;
+        }
+        if self
+            .store
+            .list(&crd_storage_key(&crd), None)
+            .next()
+            .is_some()
+        {
+            return None;
+        }
+        let mut last = crd;
+        if let Some(f) = last
+            .pointer_mut("/metadata/finalizers")
+            .and_then(Value::as_array_mut)
+        {
+            f.retain(|v| v != CRD_CLEANUP_FINALIZER);
+        }
+        set_condition(
+            &mut last,
+            "Terminating",
+            "True",
+            "InstanceDeletionCompleted",
+            "removed all instances",
+        );
+        let rt = self
+            .registry
+            .find_any_version(&crd_key.0, &crd_key.1)
+            .cloned()?;
+        if finalizers(&last).is_empty() {
+            let last = self.store.remove(&crd_key, "", crd_name, Some(last))?;
+            self.after_remove(&rt, &last);
+            Some(last)
+        } else {
+            Some(self.store.replace(&crd_key, last))
+        }
+    }
+
+    fn after_remove(&mut self, rt: &ResourceType, last: &Value) {
+        if let Some(crd_name) = &rt.crd_name {
+            self.finish_crd(crd_name);
+        }
+        if rt.special == Special::Crd {
+            // Normally empty by now; a CRD that had its own finalizers takes its objects along.
+            self.registry.remove_crd(meta_str(last, "name"));
+            let key = crd_storage_key(last);
+            let leftovers: Vec<(String, String)> = self
+                .store
+                .list(&key, None)
+                .map(crate::store::object_key)
+                .collect();
+            for (ns, n) in leftovers {
                 self.store.remove(&key, &ns, &n, None);
             }
         }

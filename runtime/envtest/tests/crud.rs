@@ -859,3 +859,73 @@ async fn built_ins_are_checked_against_their_types() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_crd_waits_for_object_finalizers() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let api = crontabs(env.client(), "default");
+    let mut held = crontab("held", "x");
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    api.create(&PostParams::default(), &crontab("free", "x"))
+        .await
+        .unwrap();
+
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client());
+    crds.delete("crontabs.stable.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = crds.get("crontabs.stable.example.com").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    let conditions = terminating.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Terminating" && c.status == "True")
+    );
+    assert!(api.get_opt("free").await.unwrap().is_none());
+    assert!(
+        api.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let err = api_error(
+        api.create(&PostParams::default(), &crontab("new", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            405,
+            "create not allowed while custom resource definition is terminating"
+        )
+    );
+
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .unwrap();
+    assert!(
+        crds.get_opt("crontabs.stable.example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        api_error(api.list(&ListParams::default()).await.unwrap_err()).code,
+        404
+    );
+    env.stop().await;
+}
