@@ -40,8 +40,9 @@
 //!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
 //!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
 //!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
-//! - One global resourceVersion counter per environment; [`Environment::compact_history`]
-//!   forgets the watch history so tests can exercise 410 Expired and relists.
+//! - One global resourceVersion counter per environment; test hooks for the failure paths
+//!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
+//!   [`Environment::drop_watches`] (re-watching from the last resourceVersion).
 //!
 //! # What is not supported yet
 //!
@@ -436,6 +437,12 @@ impl Environment {
     /// resourceVersion get `410 Expired` (a test hook for relist paths).
     pub fn compact_history(&self) {
         self.shared.lock().store.compact();
+    }
+
+    /// Ends every open watch stream, as an API server restart or a load balancer would; clients
+    /// such as kube's `watcher` re-watch from their last resourceVersion (a test hook).
+    pub fn drop_watches(&self) {
+        self.shared.drop_watches();
     }
 
     /// Stops the server: open watches end, and the port is free when this returns.

@@ -40,6 +40,8 @@ const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 pub(crate) struct Shared {
     pub cluster: Mutex<Cluster>,
     pub shutdown: CancellationToken,
+    /// Cancelled (and replaced) to end every open watch; a child of `shutdown`.
+    watches: Mutex<CancellationToken>,
     /// `127.0.0.1:PORT`, reported in `/api`.
     pub address: String,
 }
@@ -48,11 +50,27 @@ impl Shared {
     pub fn new(address: String, garbage_collection: bool) -> Self {
         let mut cluster = Cluster::new();
         cluster.garbage_collection = garbage_collection;
+        let shutdown = CancellationToken::new();
         Shared {
             cluster: Mutex::new(cluster),
-            shutdown: CancellationToken::new(),
+            watches: Mutex::new(shutdown.child_token()),
+            shutdown,
             address,
         }
+    }
+
+    fn watch_token(&self) -> CancellationToken {
+        self.watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ends every open watch stream (clients see a clean end of stream and re-watch).
+    pub fn drop_watches(&self) {
+        let mut current = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        current.cancel();
+        *current = self.shutdown.child_token();
     }
 
     /// The cluster, even if a previous holder panicked: every write completes before it can panic.
@@ -844,7 +862,7 @@ fn watch_request(shared: &Shared, cluster: &Cluster, call: Call<'_>) -> Result<R
             Representation::Json => None,
         },
     };
-    let stream = watch::open(cluster, req, shared.shutdown.clone());
+    let stream = watch::open(cluster, req, shared.watch_token());
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

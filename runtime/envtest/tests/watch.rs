@@ -226,8 +226,10 @@ async fn kube_runtime_watcher_lists_watches_and_resumes() {
         watcher::Event::Apply(o) => assert_eq!(o.metadata.name.as_deref(), Some("fresh")),
         other => panic!("expected Apply, got {other:?}"),
     }
-    // Let at least one server-side timeout pass, so the next event arrives on a resumed watch.
+    // Let at least one server-side timeout pass, and drop the current watch for good measure,
+    // so the next event arrives on a resumed watch.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    env.drop_watches();
     api.patch(
         "existing",
         &Default::default(),
@@ -372,5 +374,46 @@ async fn concurrent_writers_are_serialised_and_watched_in_order() {
             other => panic!("expected MODIFIED, got {other:?}"),
         }
     }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_watches_end_cleanly_and_resume() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let first = api
+        .create(&PostParams::default(), &cm("a", "x"))
+        .await
+        .unwrap();
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    env.drop_watches();
+    loop {
+        match tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("the stream ends in time")
+        {
+            None => break,
+            Some(Ok(WatchEvent::Bookmark(_))) => continue,
+            Some(other) => panic!("expected the end of the stream, got {other:?}"),
+        }
+    }
+    // Changes made meanwhile are delivered to a watch resumed from the last resourceVersion.
+    api.create(&PostParams::default(), &cm("b", "x"))
+        .await
+        .unwrap();
+    let mut resumed = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    assert_eq!(
+        name_of(&next_event(&mut resumed).await),
+        ("ADDED", "b".into())
+    );
     env.stop().await;
 }
