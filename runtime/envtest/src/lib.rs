@@ -82,8 +82,9 @@
 //!   and serviceaccounts, anything else gets 415. Responses are always JSON.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
-//! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
-//!   cluster IP, a ServiceAccount no token.
+//! - Built-in defaulting is limited to Secrets (`type: Opaque`) and Services (type, ports,
+//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers); a
+//!   ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
 //! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
 //!   built-in kinds, so `kubectl explain` shows no fields for those.
 

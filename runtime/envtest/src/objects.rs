@@ -21,6 +21,8 @@ pub(crate) struct Cluster {
     pub store: Store,
     /// Run the owner-reference garbage collector after every write.
     pub garbage_collection: bool,
+    /// The next service cluster IP to hand out, as an offset in 10.96.0.0/16.
+    next_service_ip: u32,
 }
 
 /// Held by a deleting CRD until all its objects are gone.
@@ -374,6 +376,17 @@ fn check_typed(
     Ok(())
 }
 
+fn default_secret(obj: &mut Value) {
+    fold_string_data(obj);
+    if obj
+        .get("type")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        obj["type"] = json!("Opaque");
+    }
+}
+
 /// Folds a Secret's write-only `stringData` into base64 `data`, as the Secret strategy does.
 fn fold_string_data(obj: &mut Value) {
     let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
@@ -395,6 +408,7 @@ impl Cluster {
             registry: Registry::new(),
             store: Store::new(),
             garbage_collection: false,
+            next_service_ip: 1,
         };
         let ns_key = ("".to_string(), "namespaces".to_string());
         for ns in INITIAL_NAMESPACES {
@@ -412,7 +426,74 @@ impl Cluster {
             });
             c.store.insert(&ns_key, obj);
         }
+        // The apiserver's own Service, present in every cluster (and in envtest).
+        let mut kubernetes = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": now(),
+                "labels": { "component": "apiserver", "provider": "kubernetes" },
+            },
+            "spec": { "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }] },
+            "status": { "loadBalancer": {} },
+        });
+        c.default_service(&mut kubernetes, None);
+        c.store.insert(&("".into(), "services".into()), kubernetes);
         c
+    }
+
+    /// Service defaults (core/v1 `SetDefaults_Service`) and cluster IP allocation; an update
+    /// that leaves the cluster IP out keeps the allocated one.
+    fn default_service(&mut self, svc: &mut Value, old: Option<&Value>) {
+        let spec = object_field(svc, "spec");
+        let type_ = spec
+            .entry("type")
+            .or_insert_with(|| json!("ClusterIP"))
+            .clone();
+        spec.entry("sessionAffinity")
+            .or_insert_with(|| json!("None"));
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.entry("protocol").or_insert_with(|| json!("TCP"));
+                if let Some(p) = port.get("port").cloned() {
+                    port.entry("targetPort").or_insert(p);
+                }
+            }
+        }
+        if type_ == "ExternalName" {
+            return;
+        }
+        let unset = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+        if unset(spec.get("clusterIP")) {
+            let ip = match old
+                .and_then(|o| o.pointer("/spec/clusterIP"))
+                .filter(|v| !unset(Some(v)))
+            {
+                Some(v) => v.clone(),
+                None => {
+                    let n = self.next_service_ip;
+                    self.next_service_ip += 1;
+                    json!(format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff))
+                }
+            };
+            spec.insert("clusterIP".into(), ip);
+        }
+        if spec
+            .get("clusterIPs")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
+            let ip = spec.get("clusterIP").cloned().unwrap_or_default();
+            spec.insert("clusterIPs".into(), json!([ip]));
+        }
+        spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| json!("SingleStack"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
 
     fn namespace(&self, ns: &str) -> Option<&Value> {
@@ -647,7 +728,8 @@ impl Cluster {
                     labels["kubernetes.io/metadata.name"] = json!(name);
                 }
             }
-            Special::Secret => fold_string_data(&mut obj),
+            Special::Secret => default_secret(&mut obj),
+            Special::Service => self.default_service(&mut obj, None),
             Special::Crd => self.prepare_crd(&mut obj, None)?,
             Special::None => {}
         }
@@ -855,8 +937,12 @@ impl Cluster {
                 new
             }
         };
-        if rt.special == Special::Secret {
-            fold_string_data(&mut result);
+        match rt.special {
+            Special::Secret => default_secret(&mut result),
+            Special::Service if part != Part::Status => {
+                self.default_service(&mut result, Some(&old))
+            }
+            _ => {}
         }
         if is_deleting(&old) {
             let before = finalizers(&old);

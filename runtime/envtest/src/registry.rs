@@ -15,8 +15,10 @@ pub(crate) enum Special {
     None,
     /// Namespaces: `Active`/`Terminating` phase, the `kubernetes` finalizer, cascade delete.
     Namespace,
-    /// Secrets: `stringData` is folded into base64 `data`.
+    /// Secrets: `stringData` is folded into base64 `data`, `type` defaults to `Opaque`.
     Secret,
+    /// Services: type, port and IP-family defaults, and a cluster IP from 10.96.0.0/16.
+    Service,
     /// CRDs: defaults, status conditions, and (un)registering the served kinds.
     Crd,
 }
@@ -203,6 +205,7 @@ fn builtins() -> Vec<ResourceType> {
     ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
+    services.special = Special::Service;
     // `kubectl get all` lists the kinds in category "all"; services are the only served one.
     services.categories = vec!["all".into()];
     services.columns = columns(&[

@@ -929,3 +929,54 @@ async fn deleting_a_crd_waits_for_object_finalizers() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn service_and_secret_defaults() {
+    use k8s_openapi::api::core::v1::{Secret, Service};
+    let env = Environment::start().await.unwrap();
+    let services: Api<Service> = Api::namespaced(env.client(), "default");
+    let kubernetes = services.get("kubernetes").await.unwrap().spec.unwrap();
+    assert_eq!(kubernetes.cluster_ip.as_deref(), Some("10.96.0.1"));
+
+    let svc: Service = serde_json::from_value(
+        json!({ "metadata": { "name": "web" }, "spec": { "ports": [{ "port": 80 }] } }),
+    )
+    .unwrap();
+    let created = services
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
+    assert_eq!(created.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(created.cluster_ip.as_deref(), Some("10.96.0.2"));
+    let port = &created.ports.unwrap()[0];
+    assert_eq!(port.protocol.as_deref(), Some("TCP"));
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+    // An update that leaves the cluster IP out keeps it.
+    let mut replace = services.get("web").await.unwrap();
+    replace.spec.as_mut().unwrap().cluster_ip = None;
+    replace.spec.as_mut().unwrap().cluster_ips = None;
+    let kept = services
+        .replace("web", &PostParams::default(), &replace)
+        .await
+        .unwrap();
+    assert_eq!(kept.spec.unwrap().cluster_ip.as_deref(), Some("10.96.0.2"));
+
+    let secrets: Api<Secret> = Api::namespaced(env.client(), "default");
+    let secret: Secret = serde_json::from_value(
+        json!({ "metadata": { "name": "s" }, "stringData": { "password": "hunter2" } }),
+    )
+    .unwrap();
+    let stored = secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
+    assert_eq!(stored.data.unwrap()["password"].0, b"hunter2");
+    assert!(stored.string_data.is_none(), "stringData is write-only");
+    env.stop().await;
+}
