@@ -980,3 +980,44 @@ async fn service_and_secret_defaults() {
     assert!(stored.string_data.is_none(), "stringData is write-only");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn every_served_version_sees_the_same_objects() {
+    let mut crd = serde_json::to_value(crontab_crd()).unwrap();
+    let mut beta = crd["spec"]["versions"][0].clone();
+    beta["name"] = json!("v1beta1");
+    beta["storage"] = json!(false);
+    let mut gone = beta.clone();
+    gone["name"] = json!("v1alpha1");
+    gone["served"] = json!(false);
+    crd["spec"]["versions"]
+        .as_array_mut()
+        .unwrap()
+        .extend([beta, gone]);
+    let crd = serde_json::from_value(crd).unwrap();
+    let env = Environment::builder().crds([crd]).start().await.unwrap();
+
+    let gvk = |v: &str| kube::core::GroupVersionKind::gvk("stable.example.com", v, "CronTab");
+    let at = |v: &str| {
+        let ar = kube::core::ApiResource::from_gvk_with_plural(&gvk(v), "crontabs");
+        Api::<DynamicObject>::namespaced_with(env.client(), "default", &ar)
+    };
+    let mut obj = crontab("multi", "x");
+    obj.types.as_mut().unwrap().api_version = "stable.example.com/v1beta1".into();
+    at("v1beta1")
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap();
+    let v1 = at("v1").get("multi").await.unwrap();
+    assert_eq!(v1.types.unwrap().api_version, "stable.example.com/v1");
+    assert_eq!(
+        api_error(at("v1alpha1").get("multi").await.unwrap_err()).code,
+        404,
+        "unserved version"
+    );
+
+    let discovery = kube::Discovery::new(env.client()).run().await.unwrap();
+    let group = discovery.get("stable.example.com").unwrap();
+    assert_eq!(group.preferred_version_or_latest(), "v1");
+    env.stop().await;
+}
