@@ -402,6 +402,147 @@ fn fold_string_data(obj: &mut Value) {
     }
 }
 
+/// Checks that an update targets the object it names (name, namespace, uid) and carries
+/// an acceptable resourceVersion; returns the current resourceVersion.
+fn check_identity(
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    old: &Value,
+    new: &mut Value,
+    rv_check: RvCheck,
+) -> Result<String, ApiError> {
+    let meta = metadata_mut(new);
+    let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+    if body_name.is_empty() {
+        meta.insert("name".into(), json!(name));
+    } else if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let body_ns = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if rt.namespaced {
+        if body_ns.is_empty() {
+            meta.insert("namespace".into(), json!(ns));
+        } else if body_ns != ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    let current_rv = meta_str(old, "resourceVersion").to_string();
+    let sent_rv = meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if sent_rv.is_empty() || sent_rv == "0" {
+        if rv_check == RvCheck::Required {
+            return Err(invalid(
+                rt,
+                name,
+                "FieldValueInvalid",
+                "metadata.resourceVersion",
+                "Invalid value: 0: must be specified for an update".into(),
+            ));
+        }
+    } else if sent_rv != current_rv {
+        return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+    }
+    if let Some(uid) = meta.get("uid").and_then(Value::as_str)
+        && !uid.is_empty()
+        && uid != meta_str(old, "uid")
+    {
+        return Err(invalid(
+            rt,
+            name,
+            "FieldValueInvalid",
+            "metadata.uid",
+            format!("Invalid value: \"{uid}\": field is immutable"),
+        ));
+    }
+    Ok(current_rv)
+}
+
+/// The object an update would store before defaulting: the request's object with the
+/// server-owned fields of `old` (or, for `/status`, `old` with the request's status).
+/// Returns it and whether the request reset `managedFields`.
+fn with_server_fields(
+    rt: &ResourceType,
+    part: Part,
+    old: &Value,
+    mut new: Value,
+    applied: bool,
+) -> (Value, bool) {
+    let mut reset_managed = false;
+    let result = match part {
+        Part::Status => {
+            let mut r = old.clone();
+            match new.get("status") {
+                Some(s) => r["status"] = s.clone(),
+                None => {
+                    if let Value::Object(m) = &mut r {
+                        m.remove("status");
+                    }
+                }
+            }
+            if applied {
+                match new.pointer("/metadata/managedFields") {
+                    Some(mf) => metadata_mut(&mut r).insert("managedFields".into(), mf.clone()),
+                    None => metadata_mut(&mut r).remove("managedFields"),
+                };
+            }
+            r
+        }
+        Part::Main | Part::Scale => {
+            let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            let meta = metadata_mut(&mut new);
+            // `managedFields: [{}]` resets ownership; a list with entries replaces it (how
+            // kubectl migrates client-side apply ownership); otherwise the live list stays.
+            let sent = meta.get("managedFields").and_then(Value::as_array);
+            let replaces = sent.is_some_and(|a| a.iter().any(|e| e.get("manager").is_some()));
+            if meta.get("managedFields") == Some(&json!([{}])) {
+                reset_managed = true;
+                meta.remove("managedFields");
+            } else if !applied && !replaces {
+                match old_meta.get("managedFields") {
+                    Some(v) => meta.insert("managedFields".into(), v.clone()),
+                    None => meta.remove("managedFields"),
+                };
+            }
+            for kept in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
+                match old_meta.get(kept) {
+                    Some(v) => meta.insert(kept.into(), v.clone()),
+                    None => meta.remove(kept),
+                };
+            }
+            meta.remove("selfLink");
+            if rt.status_subresource
+                && let Value::Object(m) = &mut new
+            {
+                match old.get("status") {
+                    Some(s) => m.insert("status".into(), s.clone()),
+                    None => m.remove("status"),
+                };
+            }
+            new
+        }
+    };
+    (result, reset_managed)
+}
+
 impl Cluster {
     pub fn new() -> Self {
         let mut c = Cluster {
@@ -821,122 +962,8 @@ impl Cluster {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
         check_typed(rt, &mut new, opts)?;
-        let meta = metadata_mut(&mut new);
-        let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
-        if body_name.is_empty() {
-            meta.insert("name".into(), json!(name));
-        } else if body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let body_ns = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if rt.namespaced {
-            if body_ns.is_empty() {
-                meta.insert("namespace".into(), json!(ns));
-            } else if body_ns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-        } else {
-            meta.remove("namespace");
-        }
-        let current_rv = meta_str(&old, "resourceVersion").to_string();
-        let sent_rv = meta
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if sent_rv.is_empty() || sent_rv == "0" {
-            if rv_check == RvCheck::Required {
-                return Err(invalid(
-                    rt,
-                    name,
-                    "FieldValueInvalid",
-                    "metadata.resourceVersion",
-                    "Invalid value: 0: must be specified for an update".into(),
-                ));
-            }
-        } else if sent_rv != current_rv {
-            return Err(ApiError::conflict(&rt.group, &rt.plural, name));
-        }
-        if let Some(uid) = meta.get("uid").and_then(Value::as_str)
-            && !uid.is_empty()
-            && uid != meta_str(&old, "uid")
-        {
-            return Err(invalid(
-                rt,
-                name,
-                "FieldValueInvalid",
-                "metadata.uid",
-                format!("Invalid value: \"{uid}\": field is immutable"),
-            ));
-        }
-
-        let mut reset_managed = false;
-        let mut result = match part {
-            Part::Status => {
-                let mut r = old.clone();
-                match new.get("status") {
-                    Some(s) => r["status"] = s.clone(),
-                    None => {
-                        if let Value::Object(m) = &mut r {
-                            m.remove("status");
-                        }
-                    }
-                }
-                if opts.applied {
-                    match new.pointer("/metadata/managedFields") {
-                        Some(mf) => metadata_mut(&mut r).insert("managedFields".into(), mf.clone()),
-                        None => metadata_mut(&mut r).remove("managedFields"),
-                    };
-                }
-                r
-            }
-            Part::Main | Part::Scale => {
-                let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
-                let meta = metadata_mut(&mut new);
-                // `managedFields: [{}]` resets ownership; a list with entries replaces it (how
-                // kubectl migrates client-side apply ownership); otherwise the live list stays.
-                let sent = meta.get("managedFields").and_then(Value::as_array);
-                let replaces = sent.is_some_and(|a| a.iter().any(|e| e.get("manager").is_some()));
-                if meta.get("managedFields") == Some(&json!([{}])) {
-                    reset_managed = true;
-                    meta.remove("managedFields");
-                } else if !opts.applied && !replaces {
-                    match old_meta.get("managedFields") {
-                        Some(v) => meta.insert("managedFields".into(), v.clone()),
-                        None => meta.remove("managedFields"),
-                    };
-                }
-                for kept in [
-                    "uid",
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                    "generation",
-                ] {
-                    match old_meta.get(kept) {
-                        Some(v) => meta.insert(kept.into(), v.clone()),
-                        None => meta.remove(kept),
-                    };
-                }
-                meta.remove("selfLink");
-                if rt.status_subresource
-                    && let Value::Object(m) = &mut new
-                {
-                    match old.get("status") {
-                        Some(s) => m.insert("status".into(), s.clone()),
-                        None => m.remove("status"),
-                    };
-                }
-                new
-            }
-        };
+        let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
+        let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
         match rt.special {
             Special::Secret => default_secret(&mut result),
             Special::Service if part != Part::Status => {
