@@ -23,6 +23,21 @@ pub(crate) enum Special {
     Crd,
 }
 
+/// How a column's cell is computed from what its path selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Render {
+    /// By the column type: text, numbers as they are, dates as ages (`5m`).
+    Value,
+    /// The number of entries of a map or list (ConfigMap `DATA`).
+    Count,
+    /// A timestamp as it is (the generic `Created At`).
+    Timestamp,
+    /// Service ports as `80/TCP,443/TCP`.
+    Ports,
+    /// An object reference as `kind/name` (Event `OBJECT`).
+    Reference,
+}
+
 /// A printer column of a Table (`kubectl get`).
 #[derive(Debug, Clone)]
 pub(crate) struct PrinterColumn {
@@ -32,6 +47,7 @@ pub(crate) struct PrinterColumn {
     pub description: String,
     pub priority: i64,
     pub json_path: String,
+    pub render: Render,
 }
 
 /// One served (group, version, resource).
@@ -100,6 +116,7 @@ fn age_column() -> PrinterColumn {
             .into(),
         priority: 0,
         json_path: ".metadata.creationTimestamp".into(),
+        render: Render::Value,
     }
 }
 
@@ -134,16 +151,17 @@ fn builtin(
 }
 
 /// Type-specific printer columns, followed by Age as kube-apiserver's printers do.
-fn columns(specs: &[(&str, &str, &str)]) -> Vec<PrinterColumn> {
+fn columns(specs: &[(&str, &str, &str, Render)]) -> Vec<PrinterColumn> {
     let mut out: Vec<PrinterColumn> = specs
         .iter()
-        .map(|(name, type_, path)| PrinterColumn {
+        .map(|(name, type_, path, render)| PrinterColumn {
             name: (*name).into(),
             type_: (*type_).into(),
             format: String::new(),
             description: String::new(),
             priority: 0,
             json_path: (*path).into(),
+            render: *render,
         })
         .collect();
     out.push(age_column());
@@ -159,11 +177,14 @@ fn builtins() -> Vec<ResourceType> {
     namespaces.special = Special::Namespace;
     namespaces.selectable_fields = fields(&["status.phase"]);
     namespaces.status_subresource = true;
-    namespaces.columns = columns(&[("Status", "string", ".status.phase")]);
+    namespaces.columns = columns(&[("Status", "string", ".status.phase", Render::Value)]);
     let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
     secrets.special = Special::Secret;
     secrets.selectable_fields = fields(&["type"]);
-    secrets.columns = columns(&[("Type", "string", ".type")]);
+    secrets.columns = columns(&[
+        ("Type", "string", ".type", Render::Value),
+        ("Data", "string", ".data", Render::Count),
+    ]);
     let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
     core_events.selectable_fields = fields(&[
         "involvedObject.kind",
@@ -179,17 +200,17 @@ fn builtins() -> Vec<ResourceType> {
         "type",
     ]);
     core_events.columns = columns(&[
-        ("Type", "string", ".type"),
-        ("Reason", "string", ".reason"),
-        ("Object", "string", ".involvedObject.name"),
-        ("Message", "string", ".message"),
+        ("Type", "string", ".type", Render::Value),
+        ("Reason", "string", ".reason", Render::Value),
+        ("Object", "string", ".involvedObject", Render::Reference),
+        ("Message", "string", ".message", Render::Value),
     ]);
     let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
     events.columns = columns(&[
-        ("Type", "string", ".type"),
-        ("Reason", "string", ".reason"),
-        ("Object", "string", ".regarding.name"),
-        ("Note", "string", ".note"),
+        ("Type", "string", ".type", Render::Value),
+        ("Reason", "string", ".reason", Render::Value),
+        ("Object", "string", ".regarding", Render::Reference),
+        ("Note", "string", ".note", Render::Value),
     ]);
     events.selectable_fields = fields(&[
         "regarding.kind",
@@ -209,8 +230,9 @@ fn builtins() -> Vec<ResourceType> {
     // `kubectl get all` lists the kinds in category "all"; services are the only served one.
     services.categories = vec!["all".into()];
     services.columns = columns(&[
-        ("Type", "string", ".spec.type"),
-        ("Cluster-IP", "string", ".spec.clusterIP"),
+        ("Type", "string", ".spec.type", Render::Value),
+        ("Cluster-IP", "string", ".spec.clusterIP", Render::Value),
+        ("Port(s)", "string", ".spec.ports", Render::Ports),
     ]);
     let mut crds = builtin(
         "apiextensions.k8s.io",
@@ -224,13 +246,22 @@ fn builtins() -> Vec<ResourceType> {
     crds.status_subresource = true;
     crds.tracks_generation = true;
     crds.categories = vec!["api-extensions".into()];
+    // Types without printers get kube-apiserver's generic table: the raw creation time.
+    let mut created_at = age_column();
+    created_at.name = "Created At".into();
+    created_at.render = Render::Timestamp;
+    crds.columns = vec![created_at];
+    let mut configmaps = builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]);
+    configmaps.columns = columns(&[("Data", "string", ".data", Render::Count)]);
+    let mut serviceaccounts = builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]);
+    serviceaccounts.columns = columns(&[("Secrets", "string", ".secrets", Render::Count)]);
     let mut leases = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]);
-    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity")]);
+    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity", Render::Value)]);
     vec![
         namespaces,
-        builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
+        configmaps,
         secrets,
-        builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
+        serviceaccounts,
         services,
         core_events,
         events,
@@ -561,6 +592,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
                     }),
                 priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
                 json_path,
+                render: Render::Value,
             });
         }
         if columns.is_empty() {
