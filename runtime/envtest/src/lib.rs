@@ -29,8 +29,8 @@
 //!   `kubectl apply` (with its default strict validation) works.
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
-//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (separate
-//!   storage from core events); `coordination.k8s.io/v1` `leases`;
+//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
+//!   objects as core events, converted field by field, as kube-apiserver does); `coordination.k8s.io/v1` `leases`;
 //!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.

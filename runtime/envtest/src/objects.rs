@@ -8,7 +8,7 @@ use rand::seq::IndexedRandom as _;
 use serde_json::{Map, Value, json};
 
 use crate::managed::{self, Scope, Writer};
-use crate::registry::{self, Registry, ResourceType, Special};
+use crate::registry::{self, Conversion, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::{Store, meta_str};
@@ -167,10 +167,45 @@ pub(crate) enum Deleted {
 pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
+        if rt.conversion == Conversion::EventsV1 {
+            rename_fields(m, true);
+        }
         m.insert("apiVersion".into(), json!(rt.api_version()));
         m.insert("kind".into(), json!(rt.kind));
     }
     o
+}
+
+/// events.k8s.io/v1 field names and their core/v1 counterparts (events/v1 `conversion.go`).
+const EVENT_FIELDS: [(&str, &str); 8] = [
+    ("note", "message"),
+    ("regarding", "involvedObject"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+    ("related", "related"),
+];
+
+/// Renames Event fields from the core form to events.k8s.io (`to_v1`) or back.
+fn rename_fields(m: &mut Map<String, Value>, to_v1: bool) {
+    for (v1, core) in EVENT_FIELDS {
+        let (from, to) = if to_v1 { (core, v1) } else { (v1, core) };
+        if let Some(v) = m.remove(from) {
+            m.insert(to.into(), v);
+        }
+    }
+}
+
+/// The stored form of a served object (the inverse of [`present`] for converted types).
+fn to_storage(rt: &ResourceType, obj: &mut Value) {
+    if rt.conversion == Conversion::EventsV1
+        && let Value::Object(m) = obj
+    {
+        rename_fields(m, false);
+        m.insert("apiVersion".into(), json!("v1"));
+    }
 }
 
 /// The object under `key` of a stored object, replacing whatever non-object was there.
@@ -686,7 +721,11 @@ impl Cluster {
         let mut remaining = 0usize;
         for obj in objects {
             let key = crate::store::object_key(obj);
-            if after.as_ref().is_some_and(|a| &key <= a) || !q.matches(obj) {
+            if after.as_ref().is_some_and(|a| &key <= a) {
+                continue;
+            }
+            let shown = present(rt, obj);
+            if !q.matches(&shown) {
                 continue;
             }
             if q.limit.is_some_and(|l| items.len() >= l) {
@@ -696,7 +735,7 @@ impl Cluster {
                 remaining += 1;
                 continue;
             }
-            items.push(present(rt, obj));
+            items.push(shown);
         }
         let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
         if let Some(last) = next {
@@ -718,6 +757,7 @@ impl Cluster {
         let dry_run = opts.dry_run;
         check_type_meta(rt, &mut obj)?;
         check_typed(rt, &mut obj, opts)?;
+        to_storage(rt, &mut obj);
         let meta = metadata_mut(&mut obj);
         let body_ns = meta
             .get("namespace")
@@ -962,6 +1002,7 @@ impl Cluster {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
         check_typed(rt, &mut new, opts)?;
+        to_storage(rt, &mut new);
         let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
         let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
         match rt.special {
@@ -1304,7 +1345,7 @@ impl Cluster {
         let targets: Vec<(String, String)> = self
             .store
             .list(&rt.storage_key(), ns)
-            .filter(|o| q.matches(o))
+            .filter(|o| q.matches(&present(rt, o)))
             .map(crate::store::object_key)
             .collect();
         let mut items = Vec::new();

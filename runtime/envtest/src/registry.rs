@@ -38,6 +38,15 @@ pub(crate) enum Render {
     Reference,
 }
 
+/// How objects of a type differ from their stored form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conversion {
+    /// Stored as served (custom resources rewrite only `apiVersion`).
+    None,
+    /// `events.k8s.io/v1` Events, stored as core/v1 Events (renamed fields).
+    EventsV1,
+}
+
 /// A printer column of a Table (`kubectl get`).
 #[derive(Debug, Clone)]
 pub(crate) struct PrinterColumn {
@@ -73,6 +82,8 @@ pub(crate) struct ResourceType {
     pub tracks_generation: bool,
     pub columns: Vec<PrinterColumn>,
     pub special: Special,
+    /// How served objects map to stored ones.
+    pub conversion: Conversion,
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, as dotted paths.
     pub selectable_fields: Vec<String>,
     /// For custom resources, the name of the CRD that declares them.
@@ -90,7 +101,11 @@ impl ResourceType {
 
     /// Objects of one resource share storage across versions.
     pub fn storage_key(&self) -> (String, String) {
-        (self.group.clone(), self.plural.clone())
+        match self.conversion {
+            // Both Event APIs share kube-apiserver's one storage, kept in the core form.
+            Conversion::EventsV1 => (String::new(), "events".into()),
+            Conversion::None => (self.group.clone(), self.plural.clone()),
+        }
     }
 
     pub fn verbs() -> Value {
@@ -145,6 +160,7 @@ fn builtin(
         tracks_generation: false,
         columns: vec![age_column()],
         special: Special::None,
+        conversion: Conversion::None,
         selectable_fields: Vec::new(),
         crd_name: None,
     }
@@ -206,6 +222,7 @@ fn builtins() -> Vec<ResourceType> {
         ("Message", "string", ".message", Render::Value),
     ]);
     let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.conversion = Conversion::EventsV1;
     events.columns = columns(&[
         ("Type", "string", ".type", Render::Value),
         ("Reason", "string", ".reason", Render::Value),
@@ -634,6 +651,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             tracks_generation: true,
             columns,
             special: Special::None,
+            conversion: Conversion::None,
             selectable_fields: v
                 .get("selectableFields")
                 .and_then(Value::as_array)

@@ -53,7 +53,7 @@ impl WatchRequest {
         self.namespace
             .as_deref()
             .is_none_or(|ns| meta_str(obj, "namespace") == ns)
-            && self.query.matches(obj)
+            && self.query.matches(&present(&self.rt, obj))
     }
 
     fn render(&self, type_: &str, obj: &Value) -> Value {
@@ -145,7 +145,7 @@ pub(crate) fn open(
                 .store
                 .list(&req.rt.storage_key(), req.namespace.as_deref())
             {
-                if req.query.matches(obj) {
+                if req.query.matches(&present(&req.rt, obj)) {
                     pending.push_back(req.render("ADDED", obj));
                 }
             }

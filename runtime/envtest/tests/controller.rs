@@ -134,6 +134,21 @@ async fn event_recorder_and_leases() {
         .await
         .unwrap();
     assert_eq!(by_regarding.items.len(), 1);
+    // Both Event APIs share one storage: core/v1 sees the same event (what `kubectl describe` lists).
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(env.client(), "default");
+    let described = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.name=subject,involvedObject.kind=ConfigMap"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(described.items.len(), 1);
+    assert_eq!(described.items[0].message.as_deref(), Some("all good"));
+    assert_eq!(
+        described.items[0].reporting_component.as_deref(),
+        Some("test-controller")
+    );
 
     // Leases round-trip MicroTime exactly; built-ins allow unconditional updates.
     let leases: Api<Lease> = Api::namespaced(env.client(), "default");
