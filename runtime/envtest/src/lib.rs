@@ -30,8 +30,9 @@
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
 //!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
-//!   objects as core events, converted field by field, as kube-apiserver does); `coordination.k8s.io/v1` `leases`;
-//!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
+//!   objects as core events, converted field by field, as kube-apiserver does);
+//!   `coordination.k8s.io/v1` `leases`; `apiextensions.k8s.io/v1`
+//!   `customresourcedefinitions`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
