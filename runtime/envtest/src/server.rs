@@ -947,7 +947,7 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
     let failed = |msg: String| ApiError::new(422, "Invalid", msg);
     match patch_type {
         PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
-        PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
+        PatchType::Json => patch::json(&mut patched, &patch_body)?,
         PatchType::Strategic => patch::strategic_merge(&mut patched, &require_object(patch_body)?)
             .map_err(ApiError::unsupported_media_type)?,
         PatchType::Apply => {
@@ -992,8 +992,7 @@ fn scale_request(
                     patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
                         .map_err(ApiError::unsupported_media_type)?
                 }
-                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)
-                    .map_err(|m| ApiError::new(422, "Invalid", m))?,
+                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)?,
                 PatchType::Apply => {
                     return Err(ApiError::unsupported_media_type(
                         "server-side apply to the scale subresource is not supported yet",
