@@ -21,6 +21,13 @@
 //! # }
 //! ```
 //!
+//! To look around with kubectl, run the bundled example, which serves until Ctrl-C:
+//!
+//! ```sh
+//! cargo run -p kubesmith-envtest --example serve -- /tmp/envtest.kubeconfig config/crd/bases
+//! kubectl --kubeconfig /tmp/envtest.kubeconfig get crds
+//! ```
+//!
 //! # What it serves
 //!
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
