@@ -28,7 +28,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
 use crate::typed::FieldValidation;
-use crate::watch::{self, Start, WatchRequest};
+use crate::watch::{self, Start, View, WatchRequest};
 
 /// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -194,6 +194,9 @@ fn wants_aggregated_discovery(headers: &HeaderMap) -> bool {
 enum Representation {
     Json,
     Table(TableOptions),
+    /// `as=PartialObjectMetadata(List)`: metadata only (kube's `metadata_watcher`), with the
+    /// `meta.k8s.io` apiVersion to use.
+    Metadata(String),
 }
 
 fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, ApiError> {
@@ -223,6 +226,12 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
                     }));
                 }
             }
+            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList")) => {
+                let v = m.param("v").unwrap_or_default();
+                if m.param("g") == Some("meta.k8s.io") && (v == "v1" || v == "v1beta1") {
+                    return Ok(Representation::Metadata(format!("meta.k8s.io/{v}")));
+                }
+            }
             ("application/json", None) | ("application/*", None) | ("*/*", None) => {
                 return Ok(Representation::Json);
             }
@@ -231,7 +240,7 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
     }
     let asked: Vec<String> = ranges.iter().map(|m| m.essence.clone()).collect();
     Err(ApiError::not_acceptable(format!(
-        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {})",
+        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata[List];v=v1;g=meta.k8s.io (asked for {})",
         asked.join(", ")
     )))
 }
@@ -620,6 +629,25 @@ fn respond_objects(
             };
             ok_json(StatusCode::OK, &table::table(rt, &items, opts, meta))
         }
+        Representation::Metadata(api_version) if is_list => {
+            let items: Vec<Value> = v
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|o| table::partial_metadata(o, api_version))
+                .collect();
+            let list = serde_json::json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": api_version,
+                "metadata": v.get("metadata").cloned().unwrap_or_default(),
+                "items": items,
+            });
+            ok_json(StatusCode::OK, &list)
+        }
+        Representation::Metadata(api_version) => {
+            ok_json(StatusCode::OK, &table::partial_metadata(&v, api_version))
+        }
     }
 }
 
@@ -857,9 +885,10 @@ fn watch_request(shared: &Shared, cluster: &Cluster, call: Call<'_>) -> Result<R
         streaming_list: send_initial == Some(true),
         bookmarks: params.flag("allowWatchBookmarks")?,
         timeout,
-        table: match rep {
-            Representation::Table(t) => Some(t),
-            Representation::Json => None,
+        view: match rep {
+            Representation::Table(t) => View::Table(t),
+            Representation::Metadata(api_version) => View::Metadata(api_version),
+            Representation::Json => View::Object,
         },
     };
     let stream = watch::open(cluster, req, shared.watch_token());

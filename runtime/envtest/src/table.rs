@@ -21,6 +21,15 @@ pub(crate) struct TableOptions {
     pub no_headers: bool,
 }
 
+/// A `PartialObjectMetadata` of `meta.k8s.io/<version>` for an object.
+pub(crate) fn partial_metadata(obj: &Value, api_version: &str) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": api_version,
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
 /// Renders `objects` (already presented at the request's version) as a `meta.k8s.io` Table.
 pub(crate) fn table(
     rt: &ResourceType,
@@ -55,13 +64,7 @@ pub(crate) fn table(
             match opts.include_object {
                 IncludeObject::None => {}
                 IncludeObject::Object => row["object"] = obj.clone(),
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": opts.api_version,
-                        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-                    })
-                }
+                IncludeObject::Metadata => row["object"] = partial_metadata(obj, &opts.api_version),
             }
             row
         })

@@ -45,7 +45,17 @@ pub(crate) struct WatchRequest {
     pub streaming_list: bool,
     pub bookmarks: bool,
     pub timeout: Duration,
-    pub table: Option<TableOptions>,
+    pub view: View,
+}
+
+/// How each event's object is shown, as negotiated from the Accept header.
+#[derive(Debug)]
+pub(crate) enum View {
+    Object,
+    /// `kubectl get -w`: a one-row Table per event.
+    Table(TableOptions),
+    /// kube's `metadata_watcher`: `PartialObjectMetadata` of this `meta.k8s.io` apiVersion.
+    Metadata(String),
 }
 
 impl WatchRequest {
@@ -58,8 +68,8 @@ impl WatchRequest {
 
     fn render(&self, type_: &str, obj: &Value) -> Value {
         let obj = present(&self.rt, obj);
-        let object = match &self.table {
-            Some(opts) => {
+        let object = match &self.view {
+            View::Table(opts) => {
                 let rv = meta_str(&obj, "resourceVersion").to_string();
                 table::table(
                     &self.rt,
@@ -68,7 +78,8 @@ impl WatchRequest {
                     json!({ "resourceVersion": rv }),
                 )
             }
-            None => obj,
+            View::Metadata(api_version) => table::partial_metadata(&obj, api_version),
+            View::Object => obj,
         };
         json!({ "type": type_, "object": object })
     }

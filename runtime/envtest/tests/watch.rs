@@ -417,3 +417,71 @@ async fn dropped_watches_end_cleanly_and_resume() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn metadata_only_lists_and_watches() {
+    use kube::core::PartialObjectMeta;
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    api.create(&PostParams::default(), &cm("meta", "x"))
+        .await
+        .unwrap();
+
+    let list = api.list_metadata(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("meta"));
+    assert_eq!(
+        api.get_metadata("meta")
+            .await
+            .unwrap()
+            .metadata
+            .labels
+            .unwrap()["app"],
+        "x"
+    );
+    let raw = env
+        .client()
+        .request_text(
+            http::Request::get("/api/v1/namespaces/default/configmaps")
+                .header(
+                    "Accept",
+                    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+                )
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert_eq!(raw["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(raw["items"][0].get("data").is_none(), "metadata only");
+
+    // kube 5's metadata watches: an Api of PartialObjectMeta sends metadata-only requests.
+    let meta_api: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(env.client(), "default");
+    let mut events = watcher(meta_api, watcher::Config::default()).boxed();
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::Init
+    ));
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::InitApply(_)
+    ));
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::InitDone
+    ));
+    api.patch(
+        "meta",
+        &Default::default(),
+        &kube::api::Patch::Merge(json!({ "metadata": { "labels": { "app": "y" } } })),
+    )
+    .await
+    .unwrap();
+    match next_watcher_event(&mut events).await {
+        watcher::Event::Apply(m) => assert_eq!(m.metadata.labels.unwrap()["app"], "y"),
+        other => panic!("expected Apply, got {other:?}"),
+    }
+    env.stop().await;
+}
