@@ -129,7 +129,18 @@ pub use kubeconfig::NAME as KUBECONFIG_NAME;
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why starting, configuring or stopping an [`Environment`] failed.
+/// Why starting, configuring or stopping an [`Environment`] failed. Messages name the input
+/// (the port, the file and document, the CRD) and what was wrong with it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let missing = std::path::PathBuf::from("/no/such/crds");
+/// let err = kubesmith_envtest::Environment::builder().crd_dir(missing).start().await.unwrap_err();
+/// assert!(matches!(err, kubesmith_envtest::Error::ReadDir { .. }));
+/// assert!(err.to_string().starts_with("could not read the CRD directory /no/such/crds"));
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -218,7 +229,39 @@ pub enum Error {
 /// A running embedded API server, with its own store and port.
 ///
 /// Dropping it stops the server too; [`Environment::stop`] additionally waits until the
-/// port is free. See the [crate documentation](crate) for an example and for what is served.
+/// port is free. See the [crate documentation](crate) for what is served.
+///
+/// ```
+/// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+/// use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+///     "metadata": { "name": "widgets.example.com" },
+///     "spec": {
+///         "group": "example.com",
+///         "scope": "Namespaced",
+///         "names": { "plural": "widgets", "kind": "Widget" },
+///         "versions": [{ "name": "v1", "served": true, "storage": true,
+///             "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }]
+///     }
+/// }))?;
+/// let env = kubesmith_envtest::Environment::builder().crds([crd]).start().await?;
+///
+/// let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
+/// let widgets: Api<DynamicObject> = Api::default_namespaced_with(env.client(), &ApiResource::from_gvk(&gvk));
+/// let mut widget = DynamicObject::new("w", &ApiResource::from_gvk(&gvk));
+/// widget.data = serde_json::json!({ "spec": { "size": 3 } });
+/// let created = widgets.create(&PostParams::default(), &widget).await?;
+/// assert_eq!(created.metadata.generation, Some(1));
+///
+/// let dir = tempfile::tempdir()?;
+/// env.write_kubeconfig(&dir.path().join("kubeconfig"))?; // for kubectl --kubeconfig
+/// env.stop().await;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Environment {
     shared: Arc<server::Shared>,
     addr: SocketAddr,
