@@ -204,7 +204,15 @@ pub enum Error {
         /// The error the API answered with.
         source: kube::Error,
     },
-    /// A CRD was accepted but its kinds were not served in time (e.g. a name conflict).
+    /// The API server did not accept a CRD's names (they clash with another kind).
+    #[error("the CRD {name} was not accepted: {reason}")]
+    CrdRejected {
+        /// The CRD's name.
+        name: String,
+        /// The NamesAccepted condition's message, e.g. `"Widget" is already in use`.
+        reason: String,
+    },
+    /// A CRD was accepted but its kinds were not served in time.
     #[error(
         "the CRD {name} was created but {resource} was not served within {seconds}s (conflicting names?)"
     )]
@@ -435,16 +443,29 @@ impl Environment {
                 source,
             };
             crd.metadata.resource_version = None;
-            match api.create(&PostParams::default(), &crd).await {
-                Ok(_) => {}
+            let stored = match api.create(&PostParams::default(), &crd).await {
+                Ok(stored) => stored,
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     let existing = api.get(&name).await.map_err(install_err)?;
                     crd.metadata.resource_version = existing.metadata.resource_version;
                     api.replace(&name, &PostParams::default(), &crd)
                         .await
-                        .map_err(install_err)?;
+                        .map_err(install_err)?
                 }
                 Err(e) => return Err(install_err(e)),
+            };
+            // A name clash is final: say so now instead of waiting for the kind to be served.
+            let rejected = stored
+                .status
+                .and_then(|st| st.conditions)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "NamesAccepted" && c.status == "False");
+            if let Some(c) = rejected {
+                return Err(Error::CrdRejected {
+                    name,
+                    reason: c.message.unwrap_or_default(),
+                });
             }
             for v in crd.spec.versions.iter().filter(|v| v.served) {
                 self.wait_served(&name, &crd, &v.name).await?;

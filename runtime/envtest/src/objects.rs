@@ -958,7 +958,7 @@ impl Cluster {
         let status = registry::crd_status(
             crd,
             old.and_then(|o| o.get("status")),
-            conflict.as_deref(),
+            conflict.as_ref(),
             &now(),
         );
         crd["status"] = status;

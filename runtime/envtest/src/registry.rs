@@ -313,6 +313,13 @@ pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// Why a CRD's names are not accepted (the `NamesAccepted=False` reason and message).
+#[derive(Debug, Clone)]
+pub(crate) struct NameConflict {
+    pub reason: &'static str,
+    pub message: String,
+}
+
 /// All resource types currently served.
 #[derive(Debug)]
 pub(crate) struct Registry {
@@ -385,14 +392,20 @@ impl Registry {
         group: &str,
         plural: &str,
         kind: &str,
-    ) -> Option<String> {
+    ) -> Option<NameConflict> {
         self.all()
             .filter(|t| t.crd_name.as_deref() != Some(crd_name) && t.group == group)
             .find_map(|t| {
                 if t.plural == plural {
-                    Some(format!("\"{plural}\" is already in use"))
+                    Some(NameConflict {
+                        reason: "PluralConflict",
+                        message: format!("\"{plural}\" is already in use"),
+                    })
                 } else if t.kind == kind {
-                    Some(format!("\"{kind}\" is already in use"))
+                    Some(NameConflict {
+                        reason: "KindConflict",
+                        message: format!("\"{kind}\" is already in use"),
+                    })
                 } else {
                     None
                 }
@@ -670,7 +683,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
 pub(crate) fn crd_status(
     crd: &Value,
     old_status: Option<&Value>,
-    conflict: Option<&str>,
+    conflict: Option<&NameConflict>,
     now: &str,
 ) -> Value {
     let spec = &crd["spec"];
@@ -718,9 +731,9 @@ pub(crate) fn crd_status(
             ],
             spec["names"].clone(),
         ),
-        Some(msg) => (
+        Some(conflict) => (
             vec![
-                condition("NamesAccepted", "False", "PluralConflict", msg),
+                condition("NamesAccepted", "False", conflict.reason, &conflict.message),
                 condition(
                     "Established",
                     "False",

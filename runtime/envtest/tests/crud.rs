@@ -1021,3 +1021,33 @@ async fn every_served_version_sees_the_same_objects() {
     assert_eq!(group.preferred_version_or_latest(), "v1");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn clashing_crd_names_are_rejected() {
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let mut clash = serde_json::to_value(crontab_crd()).unwrap();
+    clash["metadata"]["name"] = json!("crontabs2.stable.example.com");
+    clash["spec"]["names"]["plural"] = json!("crontabs2");
+    let err = env
+        .install_crds([serde_json::from_value(clash).unwrap()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kubesmith_envtest::Error::CrdRejected { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the CRD crontabs2.stable.example.com was not accepted: \"CronTab\" is already in use"
+    );
+    // The original kind is still served.
+    crontabs(env.client(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    env.stop().await;
+}
