@@ -505,6 +505,52 @@ fn check_identity(
     Ok(current_rv)
 }
 
+/// The namespace a create goes to: the URL's, which the body may repeat but not contradict.
+fn namespace_for_create(
+    rt: &ResourceType,
+    url_ns: Option<&str>,
+    meta: &mut Map<String, Value>,
+) -> Result<String, ApiError> {
+    let body_ns = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let ns = if rt.namespaced {
+        let url_ns = url_ns.unwrap_or_default();
+        if url_ns.is_empty() {
+            return Err(ApiError::method_not_allowed(format!(
+                "create is not allowed on the all-namespaces collection of {}; POST to /namespaces/<namespace>/{}",
+                status::group_resource(&rt.group, &rt.plural),
+                rt.plural
+            )));
+        }
+        if !body_ns.is_empty() && body_ns != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        url_ns.to_string()
+    } else {
+        String::new()
+    };
+    if ns.is_empty() {
+        meta.remove("namespace");
+    } else {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    if meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(ApiError::internal(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    Ok(ns)
+}
+
 /// The object an update would store before defaulting: the request's object with the
 /// server-owned fields of `old` (or, for `/status`, `old` with the request's status).
 /// Returns it and whether the request reset `managedFields`.
@@ -747,55 +793,14 @@ impl Cluster {
         )
     }
 
-    pub fn create(
-        &mut self,
+    /// The name of a new object: `metadata.name`, or one generated from `generateName`
+    /// (retried on collisions like kube-apiserver), checked to be a valid name.
+    fn name_for_create(
+        &self,
         rt: &ResourceType,
-        url_ns: Option<&str>,
-        mut obj: Value,
-        opts: &mut WriteOptions,
-    ) -> Result<Value, ApiError> {
-        let dry_run = opts.dry_run;
-        check_type_meta(rt, &mut obj)?;
-        check_typed(rt, &mut obj, opts)?;
-        to_storage(rt, &mut obj);
-        let meta = metadata_mut(&mut obj);
-        let body_ns = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let ns = if rt.namespaced {
-            let url_ns = url_ns.unwrap_or_default();
-            if url_ns.is_empty() {
-                return Err(ApiError::method_not_allowed(format!(
-                    "create is not allowed on the all-namespaces collection of {}; POST to /namespaces/<namespace>/{}",
-                    status::group_resource(&rt.group, &rt.plural),
-                    rt.plural
-                )));
-            }
-            if !body_ns.is_empty() && body_ns != url_ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            url_ns.to_string()
-        } else {
-            String::new()
-        };
-        if ns.is_empty() {
-            meta.remove("namespace");
-        } else {
-            meta.insert("namespace".into(), json!(ns));
-        }
-        if meta
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|rv| !rv.is_empty())
-        {
-            return Err(ApiError::internal(
-                "resourceVersion should not be set on objects to be created",
-            ));
-        }
+        ns: &str,
+        meta: &mut Map<String, Value>,
+    ) -> Result<String, ApiError> {
         let mut name = meta
             .get("name")
             .and_then(Value::as_str)
@@ -818,7 +823,7 @@ impl Cluster {
         if name.is_empty() {
             name = generate_name(&generate);
             for _ in 0..8 {
-                if self.store.get(&rt.storage_key(), &ns, &name).is_none() {
+                if self.store.get(&rt.storage_key(), ns, &name).is_none() {
                     break;
                 }
                 name = generate_name(&generate);
@@ -840,6 +845,67 @@ impl Cluster {
                 ),
             ));
         }
+        Ok(name)
+    }
+
+    /// Creates are refused in terminating namespaces and for terminating CRDs, and need the
+    /// namespace to exist (NamespaceLifecycle admission).
+    fn check_open_for_create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(crd_name) = &rt.crd_name {
+            let crd_key = (
+                "apiextensions.k8s.io".to_string(),
+                "customresourcedefinitions".to_string(),
+            );
+            if self
+                .store
+                .get(&crd_key, "", crd_name)
+                .is_some_and(is_deleting)
+            {
+                return Err(ApiError::method_not_allowed(
+                    "create not allowed while custom resource definition is terminating",
+                ));
+            }
+        }
+        if rt.namespaced {
+            match self.namespace(ns) {
+                None => return Err(ApiError::not_found("", "namespaces", ns)),
+                Some(n) if is_deleting(n) => {
+                    let mut e = ApiError::forbidden(format!(
+                        "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        status::group_resource(&rt.group, &rt.plural)
+                    ));
+                    e.details = Some(
+                        json!({ "name": name, "group": rt.group, "kind": rt.plural, "causes": [{
+                        "reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace" }] }),
+                    );
+                    return Err(e);
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// POST: stores a new object with the server-set fields (uid, creationTimestamp,
+    /// resourceVersion, generation) and the type's defaults.
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        url_ns: Option<&str>,
+        mut obj: Value,
+        opts: &mut WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let dry_run = opts.dry_run;
+        check_type_meta(rt, &mut obj)?;
+        check_typed(rt, &mut obj, opts)?;
+        to_storage(rt, &mut obj);
+        let ns = namespace_for_create(rt, url_ns, metadata_mut(&mut obj))?;
+        let name = self.name_for_create(rt, &ns, metadata_mut(&mut obj))?;
         let meta = metadata_mut(&mut obj);
         meta.insert("name".into(), json!(name));
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -857,38 +923,7 @@ impl Cluster {
         if rt.tracks_generation {
             meta.insert("generation".into(), json!(1));
         }
-        if let Some(crd_name) = &rt.crd_name {
-            let crd_key = (
-                "apiextensions.k8s.io".to_string(),
-                "customresourcedefinitions".to_string(),
-            );
-            if self
-                .store
-                .get(&crd_key, "", crd_name)
-                .is_some_and(is_deleting)
-            {
-                return Err(ApiError::method_not_allowed(
-                    "create not allowed while custom resource definition is terminating",
-                ));
-            }
-        }
-        if rt.namespaced {
-            match self.namespace(&ns) {
-                None => return Err(ApiError::not_found("", "namespaces", &ns)),
-                Some(n) if is_deleting(n) => {
-                    let mut e = ApiError::forbidden(format!(
-                        "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                        status::group_resource(&rt.group, &rt.plural)
-                    ));
-                    e.details = Some(
-                        json!({ "name": name, "group": rt.group, "kind": rt.plural, "causes": [{
-                        "reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace" }] }),
-                    );
-                    return Err(e);
-                }
-                Some(_) => {}
-            }
-        }
+        self.check_open_for_create(rt, &ns, &name)?;
         if self.store.get(&rt.storage_key(), &ns, &name).is_some() {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
