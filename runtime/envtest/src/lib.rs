@@ -32,8 +32,8 @@
 //!
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
 //!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
-//!   `/healthz`, `/readyz`, `/livez`, and minimal OpenAPI v3 documents so that
-//!   `kubectl apply` (with its default strict validation) works.
+//!   `/healthz`, `/readyz`, `/livez`, and OpenAPI v3 documents so that `kubectl apply`
+//!   (with its default strict validation) and `kubectl explain` on custom resources work.
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
 //!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
@@ -46,8 +46,12 @@
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
 //!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
-//!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
-//!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
+//!   server-side Tables for `kubectl get` (with kube-apiserver's columns, or a CRD's
+//!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
+//!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,
+//!   generation and error (`metav1.Status`) rules.
+//! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
+//!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
 //!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
 //!   [`Environment::drop_watches`] (re-watching from the last resourceVersion).
