@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::{Value, json};
@@ -87,7 +88,13 @@ impl WatchRequest {
     fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
         let mut metadata = json!({ "resourceVersion": rv.to_string() });
         if initial_end {
-            metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+            // client-go decodes the blueprint (an empty list of the kind) to build its result.
+            let blueprint = json!({ "kind": self.rt.list_kind, "apiVersion": self.rt.api_version(), "metadata": {}, "items": [] });
+            metadata["annotations"] = json!({
+                "k8s.io/initial-events-end": "true",
+                "kubernetes.io/initial-events-list-blueprint":
+                    base64::engine::general_purpose::STANDARD.encode(blueprint.to_string()),
+            });
         }
         json!({ "type": "BOOKMARK", "object": { "kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata } })
     }
