@@ -54,7 +54,9 @@
 //!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
 //!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
-//!   [`Environment::drop_watches`] (re-watching from the last resourceVersion).
+//!   [`Environment::drop_watches`] (re-watching from the last resourceVersion), plus
+//!   [`Environment::fail_requests`] and [`Environment::set_latency`] for retries and
+//!   slow servers.
 //!
 //! # What is not supported yet
 //!
@@ -520,6 +522,19 @@ impl Environment {
     /// such as kube's `watcher` re-watch from their last resourceVersion (a test hook).
     pub fn drop_watches(&self) {
         self.shared.drop_watches();
+    }
+
+    /// Makes the next `count` requests on resources (not discovery or health) fail with
+    /// `code`, answered like kube-apiserver would (429 `TooManyRequests` and 503/504 with
+    /// `Retry-After: 1`, which kube's client retries by itself; anything else as an
+    /// `InternalError`). A test hook for retry and backoff paths.
+    pub fn fail_requests(&self, count: usize, code: u16) {
+        self.shared.fail_requests(count, code);
+    }
+
+    /// Delays every request by `latency` (zero turns it off). A test hook for slow servers.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.set_latency(latency);
     }
 
     /// Stops the server: open watches end, and the port is free when this returns.

@@ -35,6 +35,42 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The default watch timeout when the client sends none (kube-apiserver: minRequestTimeout 1800 s).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// Failures and latency tests ask for.
+#[derive(Debug, Default)]
+struct Faults {
+    /// How many of the next resource requests fail, and with which code.
+    failures: usize,
+    code: u16,
+    latency: Duration,
+}
+
+/// The Status an injected failure answers with, shaped like kube-apiserver's for that code.
+fn injected(code: u16) -> ApiError {
+    let (reason, message) = match code {
+        429 => (
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        ),
+        504 => (
+            "Timeout",
+            "the server was unable to return a response in the time allotted",
+        ),
+        _ => (
+            "InternalError",
+            "Internal error occurred: injected by the test",
+        ),
+    };
+    let mut e = ApiError::new(code, reason, message);
+    if matches!(code, 429 | 503 | 504) {
+        e.details = Some(serde_json::json!({ "retryAfterSeconds": 1 }));
+    }
+    e
+}
+
 /// State shared by every request of one server.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -42,6 +78,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Cancelled (and replaced) to end every open watch; a child of `shutdown`.
     watches: Mutex<CancellationToken>,
+    /// Injected failures and latency (test hooks).
+    faults: Mutex<Faults>,
     /// `127.0.0.1:PORT`, reported in `/api`.
     pub address: String,
 }
@@ -54,9 +92,41 @@ impl Shared {
         Shared {
             cluster: Mutex::new(cluster),
             watches: Mutex::new(shutdown.child_token()),
+            faults: Mutex::new(Faults::default()),
             shutdown,
             address,
         }
+    }
+
+    /// Makes the next `count` resource requests fail with `code`.
+    pub fn fail_requests(&self, count: usize, code: u16) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        f.failures = count;
+        f.code = code;
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .latency = latency;
+    }
+
+    fn latency(&self) -> Duration {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .latency
+    }
+
+    /// Consumes one injected failure, if any is pending.
+    fn take_failure(&self) -> Option<ApiError> {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if f.failures == 0 {
+            return None;
+        }
+        f.failures -= 1;
+        Some(injected(f.code))
     }
 
     fn watch_token(&self) -> CancellationToken {
@@ -93,6 +163,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     route(&shared, &parts, body).unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -679,6 +753,9 @@ fn resource(
     version: &str,
     rest: &[&str],
 ) -> Result<Response, ApiError> {
+    if let Some(e) = shared.take_failure() {
+        return Err(e);
+    }
     let mut cluster = shared.lock();
     let (target, legacy_watch) = parse_target(&cluster, group, version, rest)?;
     let call = Call {

@@ -284,3 +284,24 @@ async fn garbage_collection_is_opt_in() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn injected_failures() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    // 503 with Retry-After: kube's client retries by itself and succeeds.
+    env.fail_requests(1, 503);
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    // 500 reaches the caller as an API error.
+    env.fail_requests(1, 500);
+    match api.get_opt("nothing").await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (500, "InternalError")),
+        other => panic!("expected the injected 500, got {other:?}"),
+    }
+    // Only the requested number of requests fail.
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    env.set_latency(Duration::from_millis(10));
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    env.set_latency(Duration::ZERO);
+    env.stop().await;
+}
