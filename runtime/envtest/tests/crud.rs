@@ -1051,3 +1051,57 @@ async fn clashing_crd_names_are_rejected() {
         .unwrap();
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_namespace_waits_for_finalizers_of_its_content() {
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let namespaces: Api<Namespace> = Api::all(env.client());
+    let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": "team" } })).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let api = crontabs(env.client(), "team");
+    let mut held = crontab("held", "x");
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+
+    namespaces
+        .delete("team", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = namespaces.get("team").await.unwrap();
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "team");
+    let err = api_error(
+        cms.create(&PostParams::default(), &cm("late", &[]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 403);
+    assert!(
+        err.message.contains("because it is being terminated"),
+        "{}",
+        err.message
+    );
+
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .unwrap();
+    assert!(
+        namespaces.get_opt("team").await.unwrap().is_none(),
+        "the namespace goes with its last object"
+    );
+    env.stop().await;
+}
