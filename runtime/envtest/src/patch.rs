@@ -1,5 +1,6 @@
-//! PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), a strategic
-//! merge patch subset for built-in kinds, and a server-side apply subset.
+//! PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch
+//! for the built-in kinds (with their merge keys), and the merge step of server-side apply
+//! (ownership and conflicts are in `managed.rs`).
 
 use serde_json::{Map, Value};
 
