@@ -21,25 +21,42 @@
 //! # }
 //! ```
 //!
+//! To look around with kubectl, run the bundled example, which serves until Ctrl-C:
+//!
+//! ```sh
+//! cargo run -p kubesmith-envtest --example serve -- /tmp/envtest.kubeconfig config/crd/bases
+//! kubectl --kubeconfig /tmp/envtest.kubeconfig get crds
+//! ```
+//!
 //! # What it serves
 //!
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
 //!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
-//!   `/healthz`, `/readyz`, `/livez`, and minimal OpenAPI v3 documents so that
-//!   `kubectl apply` (with its default strict validation) works.
+//!   `/healthz`, `/readyz`, `/livez`, and OpenAPI v3 documents so that `kubectl apply`
+//!   (with its default strict validation) and `kubectl explain` on custom resources work.
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
-//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (separate
-//!   storage from core events); `coordination.k8s.io/v1` `leases`;
-//!   `apiextensions.k8s.io/v1` `customresourcedefinitions`.
+//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
+//!   objects as core events, converted field by field, as kube-apiserver does);
+//!   `coordination.k8s.io/v1` `leases`; `apiextensions.k8s.io/v1`
+//!   `customresourcedefinitions`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
-//!   (JSON patch, merge patch, strategic merge patch for the built-ins, a server-side
-//!   apply subset), delete (finalizers and `deletionTimestamp`), delete collection,
+//!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
+//!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
 //!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
-//!   server-side Tables for `kubectl get`, `dryRun=All`, all with kube-apiserver's
-//!   resourceVersion, conflict, generation and error (`metav1.Status`) rules.
+//!   server-side Tables for `kubectl get` (with kube-apiserver's columns, or a CRD's
+//!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
+//!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,
+//!   generation and error (`metav1.Status`) rules.
+//! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
+//!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
+//! - One global resourceVersion counter per environment; test hooks for the failure paths
+//!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
+//!   [`Environment::drop_watches`] (re-watching from the last resourceVersion), plus
+//!   [`Environment::fail_requests`] and [`Environment::set_latency`] for retries and
+//!   slow servers.
 //!
 //! # What is not supported yet
 //!
@@ -51,19 +68,25 @@
 //!   validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).
-//! - Server-side apply is a subset: the applied fields are merged into the object (maps
-//!   recursively, lists replaced); there is no `managedFields` tracking, no conflicts and
-//!   no removal of fields a manager stops applying.
+//! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
+//!   as a whole), as for CRD lists without `x-kubernetes-list-type`; associative lists
+//!   (`listType: map`/`set`, built-in merge keys such as container names) are not merged
+//!   per item. Ownership, conflicts (409, `force`), removal of fields a manager stops
+//!   applying, update-operation ownership and `kubectl apply --server-side` taking over from
+//!   client-side apply work; the `.` self-ownership markers are not written.
 //! - Strategic merge patch knows the merge keys of the served built-in kinds only
 //!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
 //!   secrets); `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
-//! - No garbage collector: ownerReferences are stored but dependents are not deleted;
-//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes
-//!   (as with envtest's kube-apiserver without controller-manager).
-//! - Deleting a CRD removes it and all its objects at once (finalizers on those objects are
-//!   not waited for).
+//! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
+//!   on: by default, as with envtest's kube-apiserver without controller-manager,
+//!   ownerReferences are stored but dependents are not deleted, and
+//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
+//!   When on, it runs synchronously after each write (owners are matched by uid only).
+//! - Deleting a CRD follows kube-apiserver (Terminating, objects deleted, objects with
+//!   finalizers waited for, new objects refused with 405), except for a CRD that carries
+//!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
 //! - No admission or conversion webhooks, no authentication or
@@ -73,14 +96,16 @@
 //!   and serviceaccounts, anything else gets 415. Responses are always JSON.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
-//! - `managedFields` are not recorded.
-//! - Built-in kinds get no type-specific defaulting or allocation: a Service gets no
-//!   cluster IP, a ServiceAccount no token, a Secret's `data` is not checked to be base64.
+//! - Built-in defaulting is limited to Secrets (`type: Opaque`) and Services (type, ports,
+//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers); a
+//!   ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
 //! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
 //!   built-in kinds, so `kubectl explain` shows no fields for those.
 
 mod discovery;
+mod gc;
 mod kubeconfig;
+mod managed;
 mod objects;
 mod openapi;
 mod patch;
@@ -110,7 +135,18 @@ pub use kubeconfig::NAME as KUBECONFIG_NAME;
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why starting, configuring or stopping an [`Environment`] failed.
+/// Why starting, configuring or stopping an [`Environment`] failed. Messages name the input
+/// (the port, the file and document, the CRD) and what was wrong with it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let missing = std::path::PathBuf::from("/no/such/crds");
+/// let err = kubesmith_envtest::Environment::builder().crd_dir(missing).start().await.unwrap_err();
+/// assert!(matches!(err, kubesmith_envtest::Error::ReadDir { .. }));
+/// assert!(err.to_string().starts_with("could not read the CRD directory /no/such/crds"));
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -174,7 +210,15 @@ pub enum Error {
         /// The error the API answered with.
         source: kube::Error,
     },
-    /// A CRD was accepted but its kinds were not served in time (e.g. a name conflict).
+    /// The API server did not accept a CRD's names (they clash with another kind).
+    #[error("the CRD {name} was not accepted: {reason}")]
+    CrdRejected {
+        /// The CRD's name.
+        name: String,
+        /// The NamesAccepted condition's message, e.g. `"Widget" is already in use`.
+        reason: String,
+    },
+    /// A CRD was accepted but its kinds were not served in time.
     #[error(
         "the CRD {name} was created but {resource} was not served within {seconds}s (conflicting names?)"
     )]
@@ -199,7 +243,39 @@ pub enum Error {
 /// A running embedded API server, with its own store and port.
 ///
 /// Dropping it stops the server too; [`Environment::stop`] additionally waits until the
-/// port is free. See the [crate documentation](crate) for an example and for what is served.
+/// port is free. See the [crate documentation](crate) for what is served.
+///
+/// ```
+/// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+/// use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+///     "metadata": { "name": "widgets.example.com" },
+///     "spec": {
+///         "group": "example.com",
+///         "scope": "Namespaced",
+///         "names": { "plural": "widgets", "kind": "Widget" },
+///         "versions": [{ "name": "v1", "served": true, "storage": true,
+///             "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }]
+///     }
+/// }))?;
+/// let env = kubesmith_envtest::Environment::builder().crds([crd]).start().await?;
+///
+/// let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
+/// let widgets: Api<DynamicObject> = Api::default_namespaced_with(env.client(), &ApiResource::from_gvk(&gvk));
+/// let mut widget = DynamicObject::new("w", &ApiResource::from_gvk(&gvk));
+/// widget.data = serde_json::json!({ "spec": { "size": 3 } });
+/// let created = widgets.create(&PostParams::default(), &widget).await?;
+/// assert_eq!(created.metadata.generation, Some(1));
+///
+/// let dir = tempfile::tempdir()?;
+/// env.write_kubeconfig(&dir.path().join("kubeconfig"))?; // for kubectl --kubeconfig
+/// env.stop().await;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Environment {
     shared: Arc<server::Shared>,
     addr: SocketAddr,
@@ -223,6 +299,7 @@ pub struct EnvironmentBuilder {
     port: u16,
     crds: Vec<CustomResourceDefinition>,
     crd_dirs: Vec<PathBuf>,
+    garbage_collection: bool,
 }
 
 impl EnvironmentBuilder {
@@ -244,6 +321,15 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Runs an owner-reference garbage collector like kube-controller-manager's: deleting an
+    /// owner deletes its dependents (background), `Foreground` waits for blocking dependents,
+    /// `Orphan` strips the ownerReferences. Off by default, like envtest (which runs no
+    /// controller-manager); the cascade completes before the delete request answers.
+    pub fn garbage_collection(mut self, enabled: bool) -> Self {
+        self.garbage_collection = enabled;
+        self
+    }
+
     /// Starts the server and installs the configured CRDs.
     pub async fn start(self) -> Result<Environment, Error> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
@@ -256,7 +342,10 @@ impl EnvironmentBuilder {
             port: self.port,
             source,
         })?;
-        let shared = Arc::new(server::Shared::new(addr.to_string()));
+        let shared = Arc::new(server::Shared::new(
+            addr.to_string(),
+            self.garbage_collection,
+        ));
         let url = format!("http://{addr}");
         let config = config_for(&url);
         let client = kube::Client::try_from(config).map_err(|source| Error::Client {
@@ -360,16 +449,29 @@ impl Environment {
                 source,
             };
             crd.metadata.resource_version = None;
-            match api.create(&PostParams::default(), &crd).await {
-                Ok(_) => {}
+            let stored = match api.create(&PostParams::default(), &crd).await {
+                Ok(stored) => stored,
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     let existing = api.get(&name).await.map_err(install_err)?;
                     crd.metadata.resource_version = existing.metadata.resource_version;
                     api.replace(&name, &PostParams::default(), &crd)
                         .await
-                        .map_err(install_err)?;
+                        .map_err(install_err)?
                 }
                 Err(e) => return Err(install_err(e)),
+            };
+            // A name clash is final: say so now instead of waiting for the kind to be served.
+            let rejected = stored
+                .status
+                .and_then(|st| st.conditions)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "NamesAccepted" && c.status == "False");
+            if let Some(c) = rejected {
+                return Err(Error::CrdRejected {
+                    name,
+                    reason: c.message.unwrap_or_default(),
+                });
             }
             for v in crd.spec.versions.iter().filter(|v| v.served) {
                 self.wait_served(&name, &crd, &v.name).await?;
@@ -414,6 +516,25 @@ impl Environment {
     /// resourceVersion get `410 Expired` (a test hook for relist paths).
     pub fn compact_history(&self) {
         self.shared.lock().store.compact();
+    }
+
+    /// Ends every open watch stream, as an API server restart or a load balancer would; clients
+    /// such as kube's `watcher` re-watch from their last resourceVersion (a test hook).
+    pub fn drop_watches(&self) {
+        self.shared.drop_watches();
+    }
+
+    /// Makes the next `count` requests on resources (not discovery or health) fail with
+    /// `code`, answered like kube-apiserver would (429 `TooManyRequests` and 503/504 with
+    /// `Retry-After: 1`, which kube's client retries by itself; anything else as an
+    /// `InternalError`). A test hook for retry and backoff paths.
+    pub fn fail_requests(&self, count: usize, code: u16) {
+        self.shared.fail_requests(count, code);
+    }
+
+    /// Delays every request by `latency` (zero turns it off). A test hook for slow servers.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.set_latency(latency);
     }
 
     /// Stops the server: open watches end, and the port is free when this returns.

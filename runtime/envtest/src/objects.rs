@@ -7,7 +7,8 @@ use base64::Engine as _;
 use rand::seq::IndexedRandom as _;
 use serde_json::{Map, Value, json};
 
-use crate::registry::{self, Registry, ResourceType, Special};
+use crate::managed::{self, Scope, Writer};
+use crate::registry::{self, Conversion, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::{Store, meta_str};
@@ -18,6 +19,43 @@ use crate::typed::{self, FieldValidation};
 pub(crate) struct Cluster {
     pub registry: Registry,
     pub store: Store,
+    /// Run the owner-reference garbage collector after every write.
+    pub garbage_collection: bool,
+    /// The next service cluster IP to hand out, as an offset in 10.96.0.0/16.
+    next_service_ip: u32,
+}
+
+/// Held by a deleting CRD until all its objects are gone.
+const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Where a CRD's objects are stored: (spec.group, spec.names.plural).
+fn crd_storage_key(crd: &Value) -> (String, String) {
+    let field = |p: &str| {
+        crd.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("/spec/group"), field("/spec/names/plural"))
+}
+
+/// Sets (or replaces) a `status.conditions` entry, keeping lastTransitionTime if unchanged.
+fn set_condition(obj: &mut Value, type_: &str, status: &str, reason: &str, message: &str) {
+    let status_obj = object_field(obj, "status");
+    let conditions = status_obj.entry("conditions").or_insert_with(|| json!([]));
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    let Some(list) = conditions.as_array_mut() else {
+        return;
+    };
+    let since = list
+        .iter()
+        .find(|c| c["type"] == type_ && c["status"] == status)
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| json!(now()));
+    list.retain(|c| c["type"] != type_);
+    list.push(json!({ "type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": since }));
 }
 
 /// Namespaces that exist from the start, like on a fresh cluster.
@@ -63,6 +101,33 @@ pub(crate) struct WriteOptions {
     pub dry_run: bool,
     pub validation: FieldValidation,
     pub warnings: Vec<String>,
+    /// The field manager (`fieldManager`, or the User-Agent's product name).
+    pub manager: String,
+    /// `managedFields` were already computed by server-side apply.
+    pub applied: bool,
+}
+
+impl WriteOptions {
+    pub fn writer<'a>(
+        &'a self,
+        rt: &'a ResourceType,
+        part: Part,
+        api_version: &'a str,
+        now: &'a str,
+    ) -> Writer<'a> {
+        let scope = match part {
+            Part::Status => Scope::Status,
+            Part::Main | Part::Scale => Scope::Main {
+                status_subresource: rt.status_subresource,
+            },
+        };
+        Writer {
+            manager: &self.manager,
+            api_version,
+            scope,
+            now,
+        }
+    }
 }
 
 /// Query parameters of a list (or the list part of a watch).
@@ -102,10 +167,45 @@ pub(crate) enum Deleted {
 pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
+        if rt.conversion == Conversion::EventsV1 {
+            rename_fields(m, true);
+        }
         m.insert("apiVersion".into(), json!(rt.api_version()));
         m.insert("kind".into(), json!(rt.kind));
     }
     o
+}
+
+/// events.k8s.io/v1 field names and their core/v1 counterparts (events/v1 `conversion.go`).
+const EVENT_FIELDS: [(&str, &str); 8] = [
+    ("note", "message"),
+    ("regarding", "involvedObject"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+    ("related", "related"),
+];
+
+/// Renames Event fields from the core form to events.k8s.io (`to_v1`) or back.
+fn rename_fields(m: &mut Map<String, Value>, to_v1: bool) {
+    for (v1, core) in EVENT_FIELDS {
+        let (from, to) = if to_v1 { (core, v1) } else { (v1, core) };
+        if let Some(v) = m.remove(from) {
+            m.insert(to.into(), v);
+        }
+    }
+}
+
+/// The stored form of a served object (the inverse of [`present`] for converted types).
+fn to_storage(rt: &ResourceType, obj: &mut Value) {
+    if rt.conversion == Conversion::EventsV1
+        && let Value::Object(m) = obj
+    {
+        rename_fields(m, false);
+        m.insert("apiVersion".into(), json!("v1"));
+    }
 }
 
 /// The object under `key` of a stored object, replacing whatever non-object was there.
@@ -311,6 +411,17 @@ fn check_typed(
     Ok(())
 }
 
+fn default_secret(obj: &mut Value) {
+    fold_string_data(obj);
+    if obj
+        .get("type")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        obj["type"] = json!("Opaque");
+    }
+}
+
 /// Folds a Secret's write-only `stringData` into base64 `data`, as the Secret strategy does.
 fn fold_string_data(obj: &mut Value) {
     let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
@@ -326,11 +437,200 @@ fn fold_string_data(obj: &mut Value) {
     }
 }
 
+/// Checks that an update targets the object it names (name, namespace, uid) and carries
+/// an acceptable resourceVersion; returns the current resourceVersion.
+fn check_identity(
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    old: &Value,
+    new: &mut Value,
+    rv_check: RvCheck,
+) -> Result<String, ApiError> {
+    let meta = metadata_mut(new);
+    let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+    if body_name.is_empty() {
+        meta.insert("name".into(), json!(name));
+    } else if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let body_ns = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if rt.namespaced {
+        if body_ns.is_empty() {
+            meta.insert("namespace".into(), json!(ns));
+        } else if body_ns != ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    let current_rv = meta_str(old, "resourceVersion").to_string();
+    let sent_rv = meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if sent_rv.is_empty() || sent_rv == "0" {
+        if rv_check == RvCheck::Required {
+            return Err(invalid(
+                rt,
+                name,
+                "FieldValueInvalid",
+                "metadata.resourceVersion",
+                "Invalid value: 0: must be specified for an update".into(),
+            ));
+        }
+    } else if sent_rv != current_rv {
+        return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+    }
+    if let Some(uid) = meta.get("uid").and_then(Value::as_str)
+        && !uid.is_empty()
+        && uid != meta_str(old, "uid")
+    {
+        return Err(invalid(
+            rt,
+            name,
+            "FieldValueInvalid",
+            "metadata.uid",
+            format!("Invalid value: \"{uid}\": field is immutable"),
+        ));
+    }
+    Ok(current_rv)
+}
+
+/// The namespace a create goes to: the URL's, which the body may repeat but not contradict.
+fn namespace_for_create(
+    rt: &ResourceType,
+    url_ns: Option<&str>,
+    meta: &mut Map<String, Value>,
+) -> Result<String, ApiError> {
+    let body_ns = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let ns = if rt.namespaced {
+        let url_ns = url_ns.unwrap_or_default();
+        if url_ns.is_empty() {
+            return Err(ApiError::method_not_allowed(format!(
+                "create is not allowed on the all-namespaces collection of {}; POST to /namespaces/<namespace>/{}",
+                status::group_resource(&rt.group, &rt.plural),
+                rt.plural
+            )));
+        }
+        if !body_ns.is_empty() && body_ns != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        url_ns.to_string()
+    } else {
+        String::new()
+    };
+    if ns.is_empty() {
+        meta.remove("namespace");
+    } else {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    if meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(ApiError::internal(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    Ok(ns)
+}
+
+/// The object an update would store before defaulting: the request's object with the
+/// server-owned fields of `old` (or, for `/status`, `old` with the request's status).
+/// Returns it and whether the request reset `managedFields`.
+fn with_server_fields(
+    rt: &ResourceType,
+    part: Part,
+    old: &Value,
+    mut new: Value,
+    applied: bool,
+) -> (Value, bool) {
+    let mut reset_managed = false;
+    let result = match part {
+        Part::Status => {
+            let mut r = old.clone();
+            match new.get("status") {
+                Some(s) => r["status"] = s.clone(),
+                None => {
+                    if let Value::Object(m) = &mut r {
+                        m.remove("status");
+                    }
+                }
+            }
+            if applied {
+                match new.pointer("/metadata/managedFields") {
+                    Some(mf) => metadata_mut(&mut r).insert("managedFields".into(), mf.clone()),
+                    None => metadata_mut(&mut r).remove("managedFields"),
+                };
+            }
+            r
+        }
+        Part::Main | Part::Scale => {
+            let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            let meta = metadata_mut(&mut new);
+            // `managedFields: [{}]` resets ownership; a list with entries replaces it (how
+            // kubectl migrates client-side apply ownership); otherwise the live list stays.
+            let sent = meta.get("managedFields").and_then(Value::as_array);
+            let replaces = sent.is_some_and(|a| a.iter().any(|e| e.get("manager").is_some()));
+            if meta.get("managedFields") == Some(&json!([{}])) {
+                reset_managed = true;
+                meta.remove("managedFields");
+            } else if !applied && !replaces {
+                match old_meta.get("managedFields") {
+                    Some(v) => meta.insert("managedFields".into(), v.clone()),
+                    None => meta.remove("managedFields"),
+                };
+            }
+            for kept in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
+                match old_meta.get(kept) {
+                    Some(v) => meta.insert(kept.into(), v.clone()),
+                    None => meta.remove(kept),
+                };
+            }
+            meta.remove("selfLink");
+            if rt.status_subresource
+                && let Value::Object(m) = &mut new
+            {
+                match old.get("status") {
+                    Some(s) => m.insert("status".into(), s.clone()),
+                    None => m.remove("status"),
+                };
+            }
+            new
+        }
+    };
+    (result, reset_managed)
+}
+
 impl Cluster {
     pub fn new() -> Self {
         let mut c = Cluster {
             registry: Registry::new(),
             store: Store::new(),
+            garbage_collection: false,
+            next_service_ip: 1,
         };
         let ns_key = ("".to_string(), "namespaces".to_string());
         for ns in INITIAL_NAMESPACES {
@@ -348,7 +648,74 @@ impl Cluster {
             });
             c.store.insert(&ns_key, obj);
         }
+        // The apiserver's own Service, present in every cluster (and in envtest).
+        let mut kubernetes = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": now(),
+                "labels": { "component": "apiserver", "provider": "kubernetes" },
+            },
+            "spec": { "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }] },
+            "status": { "loadBalancer": {} },
+        });
+        c.default_service(&mut kubernetes, None);
+        c.store.insert(&("".into(), "services".into()), kubernetes);
         c
+    }
+
+    /// Service defaults (core/v1 `SetDefaults_Service`) and cluster IP allocation; an update
+    /// that leaves the cluster IP out keeps the allocated one.
+    fn default_service(&mut self, svc: &mut Value, old: Option<&Value>) {
+        let spec = object_field(svc, "spec");
+        let type_ = spec
+            .entry("type")
+            .or_insert_with(|| json!("ClusterIP"))
+            .clone();
+        spec.entry("sessionAffinity")
+            .or_insert_with(|| json!("None"));
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.entry("protocol").or_insert_with(|| json!("TCP"));
+                if let Some(p) = port.get("port").cloned() {
+                    port.entry("targetPort").or_insert(p);
+                }
+            }
+        }
+        if type_ == "ExternalName" {
+            return;
+        }
+        let unset = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+        if unset(spec.get("clusterIP")) {
+            let ip = match old
+                .and_then(|o| o.pointer("/spec/clusterIP"))
+                .filter(|v| !unset(Some(v)))
+            {
+                Some(v) => v.clone(),
+                None => {
+                    let n = self.next_service_ip;
+                    self.next_service_ip += 1;
+                    json!(format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff))
+                }
+            };
+            spec.insert("clusterIP".into(), ip);
+        }
+        if spec
+            .get("clusterIPs")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
+            let ip = spec.get("clusterIP").cloned().unwrap_or_default();
+            spec.insert("clusterIPs".into(), json!([ip]));
+        }
+        spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| json!("SingleStack"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
 
     fn namespace(&self, ns: &str) -> Option<&Value> {
@@ -400,7 +767,11 @@ impl Cluster {
         let mut remaining = 0usize;
         for obj in objects {
             let key = crate::store::object_key(obj);
-            if after.as_ref().is_some_and(|a| &key <= a) || !q.matches(obj) {
+            if after.as_ref().is_some_and(|a| &key <= a) {
+                continue;
+            }
+            let shown = present(rt, obj);
+            if !q.matches(&shown) {
                 continue;
             }
             if q.limit.is_some_and(|l| items.len() >= l) {
@@ -410,7 +781,7 @@ impl Cluster {
                 remaining += 1;
                 continue;
             }
-            items.push(present(rt, obj));
+            items.push(shown);
         }
         let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
         if let Some(last) = next {
@@ -422,54 +793,14 @@ impl Cluster {
         )
     }
 
-    pub fn create(
-        &mut self,
+    /// The name of a new object: `metadata.name`, or one generated from `generateName`
+    /// (retried on collisions like kube-apiserver), checked to be a valid name.
+    fn name_for_create(
+        &self,
         rt: &ResourceType,
-        url_ns: Option<&str>,
-        mut obj: Value,
-        opts: &mut WriteOptions,
-    ) -> Result<Value, ApiError> {
-        let dry_run = opts.dry_run;
-        check_type_meta(rt, &mut obj)?;
-        check_typed(rt, &mut obj, opts)?;
-        let meta = metadata_mut(&mut obj);
-        let body_ns = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let ns = if rt.namespaced {
-            let url_ns = url_ns.unwrap_or_default();
-            if url_ns.is_empty() {
-                return Err(ApiError::method_not_allowed(format!(
-                    "create is not allowed on the all-namespaces collection of {}; POST to /namespaces/<namespace>/{}",
-                    status::group_resource(&rt.group, &rt.plural),
-                    rt.plural
-                )));
-            }
-            if !body_ns.is_empty() && body_ns != url_ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            url_ns.to_string()
-        } else {
-            String::new()
-        };
-        if ns.is_empty() {
-            meta.remove("namespace");
-        } else {
-            meta.insert("namespace".into(), json!(ns));
-        }
-        if meta
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|rv| !rv.is_empty())
-        {
-            return Err(ApiError::internal(
-                "resourceVersion should not be set on objects to be created",
-            ));
-        }
+        ns: &str,
+        meta: &mut Map<String, Value>,
+    ) -> Result<String, ApiError> {
         let mut name = meta
             .get("name")
             .and_then(Value::as_str)
@@ -492,7 +823,7 @@ impl Cluster {
         if name.is_empty() {
             name = generate_name(&generate);
             for _ in 0..8 {
-                if self.store.get(&rt.storage_key(), &ns, &name).is_none() {
+                if self.store.get(&rt.storage_key(), ns, &name).is_none() {
                     break;
                 }
                 name = generate_name(&generate);
@@ -514,24 +845,35 @@ impl Cluster {
                 ),
             ));
         }
-        let meta = metadata_mut(&mut obj);
-        meta.insert("name".into(), json!(name));
-        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-        meta.insert("creationTimestamp".into(), json!(now()));
-        for server_owned in [
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "managedFields",
-            "selfLink",
-        ] {
-            meta.remove(server_owned);
-        }
-        if rt.tracks_generation {
-            meta.insert("generation".into(), json!(1));
+        Ok(name)
+    }
+
+    /// Creates are refused in terminating namespaces and for terminating CRDs, and need the
+    /// namespace to exist (NamespaceLifecycle admission).
+    fn check_open_for_create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(crd_name) = &rt.crd_name {
+            let crd_key = (
+                "apiextensions.k8s.io".to_string(),
+                "customresourcedefinitions".to_string(),
+            );
+            if self
+                .store
+                .get(&crd_key, "", crd_name)
+                .is_some_and(is_deleting)
+            {
+                return Err(ApiError::method_not_allowed(
+                    "create not allowed while custom resource definition is terminating",
+                ));
+            }
         }
         if rt.namespaced {
-            match self.namespace(&ns) {
-                None => return Err(ApiError::not_found("", "namespaces", &ns)),
+            match self.namespace(ns) {
+                None => return Err(ApiError::not_found("", "namespaces", ns)),
                 Some(n) if is_deleting(n) => {
                     let mut e = ApiError::forbidden(format!(
                         "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
@@ -546,6 +888,42 @@ impl Cluster {
                 Some(_) => {}
             }
         }
+        Ok(())
+    }
+
+    /// POST: stores a new object with the server-set fields (uid, creationTimestamp,
+    /// resourceVersion, generation) and the type's defaults.
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        url_ns: Option<&str>,
+        mut obj: Value,
+        opts: &mut WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let dry_run = opts.dry_run;
+        check_type_meta(rt, &mut obj)?;
+        check_typed(rt, &mut obj, opts)?;
+        to_storage(rt, &mut obj);
+        let ns = namespace_for_create(rt, url_ns, metadata_mut(&mut obj))?;
+        let name = self.name_for_create(rt, &ns, metadata_mut(&mut obj))?;
+        let meta = metadata_mut(&mut obj);
+        meta.insert("name".into(), json!(name));
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(now()));
+        for server_owned in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            meta.remove(server_owned);
+        }
+        if !opts.applied {
+            meta.remove("managedFields");
+        }
+        if rt.tracks_generation {
+            meta.insert("generation".into(), json!(1));
+        }
+        self.check_open_for_create(rt, &ns, &name)?;
         if self.store.get(&rt.storage_key(), &ns, &name).is_some() {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
@@ -566,9 +944,18 @@ impl Cluster {
                     labels["kubernetes.io/metadata.name"] = json!(name);
                 }
             }
-            Special::Secret => fold_string_data(&mut obj),
+            Special::Secret => default_secret(&mut obj),
+            Special::Service => self.default_service(&mut obj, None),
             Special::Crd => self.prepare_crd(&mut obj, None)?,
             Special::None => {}
+        }
+        if !opts.applied {
+            let (api_version, now) = (rt.api_version(), now());
+            managed::record_update(
+                None,
+                &mut obj,
+                &opts.writer(rt, Part::Main, &api_version, &now),
+            );
         }
         if dry_run {
             return Ok(present(rt, &obj));
@@ -606,7 +993,7 @@ impl Cluster {
         let status = registry::crd_status(
             crd,
             old.and_then(|o| o.get("status")),
-            conflict.as_deref(),
+            conflict.as_ref(),
             &now(),
         );
         crd["status"] = status;
@@ -650,105 +1037,15 @@ impl Cluster {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
         check_typed(rt, &mut new, opts)?;
-        let meta = metadata_mut(&mut new);
-        let body_name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
-        if body_name.is_empty() {
-            meta.insert("name".into(), json!(name));
-        } else if body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let body_ns = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if rt.namespaced {
-            if body_ns.is_empty() {
-                meta.insert("namespace".into(), json!(ns));
-            } else if body_ns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
+        to_storage(rt, &mut new);
+        let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
+        let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
+        match rt.special {
+            Special::Secret => default_secret(&mut result),
+            Special::Service if part != Part::Status => {
+                self.default_service(&mut result, Some(&old))
             }
-        } else {
-            meta.remove("namespace");
-        }
-        let current_rv = meta_str(&old, "resourceVersion").to_string();
-        let sent_rv = meta
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if sent_rv.is_empty() || sent_rv == "0" {
-            if rv_check == RvCheck::Required {
-                return Err(invalid(
-                    rt,
-                    name,
-                    "FieldValueInvalid",
-                    "metadata.resourceVersion",
-                    "Invalid value: 0: must be specified for an update".into(),
-                ));
-            }
-        } else if sent_rv != current_rv {
-            return Err(ApiError::conflict(&rt.group, &rt.plural, name));
-        }
-        if let Some(uid) = meta.get("uid").and_then(Value::as_str)
-            && !uid.is_empty()
-            && uid != meta_str(&old, "uid")
-        {
-            return Err(invalid(
-                rt,
-                name,
-                "FieldValueInvalid",
-                "metadata.uid",
-                format!("Invalid value: \"{uid}\": field is immutable"),
-            ));
-        }
-
-        let mut result = match part {
-            Part::Status => {
-                let mut r = old.clone();
-                match new.get("status") {
-                    Some(s) => r["status"] = s.clone(),
-                    None => {
-                        if let Value::Object(m) = &mut r {
-                            m.remove("status");
-                        }
-                    }
-                }
-                r
-            }
-            Part::Main | Part::Scale => {
-                let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
-                let meta = metadata_mut(&mut new);
-                for kept in [
-                    "uid",
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                    "generation",
-                    "managedFields",
-                ] {
-                    match old_meta.get(kept) {
-                        Some(v) => meta.insert(kept.into(), v.clone()),
-                        None => meta.remove(kept),
-                    };
-                }
-                meta.remove("selfLink");
-                if rt.status_subresource
-                    && let Value::Object(m) = &mut new
-                {
-                    match old.get("status") {
-                        Some(s) => m.insert("status".into(), s.clone()),
-                        None => m.remove("status"),
-                    };
-                }
-                new
-            }
-        };
-        if rt.special == Special::Secret {
-            fold_string_data(&mut result);
+            _ => {}
         }
         if is_deleting(&old) {
             let before = finalizers(&old);
@@ -780,6 +1077,14 @@ impl Cluster {
         }
         if rt.special == Special::Crd && part != Part::Status {
             self.prepare_crd(&mut result, Some(&old))?;
+        }
+        if !opts.applied && !reset_managed {
+            let (api_version, now) = (rt.api_version(), now());
+            managed::record_update(
+                Some(&old),
+                &mut result,
+                &opts.writer(rt, part, &api_version, &now),
+            );
         }
         metadata_mut(&mut result).insert("resourceVersion".into(), json!(current_rv));
         if result == old {
@@ -848,6 +1153,9 @@ impl Cluster {
         }
         if rt.special == Special::Namespace {
             return self.delete_namespace(rt, old, opts.dry_run);
+        }
+        if rt.special == Special::Crd && finalizers(&old).is_empty() {
+            return self.delete_crd(rt, old, opts.dry_run);
         }
         let mut fins = finalizers(&old);
         match opts.propagation.as_deref() {
@@ -947,27 +1255,110 @@ impl Cluster {
             .remove(&("".into(), "namespaces".into()), "", ns, Some(last))
     }
 
-    fn after_remove(&mut self, rt: &ResourceType, last: &Value) {
-        if rt.special == Special::Crd {
-            let name = meta_str(last, "name").to_string();
-            let group = last
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let plural = last
-                .pointer("/spec/names/plural")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            self.registry.remove_crd(&name);
-            let key = (group, plural);
-            let keys: Vec<(String, String)> = self
+    /// CRDs go Terminating with the `customresourcecleanup.apiextensions.k8s.io` finalizer
+    /// while their objects are deleted (objects with finalizers are waited for), then go.
+    fn delete_crd(
+        &mut self,
+        rt: &ResourceType,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        let mut marked = old.clone();
+        let meta = metadata_mut(&mut marked);
+        meta.insert("finalizers".into(), json!([CRD_CLEANUP_FINALIZER]));
+        meta.insert("deletionTimestamp".into(), json!(now()));
+        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+        let generation = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        meta.insert("generation".into(), json!(generation + 1));
+        set_condition(
+            &mut marked,
+            "Terminating",
+            "True",
+            "InstanceDeletionInProgress",
+            "CustomResource deletion is in progress",
+        );
+        if dry_run {
+            return Ok(Deleted::Pending(present(rt, &marked)));
+        }
+        let crd_name = meta_str(&marked, "name").to_string();
+        let marked = self.store.replace(&rt.storage_key(), marked);
+        let key = crd_storage_key(&marked);
+        if let Some(cr_rt) = self.registry.find_any_version(&key.0, &key.1).cloned() {
+            let objects: Vec<(String, String)> = self
                 .store
                 .list(&key, None)
                 .map(crate::store::object_key)
                 .collect();
-            for (ns, n) in keys {
+            for (ns, name) in objects {
+                // Objects with finalizers stay until their controllers remove them.
+                let _ = self.delete(&cr_rt, &ns, &name, &DeleteOptions::default());
+            }
+        }
+        match self.finish_crd(&crd_name) {
+            Some(last) => Ok(Deleted::Pending(present(rt, &last))),
+            None => Ok(Deleted::Pending(present(rt, &marked))),
+        }
+    }
+
+    /// Removes a terminating CRD once none of its objects is left; returns its last state.
+    fn finish_crd(&mut self, crd_name: &str) -> Option<Value> {
+        let crd_key = (
+            "apiextensions.k8s.io".to_string(),
+            "customresourcedefinitions".to_string(),
+        );
+        let crd = self.store.get(&crd_key, "", crd_name)?.clone();
+        if !is_deleting(&crd) || !finalizers(&crd).iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
+            return None;
+        }
+        if self
+            .store
+            .list(&crd_storage_key(&crd), None)
+            .next()
+            .is_some()
+        {
+            return None;
+        }
+        let mut last = crd;
+        if let Some(f) = last
+            .pointer_mut("/metadata/finalizers")
+            .and_then(Value::as_array_mut)
+        {
+            f.retain(|v| v != CRD_CLEANUP_FINALIZER);
+        }
+        set_condition(
+            &mut last,
+            "Terminating",
+            "True",
+            "InstanceDeletionCompleted",
+            "removed all instances",
+        );
+        let rt = self
+            .registry
+            .find_any_version(&crd_key.0, &crd_key.1)
+            .cloned()?;
+        if finalizers(&last).is_empty() {
+            let last = self.store.remove(&crd_key, "", crd_name, Some(last))?;
+            self.after_remove(&rt, &last);
+            Some(last)
+        } else {
+            Some(self.store.replace(&crd_key, last))
+        }
+    }
+
+    fn after_remove(&mut self, rt: &ResourceType, last: &Value) {
+        if let Some(crd_name) = &rt.crd_name {
+            self.finish_crd(crd_name);
+        }
+        if rt.special == Special::Crd {
+            // Normally empty by now; a CRD that had its own finalizers takes its objects along.
+            self.registry.remove_crd(meta_str(last, "name"));
+            let key = crd_storage_key(last);
+            let leftovers: Vec<(String, String)> = self
+                .store
+                .list(&key, None)
+                .map(crate::store::object_key)
+                .collect();
+            for (ns, n) in leftovers {
                 self.store.remove(&key, &ns, &n, None);
             }
         }
@@ -989,7 +1380,7 @@ impl Cluster {
         let targets: Vec<(String, String)> = self
             .store
             .list(&rt.storage_key(), ns)
-            .filter(|o| q.matches(o))
+            .filter(|o| q.matches(&present(rt, o)))
             .map(crate::store::object_key)
             .collect();
         let mut items = Vec::new();

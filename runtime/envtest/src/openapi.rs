@@ -1,6 +1,7 @@
 //! OpenAPI v3 discovery (`/openapi/v3`) and per-group-version documents. kubectl's default
-//! `--validate=strict` reads them to learn that the server supports `fieldValidation`; the
-//! schemas are deliberately minimal (objects with `x-kubernetes-preserve-unknown-fields`).
+//! `--validate=strict` reads them to learn that the server supports `fieldValidation`, and
+//! `kubectl explain` reads the schemas: a CRD's own, or a placeholder object that accepts
+//! anything for the built-in kinds.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 

@@ -1,5 +1,6 @@
-//! PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), a strategic
-//! merge patch subset for built-in kinds, and a server-side apply subset.
+//! PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch
+//! for the built-in kinds (with their merge keys), and the merge step of server-side apply
+//! (ownership and conflicts are in `managed.rs`).
 
 use serde_json::{Map, Value};
 
@@ -190,14 +191,14 @@ pub(crate) fn merge(doc: &mut Value, patch: &Value) {
     json_patch::merge(doc, patch);
 }
 
-/// Applies a JSON patch (RFC 6902) atomically; errors are messages for a 422.
+/// Applies a JSON patch (RFC 6902) atomically: 400 if it does not parse, 422 if it does not apply.
 ///
 /// Like kube-apiserver's implementation (evanphx/json-patch), a `test` for `null` passes when
 /// the member is absent but its parent exists: kube's finalizer helper relies on that to add
 /// the first finalizer.
-pub(crate) fn json(doc: &mut Value, patch: &Value) -> Result<(), String> {
+pub(crate) fn json(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let ops: Vec<json_patch::PatchOperation> = serde_json::from_value(patch.clone())
-        .map_err(|e| format!("the JSON patch is not valid: {e}"))?;
+        .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
     let mut work = doc.clone();
     for (i, op) in ops.iter().enumerate() {
         if let json_patch::PatchOperation::Test(t) = op {
@@ -209,16 +210,21 @@ pub(crate) fn json(doc: &mut Value, patch: &Value) -> Result<(), String> {
                 }
             }
         }
-        json_patch::patch(&mut work, std::slice::from_ref(op))
-            .map_err(|e| format!("JSON patch operation {i} failed: {e}"))?;
+        json_patch::patch(&mut work, std::slice::from_ref(op)).map_err(|e| {
+            // kube-apiserver answers a patch that does not apply with 422.
+            ApiError::new(
+                422,
+                "Invalid",
+                format!("JSON patch operation {i} failed: {e}"),
+            )
+        })?;
     }
     *doc = work;
     Ok(())
 }
 
-/// The subset of server-side apply this server does: the applied fields are merged into the
-/// live object (maps recursively, lists replaced). Field ownership, conflicts and removal of
-/// fields a manager stops applying are not implemented.
+/// Merges applied fields into an object (maps recursively, everything else replaced): the
+/// merge step of server-side apply, whose field ownership lives in `managed.rs`.
 pub(crate) fn apply(doc: &mut Value, applied: &Value) {
     match (doc, applied) {
         (Value::Object(d), Value::Object(a)) => {

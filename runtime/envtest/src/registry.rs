@@ -15,10 +15,36 @@ pub(crate) enum Special {
     None,
     /// Namespaces: `Active`/`Terminating` phase, the `kubernetes` finalizer, cascade delete.
     Namespace,
-    /// Secrets: `stringData` is folded into base64 `data`.
+    /// Secrets: `stringData` is folded into base64 `data`, `type` defaults to `Opaque`.
     Secret,
+    /// Services: type, port and IP-family defaults, and a cluster IP from 10.96.0.0/16.
+    Service,
     /// CRDs: defaults, status conditions, and (un)registering the served kinds.
     Crd,
+}
+
+/// How a column's cell is computed from what its path selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Render {
+    /// By the column type: text, numbers as they are, dates as ages (`5m`).
+    Value,
+    /// The number of entries of a map or list (ConfigMap `DATA`).
+    Count,
+    /// A timestamp as it is (the generic `Created At`).
+    Timestamp,
+    /// Service ports as `80/TCP,443/TCP`.
+    Ports,
+    /// An object reference as `kind/name` (Event `OBJECT`).
+    Reference,
+}
+
+/// How objects of a type differ from their stored form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conversion {
+    /// Stored as served (custom resources rewrite only `apiVersion`).
+    None,
+    /// `events.k8s.io/v1` Events, stored as core/v1 Events (renamed fields).
+    EventsV1,
 }
 
 /// A printer column of a Table (`kubectl get`).
@@ -30,6 +56,7 @@ pub(crate) struct PrinterColumn {
     pub description: String,
     pub priority: i64,
     pub json_path: String,
+    pub render: Render,
 }
 
 /// One served (group, version, resource).
@@ -55,6 +82,8 @@ pub(crate) struct ResourceType {
     pub tracks_generation: bool,
     pub columns: Vec<PrinterColumn>,
     pub special: Special,
+    /// How served objects map to stored ones.
+    pub conversion: Conversion,
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, as dotted paths.
     pub selectable_fields: Vec<String>,
     /// For custom resources, the name of the CRD that declares them.
@@ -72,7 +101,11 @@ impl ResourceType {
 
     /// Objects of one resource share storage across versions.
     pub fn storage_key(&self) -> (String, String) {
-        (self.group.clone(), self.plural.clone())
+        match self.conversion {
+            // Both Event APIs share kube-apiserver's one storage, kept in the core form.
+            Conversion::EventsV1 => (String::new(), "events".into()),
+            Conversion::None => (self.group.clone(), self.plural.clone()),
+        }
     }
 
     pub fn verbs() -> Value {
@@ -98,6 +131,7 @@ fn age_column() -> PrinterColumn {
             .into(),
         priority: 0,
         json_path: ".metadata.creationTimestamp".into(),
+        render: Render::Value,
     }
 }
 
@@ -126,22 +160,24 @@ fn builtin(
         tracks_generation: false,
         columns: vec![age_column()],
         special: Special::None,
+        conversion: Conversion::None,
         selectable_fields: Vec::new(),
         crd_name: None,
     }
 }
 
 /// Type-specific printer columns, followed by Age as kube-apiserver's printers do.
-fn columns(specs: &[(&str, &str, &str)]) -> Vec<PrinterColumn> {
+fn columns(specs: &[(&str, &str, &str, Render)]) -> Vec<PrinterColumn> {
     let mut out: Vec<PrinterColumn> = specs
         .iter()
-        .map(|(name, type_, path)| PrinterColumn {
+        .map(|(name, type_, path, render)| PrinterColumn {
             name: (*name).into(),
             type_: (*type_).into(),
             format: String::new(),
             description: String::new(),
             priority: 0,
             json_path: (*path).into(),
+            render: *render,
         })
         .collect();
     out.push(age_column());
@@ -157,11 +193,14 @@ fn builtins() -> Vec<ResourceType> {
     namespaces.special = Special::Namespace;
     namespaces.selectable_fields = fields(&["status.phase"]);
     namespaces.status_subresource = true;
-    namespaces.columns = columns(&[("Status", "string", ".status.phase")]);
+    namespaces.columns = columns(&[("Status", "string", ".status.phase", Render::Value)]);
     let mut secrets = builtin("", "v1", "secrets", "Secret", true, &[]);
     secrets.special = Special::Secret;
     secrets.selectable_fields = fields(&["type"]);
-    secrets.columns = columns(&[("Type", "string", ".type")]);
+    secrets.columns = columns(&[
+        ("Type", "string", ".type", Render::Value),
+        ("Data", "string", ".data", Render::Count),
+    ]);
     let mut core_events = builtin("", "v1", "events", "Event", true, &["ev"]);
     core_events.selectable_fields = fields(&[
         "involvedObject.kind",
@@ -177,17 +216,18 @@ fn builtins() -> Vec<ResourceType> {
         "type",
     ]);
     core_events.columns = columns(&[
-        ("Type", "string", ".type"),
-        ("Reason", "string", ".reason"),
-        ("Object", "string", ".involvedObject.name"),
-        ("Message", "string", ".message"),
+        ("Type", "string", ".type", Render::Value),
+        ("Reason", "string", ".reason", Render::Value),
+        ("Object", "string", ".involvedObject", Render::Reference),
+        ("Message", "string", ".message", Render::Value),
     ]);
     let mut events = builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events.conversion = Conversion::EventsV1;
     events.columns = columns(&[
-        ("Type", "string", ".type"),
-        ("Reason", "string", ".reason"),
-        ("Object", "string", ".regarding.name"),
-        ("Note", "string", ".note"),
+        ("Type", "string", ".type", Render::Value),
+        ("Reason", "string", ".reason", Render::Value),
+        ("Object", "string", ".regarding", Render::Reference),
+        ("Note", "string", ".note", Render::Value),
     ]);
     events.selectable_fields = fields(&[
         "regarding.kind",
@@ -203,11 +243,13 @@ fn builtins() -> Vec<ResourceType> {
     ]);
     let mut services = builtin("", "v1", "services", "Service", true, &["svc"]);
     services.status_subresource = true;
+    services.special = Special::Service;
     // `kubectl get all` lists the kinds in category "all"; services are the only served one.
     services.categories = vec!["all".into()];
     services.columns = columns(&[
-        ("Type", "string", ".spec.type"),
-        ("Cluster-IP", "string", ".spec.clusterIP"),
+        ("Type", "string", ".spec.type", Render::Value),
+        ("Cluster-IP", "string", ".spec.clusterIP", Render::Value),
+        ("Port(s)", "string", ".spec.ports", Render::Ports),
     ]);
     let mut crds = builtin(
         "apiextensions.k8s.io",
@@ -221,13 +263,22 @@ fn builtins() -> Vec<ResourceType> {
     crds.status_subresource = true;
     crds.tracks_generation = true;
     crds.categories = vec!["api-extensions".into()];
+    // Types without printers get kube-apiserver's generic table: the raw creation time.
+    let mut created_at = age_column();
+    created_at.name = "Created At".into();
+    created_at.render = Render::Timestamp;
+    crds.columns = vec![created_at];
+    let mut configmaps = builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]);
+    configmaps.columns = columns(&[("Data", "string", ".data", Render::Count)]);
+    let mut serviceaccounts = builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]);
+    serviceaccounts.columns = columns(&[("Secrets", "string", ".secrets", Render::Count)]);
     let mut leases = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]);
-    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity")]);
+    leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity", Render::Value)]);
     vec![
         namespaces,
-        builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
+        configmaps,
         secrets,
-        builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
+        serviceaccounts,
         services,
         core_events,
         events,
@@ -260,6 +311,13 @@ pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.cmp(b),
     }
+}
+
+/// Why a CRD's names are not accepted (the `NamesAccepted=False` reason and message).
+#[derive(Debug, Clone)]
+pub(crate) struct NameConflict {
+    pub reason: &'static str,
+    pub message: String,
 }
 
 /// All resource types currently served.
@@ -334,14 +392,20 @@ impl Registry {
         group: &str,
         plural: &str,
         kind: &str,
-    ) -> Option<String> {
+    ) -> Option<NameConflict> {
         self.all()
             .filter(|t| t.crd_name.as_deref() != Some(crd_name) && t.group == group)
             .find_map(|t| {
                 if t.plural == plural {
-                    Some(format!("\"{plural}\" is already in use"))
+                    Some(NameConflict {
+                        reason: "PluralConflict",
+                        message: format!("\"{plural}\" is already in use"),
+                    })
                 } else if t.kind == kind {
-                    Some(format!("\"{kind}\" is already in use"))
+                    Some(NameConflict {
+                        reason: "KindConflict",
+                        message: format!("\"{kind}\" is already in use"),
+                    })
                 } else {
                     None
                 }
@@ -558,6 +622,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
                     }),
                 priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
                 json_path,
+                render: Render::Value,
             });
         }
         if columns.is_empty() {
@@ -599,6 +664,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             tracks_generation: true,
             columns,
             special: Special::None,
+            conversion: Conversion::None,
             selectable_fields: v
                 .get("selectableFields")
                 .and_then(Value::as_array)
@@ -617,7 +683,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
 pub(crate) fn crd_status(
     crd: &Value,
     old_status: Option<&Value>,
-    conflict: Option<&str>,
+    conflict: Option<&NameConflict>,
     now: &str,
 ) -> Value {
     let spec = &crd["spec"];
@@ -665,9 +731,9 @@ pub(crate) fn crd_status(
             ],
             spec["names"].clone(),
         ),
-        Some(msg) => (
+        Some(conflict) => (
             vec![
-                condition("NamesAccepted", "False", "PluralConflict", msg),
+                condition("NamesAccepted", "False", conflict.reason, &conflict.message),
                 condition(
                     "Established",
                     "False",

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery;
+use crate::managed;
 use crate::objects::{
     Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode, WriteOptions,
 };
@@ -27,29 +28,119 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause, json_response, json_response_typed};
 use crate::table::{self, IncludeObject, TableOptions};
 use crate::typed::FieldValidation;
-use crate::watch::{self, Start, WatchRequest};
+use crate::watch::{self, Start, View, WatchRequest};
 
 /// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The default watch timeout when the client sends none (kube-apiserver: minRequestTimeout 1800 s).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// Failures and latency tests ask for.
+#[derive(Debug, Default)]
+struct Faults {
+    /// How many of the next resource requests fail, and with which code.
+    failures: usize,
+    code: u16,
+    latency: Duration,
+}
+
+/// The Status an injected failure answers with, shaped like kube-apiserver's for that code.
+fn injected(code: u16) -> ApiError {
+    let (reason, message) = match code {
+        429 => (
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        ),
+        504 => (
+            "Timeout",
+            "the server was unable to return a response in the time allotted",
+        ),
+        _ => (
+            "InternalError",
+            "Internal error occurred: injected by the test",
+        ),
+    };
+    let mut e = ApiError::new(code, reason, message);
+    if matches!(code, 429 | 503 | 504) {
+        e.details = Some(serde_json::json!({ "retryAfterSeconds": 1 }));
+    }
+    e
+}
+
 /// State shared by every request of one server.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub cluster: Mutex<Cluster>,
     pub shutdown: CancellationToken,
+    /// Cancelled (and replaced) to end every open watch; a child of `shutdown`.
+    watches: Mutex<CancellationToken>,
+    /// Injected failures and latency (test hooks).
+    faults: Mutex<Faults>,
     /// `127.0.0.1:PORT`, reported in `/api`.
     pub address: String,
 }
 
 impl Shared {
-    pub fn new(address: String) -> Self {
+    pub fn new(address: String, garbage_collection: bool) -> Self {
+        let mut cluster = Cluster::new();
+        cluster.garbage_collection = garbage_collection;
+        let shutdown = CancellationToken::new();
         Shared {
-            cluster: Mutex::new(Cluster::new()),
-            shutdown: CancellationToken::new(),
+            cluster: Mutex::new(cluster),
+            watches: Mutex::new(shutdown.child_token()),
+            faults: Mutex::new(Faults::default()),
+            shutdown,
             address,
         }
+    }
+
+    /// Makes the next `count` resource requests fail with `code`.
+    pub fn fail_requests(&self, count: usize, code: u16) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        f.failures = count;
+        f.code = code;
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .latency = latency;
+    }
+
+    fn latency(&self) -> Duration {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .latency
+    }
+
+    /// Consumes one injected failure, if any is pending.
+    fn take_failure(&self) -> Option<ApiError> {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if f.failures == 0 {
+            return None;
+        }
+        f.failures -= 1;
+        Some(injected(f.code))
+    }
+
+    fn watch_token(&self) -> CancellationToken {
+        self.watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ends every open watch stream (clients see a clean end of stream and re-watch).
+    pub fn drop_watches(&self) {
+        let mut current = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        current.cancel();
+        *current = self.shutdown.child_token();
     }
 
     /// The cluster, even if a previous holder panicked: every write completes before it can panic.
@@ -72,6 +163,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     route(&shared, &parts, body).unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -173,6 +268,9 @@ fn wants_aggregated_discovery(headers: &HeaderMap) -> bool {
 enum Representation {
     Json,
     Table(TableOptions),
+    /// `as=PartialObjectMetadata(List)`: metadata only (kube's `metadata_watcher`), with the
+    /// `meta.k8s.io` apiVersion to use.
+    Metadata(String),
 }
 
 fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, ApiError> {
@@ -202,6 +300,12 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
                     }));
                 }
             }
+            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList")) => {
+                let v = m.param("v").unwrap_or_default();
+                if m.param("g") == Some("meta.k8s.io") && (v == "v1" || v == "v1beta1") {
+                    return Ok(Representation::Metadata(format!("meta.k8s.io/{v}")));
+                }
+            }
             ("application/json", None) | ("application/*", None) | ("*/*", None) => {
                 return Ok(Representation::Json);
             }
@@ -210,7 +314,7 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
     }
     let asked: Vec<String> = ranges.iter().map(|m| m.essence.clone()).collect();
     Err(ApiError::not_acceptable(format!(
-        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {})",
+        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata[List];v=v1;g=meta.k8s.io (asked for {})",
         asked.join(", ")
     )))
 }
@@ -437,7 +541,30 @@ fn dry_run(params: &Params) -> Result<bool, ApiError> {
 }
 
 /// `dryRun` and `fieldValidation` of a write.
-fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
+fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
+    // kube-apiserver's managerOrUserAgent: the explicit manager, else the client's product name.
+    let manager = match params.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) if m.chars().count() > 128 => {
+            return Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                vec![Cause {
+                    reason: "FieldValueTooLong",
+                    field: "fieldManager".into(),
+                    message: "Too long: may not be more than 128 bytes".into(),
+                }],
+            ));
+        }
+        Some(m) => m.to_string(),
+        None => headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("unknown")
+            .to_string(),
+    };
     let validation = match params.get("fieldValidation") {
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -450,6 +577,8 @@ fn write_options(params: &Params) -> Result<WriteOptions, ApiError> {
         dry_run: dry_run(params)?,
         validation,
         warnings: Vec::new(),
+        manager,
+        applied: false,
     })
 }
 
@@ -574,6 +703,25 @@ fn respond_objects(
             };
             ok_json(StatusCode::OK, &table::table(rt, &items, opts, meta))
         }
+        Representation::Metadata(api_version) if is_list => {
+            let items: Vec<Value> = v
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|o| table::partial_metadata(o, api_version))
+                .collect();
+            let list = serde_json::json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": api_version,
+                "metadata": v.get("metadata").cloned().unwrap_or_default(),
+                "items": items,
+            });
+            ok_json(StatusCode::OK, &list)
+        }
+        Representation::Metadata(api_version) => {
+            ok_json(StatusCode::OK, &table::partial_metadata(&v, api_version))
+        }
     }
 }
 
@@ -605,6 +753,9 @@ fn resource(
     version: &str,
     rest: &[&str],
 ) -> Result<Response, ApiError> {
+    if let Some(e) = shared.take_failure() {
+        return Err(e);
+    }
     let mut cluster = shared.lock();
     let (target, legacy_watch) = parse_target(&cluster, group, version, rest)?;
     let call = Call {
@@ -626,7 +777,7 @@ fn resource(
     {
         return scale_request(&mut cluster, &call, name, paths);
     }
-    match (method.as_str(), call.target.name) {
+    let response = match (method.as_str(), call.target.name) {
         ("GET", _) if watching => watch_request(shared, &cluster, call),
         ("GET", None) => list_request(&cluster, &call),
         ("GET", Some(name)) => {
@@ -640,13 +791,13 @@ fn resource(
                     "create is not allowed on a subresource collection",
                 ));
             }
-            let mut write = write_options(params)?;
+            let mut write = write_options(params, &call.parts.headers)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let created = cluster.create(&rt, call.target.namespace, obj, &mut write)?;
             ok_warned(StatusCode::CREATED, &created, &write.warnings)
         }
         ("PUT", Some(name)) => {
-            let mut write = write_options(params)?;
+            let mut write = write_options(params, &call.parts.headers)?;
             let obj = require_object(parse_body(&parts.headers, &body)?)?;
             let rv_check = if rt.custom {
                 RvCheck::Required
@@ -687,7 +838,11 @@ fn resource(
             "{m} is not supported on a single {}; use GET, PUT, PATCH or DELETE",
             crate::status::group_resource(&rt.group, &rt.plural)
         ))),
+    };
+    if cluster.garbage_collection && *method != Method::GET && response.is_ok() {
+        cluster.collect_garbage();
     }
+    response
 }
 
 fn too_large_rv(requested: u64, current: u64) -> ApiError {
@@ -807,12 +962,13 @@ fn watch_request(shared: &Shared, cluster: &Cluster, call: Call<'_>) -> Result<R
         streaming_list: send_initial == Some(true),
         bookmarks: params.flag("allowWatchBookmarks")?,
         timeout,
-        table: match rep {
-            Representation::Table(t) => Some(t),
-            Representation::Json => None,
+        view: match rep {
+            Representation::Table(t) => View::Table(t),
+            Representation::Metadata(api_version) => View::Metadata(api_version),
+            Representation::Json => View::Object,
         },
     };
-    let stream = watch::open(cluster, req, shared.shutdown.clone());
+    let stream = watch::open(cluster, req, shared.watch_token());
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -846,8 +1002,9 @@ fn patch_options_invalid(reason: &'static str, field: &str, message: &str) -> Ap
 /// result goes through the update pipeline. Server-side apply creates missing objects.
 fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let (rt, params, ns) = (call.rt(), call.params, call.ns());
-    let mut write = write_options(params)?;
+    let mut write = write_options(params, &call.parts.headers)?;
     let patch_type = PatchType::from_content_type(content_type(call.parts), rt.custom)?;
+    let force = params.flag("force")?;
     if params.get("force").is_some() && patch_type != PatchType::Apply {
         return Err(patch_options_invalid(
             "FieldValueForbidden",
@@ -883,6 +1040,10 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
                     "the name of the object ({body_name}) does not match the name on the URL ({name})"
                 )));
             }
+            let (api_version, now) = (rt.api_version(), crate::objects::now());
+            let writer = write.writer(rt, Part::Main, &api_version, &now);
+            let obj = managed::apply(&serde_json::json!({ "metadata": {} }), &obj, force, &writer)?;
+            write.applied = true;
             let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
             return ok_warned(StatusCode::CREATED, &created, &write.warnings);
         }
@@ -892,10 +1053,15 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
     let failed = |msg: String| ApiError::new(422, "Invalid", msg);
     match patch_type {
         PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
-        PatchType::Json => patch::json(&mut patched, &patch_body).map_err(failed)?,
+        PatchType::Json => patch::json(&mut patched, &patch_body)?,
         PatchType::Strategic => patch::strategic_merge(&mut patched, &require_object(patch_body)?)
             .map_err(ApiError::unsupported_media_type)?,
-        PatchType::Apply => patch::apply(&mut patched, &require_object(patch_body)?),
+        PatchType::Apply => {
+            let (api_version, now) = (rt.api_version(), crate::objects::now());
+            let writer = write.writer(rt, call.target.part, &api_version, &now);
+            patched = managed::apply(&patched, &require_object(patch_body)?, force, &writer)?;
+            write.applied = true;
+        }
     }
     if !patched.is_object() {
         return Err(failed(
@@ -932,8 +1098,7 @@ fn scale_request(
                     patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
                         .map_err(ApiError::unsupported_media_type)?
                 }
-                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)
-                    .map_err(|m| ApiError::new(422, "Invalid", m))?,
+                PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)?,
                 PatchType::Apply => {
                     return Err(ApiError::unsupported_media_type(
                         "server-side apply to the scale subresource is not supported yet",
@@ -948,7 +1113,7 @@ fn scale_request(
             )));
         }
     };
-    let mut write = write_options(call.params)?;
+    let mut write = write_options(call.params, &call.parts.headers)?;
     let mut obj = current;
     scale::apply_scale(rt, paths, &mut obj, &desired)?;
     let mode = UpdateMode {

@@ -159,6 +159,13 @@ impl Store {
         Some(objs.into_values().collect())
     }
 
+    /// Every stored object, with its storage key.
+    pub fn all(&self) -> impl Iterator<Item = (&StorageKey, &Value)> {
+        self.objects
+            .iter()
+            .flat_map(|(k, m)| m.values().map(move |v| (k, v)))
+    }
+
     /// Storage keys holding at least one object in namespace `ns`.
     pub fn keys_with_objects_in(&self, ns: &str) -> Vec<StorageKey> {
         self.objects

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::ResourceType;
+use crate::registry::{PrinterColumn, Render, ResourceType};
 
 /// `includeObject`: what each row carries besides its cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,15 @@ pub(crate) struct TableOptions {
     pub api_version: String,
     pub include_object: IncludeObject,
     pub no_headers: bool,
+}
+
+/// A `PartialObjectMetadata` of `meta.k8s.io/<version>` for an object.
+pub(crate) fn partial_metadata(obj: &Value, api_version: &str) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": api_version,
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
 }
 
 /// Renders `objects` (already presented at the request's version) as a `meta.k8s.io` Table.
@@ -49,19 +58,13 @@ pub(crate) fn table(
                     .unwrap_or(Value::Null),
             ];
             for c in &rt.columns {
-                cells.push(cell(obj, &c.json_path, &c.type_));
+                cells.push(cell(obj, c));
             }
             let mut row = json!({ "cells": cells });
             match opts.include_object {
                 IncludeObject::None => {}
                 IncludeObject::Object => row["object"] = obj.clone(),
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": opts.api_version,
-                        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-                    })
-                }
+                IncludeObject::Metadata => row["object"] = partial_metadata(obj, &opts.api_version),
             }
             row
         })
@@ -73,15 +76,58 @@ pub(crate) fn table(
     t
 }
 
-fn cell(obj: &Value, path: &str, type_: &str) -> Value {
-    let found = eval_json_path(obj, path);
-    if found.is_empty() {
-        return Value::Null;
+fn cell(obj: &Value, column: &PrinterColumn) -> Value {
+    let found = eval_json_path(obj, &column.json_path);
+    match column.render {
+        Render::Count => {
+            let n = found.first().map_or(0, |v| match v {
+                Value::Object(m) => m.len(),
+                Value::Array(a) => a.len(),
+                _ => 0,
+            });
+            return json!(n);
+        }
+        Render::Ports => {
+            let ports: Vec<String> = found
+                .first()
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let port = p.get("port").map(|v| v.to_string()).unwrap_or_default();
+                    let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                    format!("{port}/{protocol}")
+                })
+                .collect();
+            return json!(if ports.is_empty() {
+                "<none>".to_string()
+            } else {
+                ports.join(",")
+            });
+        }
+        Render::Reference => {
+            let kind = found
+                .first()
+                .and_then(|r| r.get("kind"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let name = found
+                .first()
+                .and_then(|r| r.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return json!(format!("{}/{name}", kind.to_lowercase()));
+        }
+        Render::Timestamp | Render::Value => {}
     }
-    match type_ {
-        "integer" | "number" | "boolean" => found[0].clone(),
+    let Some(first) = found.first() else {
+        return Value::Null;
+    };
+    match (column.render, column.type_.as_str()) {
+        (Render::Timestamp, _) => first.clone(),
+        (_, "integer" | "number" | "boolean") => first.clone(),
         // The server renders ages (apiextensions `cellForJSONValue`); kubectl prints cells as they are.
-        "date" => found[0]
+        (_, "date") => first
             .as_str()
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
             .map(|t| {

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::{Value, json};
@@ -45,7 +46,17 @@ pub(crate) struct WatchRequest {
     pub streaming_list: bool,
     pub bookmarks: bool,
     pub timeout: Duration,
-    pub table: Option<TableOptions>,
+    pub view: View,
+}
+
+/// How each event's object is shown, as negotiated from the Accept header.
+#[derive(Debug)]
+pub(crate) enum View {
+    Object,
+    /// `kubectl get -w`: a one-row Table per event.
+    Table(TableOptions),
+    /// kube's `metadata_watcher`: `PartialObjectMetadata` of this `meta.k8s.io` apiVersion.
+    Metadata(String),
 }
 
 impl WatchRequest {
@@ -53,13 +64,13 @@ impl WatchRequest {
         self.namespace
             .as_deref()
             .is_none_or(|ns| meta_str(obj, "namespace") == ns)
-            && self.query.matches(obj)
+            && self.query.matches(&present(&self.rt, obj))
     }
 
     fn render(&self, type_: &str, obj: &Value) -> Value {
         let obj = present(&self.rt, obj);
-        let object = match &self.table {
-            Some(opts) => {
+        let object = match &self.view {
+            View::Table(opts) => {
                 let rv = meta_str(&obj, "resourceVersion").to_string();
                 table::table(
                     &self.rt,
@@ -68,7 +79,8 @@ impl WatchRequest {
                     json!({ "resourceVersion": rv }),
                 )
             }
-            None => obj,
+            View::Metadata(api_version) => table::partial_metadata(&obj, api_version),
+            View::Object => obj,
         };
         json!({ "type": type_, "object": object })
     }
@@ -76,7 +88,13 @@ impl WatchRequest {
     fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
         let mut metadata = json!({ "resourceVersion": rv.to_string() });
         if initial_end {
-            metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+            // client-go decodes the blueprint (an empty list of the kind) to build its result.
+            let blueprint = json!({ "kind": self.rt.list_kind, "apiVersion": self.rt.api_version(), "metadata": {}, "items": [] });
+            metadata["annotations"] = json!({
+                "k8s.io/initial-events-end": "true",
+                "kubernetes.io/initial-events-list-blueprint":
+                    base64::engine::general_purpose::STANDARD.encode(blueprint.to_string()),
+            });
         }
         json!({ "type": "BOOKMARK", "object": { "kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata } })
     }
@@ -145,7 +163,7 @@ pub(crate) fn open(
                 .store
                 .list(&req.rt.storage_key(), req.namespace.as_deref())
             {
-                if req.query.matches(obj) {
+                if req.query.matches(&present(&req.rt, obj)) {
                     pending.push_back(req.render("ADDED", obj));
                 }
             }

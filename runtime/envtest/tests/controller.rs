@@ -134,6 +134,21 @@ async fn event_recorder_and_leases() {
         .await
         .unwrap();
     assert_eq!(by_regarding.items.len(), 1);
+    // Both Event APIs share one storage: core/v1 sees the same event (what `kubectl describe` lists).
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(env.client(), "default");
+    let described = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.name=subject,involvedObject.kind=ConfigMap"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(described.items.len(), 1);
+    assert_eq!(described.items[0].message.as_deref(), Some("all good"));
+    assert_eq!(
+        described.items[0].reporting_component.as_deref(),
+        Some("test-controller")
+    );
 
     // Leases round-trip MicroTime exactly; built-ins allow unconditional updates.
     let leases: Api<Lease> = Api::namespaced(env.client(), "default");
@@ -161,5 +176,132 @@ async fn event_recorder_and_leases() {
         .await
         .unwrap();
     assert_eq!(replaced.spec.unwrap().holder_identity.as_deref(), Some("b"));
+    env.stop().await;
+}
+
+fn owned_cm(name: &str, owner: &ConfigMap, block: bool) -> ConfigMap {
+    serde_json::from_value(json!({ "metadata": { "name": name, "ownerReferences": [{
+        "apiVersion": "v1", "kind": "ConfigMap", "name": owner.metadata.name, "uid": owner.metadata.uid, "blockOwnerDeletion": block,
+    }] } }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn garbage_collection_is_opt_in() {
+    use kube::api::{DeleteParams, PropagationPolicy};
+    let plain: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "owner" } })).unwrap();
+
+    // Off by default, like envtest: dependents stay.
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let owner = api.create(&PostParams::default(), &plain).await.unwrap();
+    api.create(&PostParams::default(), &owned_cm("child", &owner, false))
+        .await
+        .unwrap();
+    api.delete("owner", &DeleteParams::default()).await.unwrap();
+    assert!(api.get_opt("child").await.unwrap().is_some());
+    env.stop().await;
+
+    let env = Environment::builder()
+        .garbage_collection(true)
+        .start()
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    // Background: owner gone at once, dependents (and theirs) follow before the delete answers.
+    let owner = api.create(&PostParams::default(), &plain).await.unwrap();
+    let child = api
+        .create(&PostParams::default(), &owned_cm("child", &owner, false))
+        .await
+        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &owned_cm("grandchild", &child, false),
+    )
+    .await
+    .unwrap();
+    api.delete("owner", &DeleteParams::default()).await.unwrap();
+    assert!(api.get_opt("child").await.unwrap().is_none());
+    assert!(api.get_opt("grandchild").await.unwrap().is_none());
+
+    // Foreground: a blocking dependent with a finalizer keeps the owner until it is gone.
+    let owner = api.create(&PostParams::default(), &plain).await.unwrap();
+    let mut held = owned_cm("held", &owner, true);
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    let fg = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..Default::default()
+    };
+    api.delete("owner", &fg).await.unwrap();
+    let waiting = api.get("owner").await.unwrap();
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .unwrap()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    assert!(
+        api.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .unwrap();
+    assert!(api.get_opt("held").await.unwrap().is_none());
+    assert!(
+        api.get_opt("owner").await.unwrap().is_none(),
+        "the owner goes once its blocker is gone"
+    );
+
+    // Orphan: the dependent stays, without the ownerReference.
+    let owner = api.create(&PostParams::default(), &plain).await.unwrap();
+    api.create(&PostParams::default(), &owned_cm("orphan", &owner, false))
+        .await
+        .unwrap();
+    let orphan = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Orphan),
+        ..Default::default()
+    };
+    api.delete("owner", &orphan).await.unwrap();
+    assert!(api.get_opt("owner").await.unwrap().is_none());
+    let kept = api.get("orphan").await.unwrap();
+    assert!(
+        kept.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn injected_failures() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    // 503 with Retry-After: kube's client retries by itself and succeeds.
+    env.fail_requests(1, 503);
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    // 500 reaches the caller as an API error.
+    env.fail_requests(1, 500);
+    match api.get_opt("nothing").await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (500, "InternalError")),
+        other => panic!("expected the injected 500, got {other:?}"),
+    }
+    // Only the requested number of requests fail.
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    env.set_latency(Duration::from_millis(10));
+    assert!(api.get_opt("nothing").await.unwrap().is_none());
+    env.set_latency(Duration::ZERO);
     env.stop().await;
 }

@@ -690,11 +690,75 @@ async fn apply_and_strategic_merge_patches() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        reapplied.data["spec"],
-        json!({ "cronSpec": "b", "image": "x" })
-    );
+    // The manager no longer applies `image`, and nobody else owns it: it is removed.
+    assert_eq!(reapplied.data["spec"], json!({ "cronSpec": "b" }));
     assert_eq!(generation(&reapplied), 2);
+    let owners: Vec<(String, String)> = reapplied
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("tester".to_string(), "Apply".to_string())]);
+
+    // Another manager applying a different value conflicts, unless it forces.
+    let other = json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "c" } });
+    let err = api_error(
+        ct.patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        err.message,
+        "Apply failed with 1 conflict: conflict with \"tester\" using stable.example.com/v1: .spec.cronSpec"
+    );
+    let forced = ct
+        .patch(
+            "ssa",
+            &PatchParams::apply("other").force(),
+            &Patch::Apply(&other),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data["spec"]["cronSpec"], "c");
+    // Re-applying the same configuration is a no-op.
+    let again = ct
+        .patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+        .await
+        .unwrap();
+    assert_eq!(rv(&again), rv(&forced));
+    // A plain update takes ownership: the applier now conflicts with "editor".
+    let edit = PatchParams {
+        field_manager: Some("editor".into()),
+        ..Default::default()
+    };
+    ct.patch(
+        "ssa",
+        &edit,
+        &Patch::Merge(json!({ "spec": { "cronSpec": "d" } })),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        ct.patch("ssa", &PatchParams::apply("other"), &Patch::Apply(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.message.contains("conflict with \"editor\""),
+        "{}",
+        err.message
+    );
+    ct.patch("ssa", &PatchParams::apply("tester").force(), &Patch::Apply(json!({ "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": { "name": "ssa" }, "spec": { "cronSpec": "b" } })))
+        .await
+        .unwrap();
 
     // dryRun on update and delete changes nothing.
     let dry = PatchParams {
@@ -792,6 +856,252 @@ async fn built_ins_are_checked_against_their_types() {
             .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"),
         "{}",
         err.message
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_crd_waits_for_object_finalizers() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let api = crontabs(env.client(), "default");
+    let mut held = crontab("held", "x");
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    api.create(&PostParams::default(), &crontab("free", "x"))
+        .await
+        .unwrap();
+
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client());
+    crds.delete("crontabs.stable.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = crds.get("crontabs.stable.example.com").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    let conditions = terminating.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Terminating" && c.status == "True")
+    );
+    assert!(api.get_opt("free").await.unwrap().is_none());
+    assert!(
+        api.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let err = api_error(
+        api.create(&PostParams::default(), &crontab("new", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            405,
+            "create not allowed while custom resource definition is terminating"
+        )
+    );
+
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .unwrap();
+    assert!(
+        crds.get_opt("crontabs.stable.example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        api_error(api.list(&ListParams::default()).await.unwrap_err()).code,
+        404
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn service_and_secret_defaults() {
+    use k8s_openapi::api::core::v1::{Secret, Service};
+    let env = Environment::start().await.unwrap();
+    let services: Api<Service> = Api::namespaced(env.client(), "default");
+    let kubernetes = services.get("kubernetes").await.unwrap().spec.unwrap();
+    assert_eq!(kubernetes.cluster_ip.as_deref(), Some("10.96.0.1"));
+
+    let svc: Service = serde_json::from_value(
+        json!({ "metadata": { "name": "web" }, "spec": { "ports": [{ "port": 80 }] } }),
+    )
+    .unwrap();
+    let created = services
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
+    assert_eq!(created.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(created.cluster_ip.as_deref(), Some("10.96.0.2"));
+    let port = &created.ports.unwrap()[0];
+    assert_eq!(port.protocol.as_deref(), Some("TCP"));
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+    // An update that leaves the cluster IP out keeps it.
+    let mut replace = services.get("web").await.unwrap();
+    replace.spec.as_mut().unwrap().cluster_ip = None;
+    replace.spec.as_mut().unwrap().cluster_ips = None;
+    let kept = services
+        .replace("web", &PostParams::default(), &replace)
+        .await
+        .unwrap();
+    assert_eq!(kept.spec.unwrap().cluster_ip.as_deref(), Some("10.96.0.2"));
+
+    let secrets: Api<Secret> = Api::namespaced(env.client(), "default");
+    let secret: Secret = serde_json::from_value(
+        json!({ "metadata": { "name": "s" }, "stringData": { "password": "hunter2" } }),
+    )
+    .unwrap();
+    let stored = secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
+    assert_eq!(stored.data.unwrap()["password"].0, b"hunter2");
+    assert!(stored.string_data.is_none(), "stringData is write-only");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn every_served_version_sees_the_same_objects() {
+    let mut crd = serde_json::to_value(crontab_crd()).unwrap();
+    let mut beta = crd["spec"]["versions"][0].clone();
+    beta["name"] = json!("v1beta1");
+    beta["storage"] = json!(false);
+    let mut gone = beta.clone();
+    gone["name"] = json!("v1alpha1");
+    gone["served"] = json!(false);
+    crd["spec"]["versions"]
+        .as_array_mut()
+        .unwrap()
+        .extend([beta, gone]);
+    let crd = serde_json::from_value(crd).unwrap();
+    let env = Environment::builder().crds([crd]).start().await.unwrap();
+
+    let gvk = |v: &str| kube::core::GroupVersionKind::gvk("stable.example.com", v, "CronTab");
+    let at = |v: &str| {
+        let ar = kube::core::ApiResource::from_gvk_with_plural(&gvk(v), "crontabs");
+        Api::<DynamicObject>::namespaced_with(env.client(), "default", &ar)
+    };
+    let mut obj = crontab("multi", "x");
+    obj.types.as_mut().unwrap().api_version = "stable.example.com/v1beta1".into();
+    at("v1beta1")
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap();
+    let v1 = at("v1").get("multi").await.unwrap();
+    assert_eq!(v1.types.unwrap().api_version, "stable.example.com/v1");
+    assert_eq!(
+        api_error(at("v1alpha1").get("multi").await.unwrap_err()).code,
+        404,
+        "unserved version"
+    );
+
+    let discovery = kube::Discovery::new(env.client()).run().await.unwrap();
+    let group = discovery.get("stable.example.com").unwrap();
+    assert_eq!(group.preferred_version_or_latest(), "v1");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn clashing_crd_names_are_rejected() {
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let mut clash = serde_json::to_value(crontab_crd()).unwrap();
+    clash["metadata"]["name"] = json!("crontabs2.stable.example.com");
+    clash["spec"]["names"]["plural"] = json!("crontabs2");
+    let err = env
+        .install_crds([serde_json::from_value(clash).unwrap()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kubesmith_envtest::Error::CrdRejected { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the CRD crontabs2.stable.example.com was not accepted: \"CronTab\" is already in use"
+    );
+    // The original kind is still served.
+    crontabs(env.client(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_namespace_waits_for_finalizers_of_its_content() {
+    let env = Environment::builder()
+        .crds([crontab_crd()])
+        .start()
+        .await
+        .unwrap();
+    let namespaces: Api<Namespace> = Api::all(env.client());
+    let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": "team" } })).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let api = crontabs(env.client(), "team");
+    let mut held = crontab("held", "x");
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+
+    namespaces
+        .delete("team", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = namespaces.get("team").await.unwrap();
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "team");
+    let err = api_error(
+        cms.create(&PostParams::default(), &cm("late", &[]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 403);
+    assert!(
+        err.message.contains("because it is being terminated"),
+        "{}",
+        err.message
+    );
+
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "finalizers": null } })),
+    )
+    .await
+    .unwrap();
+    assert!(
+        namespaces.get_opt("team").await.unwrap().is_none(),
+        "the namespace goes with its last object"
     );
     env.stop().await;
 }

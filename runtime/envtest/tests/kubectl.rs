@@ -97,6 +97,14 @@ async fn kubectl_get_apply_delete() {
             .await
             .contains("configmap/demo configured")
     );
+    // Built-in printer columns, as kube-apiserver's: NAME DATA AGE.
+    let cms = ok(d, &["get", "configmaps"]).await;
+    assert!(cms.starts_with("NAME") && cms.contains("DATA"), "{cms}");
+    assert!(
+        cms.lines()
+            .any(|l| l.split_whitespace().take(2).eq(["demo", "1"])),
+        "{cms}"
+    );
     // kubectl's default --validate=strict reaches the server as fieldValidation=Strict.
     std::fs::write(
         d.join("typo.yaml"),

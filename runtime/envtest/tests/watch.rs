@@ -226,8 +226,10 @@ async fn kube_runtime_watcher_lists_watches_and_resumes() {
         watcher::Event::Apply(o) => assert_eq!(o.metadata.name.as_deref(), Some("fresh")),
         other => panic!("expected Apply, got {other:?}"),
     }
-    // Let at least one server-side timeout pass, so the next event arrives on a resumed watch.
+    // Let at least one server-side timeout pass, and drop the current watch for good measure,
+    // so the next event arrives on a resumed watch.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    env.drop_watches();
     api.patch(
         "existing",
         &Default::default(),
@@ -309,6 +311,177 @@ async fn bookmarks_carry_the_latest_resource_version() {
             assert!(at >= rv.parse::<u64>().unwrap());
             break;
         }
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_are_serialised_and_watched_in_order() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let created = api
+        .create(&PostParams::default(), &cm("counter", "x"))
+        .await
+        .unwrap();
+    let start = created.metadata.resource_version.clone().unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default(), &start)
+        .await
+        .unwrap()
+        .boxed();
+
+    // Four writers increment a counter with optimistic concurrency, retrying on 409.
+    const WRITERS: usize = 4;
+    const INCREMENTS: usize = 10;
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            while done < INCREMENTS {
+                let mut cur = api.get("counter").await.unwrap();
+                let data = cur.data.get_or_insert_with(Default::default);
+                let n: u64 = data.get("n").map(|v| v.parse().unwrap()).unwrap_or(0);
+                data.insert("n".into(), (n + 1).to_string());
+                match api.replace("counter", &PostParams::default(), &cur).await {
+                    Ok(_) => done += 1,
+                    Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                    Err(e) => panic!("unexpected error {e:?}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let total = WRITERS * INCREMENTS;
+    assert_eq!(
+        api.get("counter").await.unwrap().data.unwrap()["n"],
+        total.to_string(),
+        "no lost update"
+    );
+
+    // The watch saw every successful write, in order, with increasing resourceVersions.
+    let mut last_rv: u64 = start.parse().unwrap();
+    for i in 1..=total {
+        match next_event(&mut stream).await {
+            WatchEvent::Modified(o) => {
+                assert_eq!(o.data.unwrap()["n"], i.to_string());
+                let rv: u64 = o.metadata.resource_version.unwrap().parse().unwrap();
+                assert!(rv > last_rv);
+                last_rv = rv;
+            }
+            other => panic!("expected MODIFIED, got {other:?}"),
+        }
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_watches_end_cleanly_and_resume() {
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let first = api
+        .create(&PostParams::default(), &cm("a", "x"))
+        .await
+        .unwrap();
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    env.drop_watches();
+    loop {
+        match tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("the stream ends in time")
+        {
+            None => break,
+            Some(Ok(WatchEvent::Bookmark(_))) => continue,
+            Some(other) => panic!("expected the end of the stream, got {other:?}"),
+        }
+    }
+    // Changes made meanwhile are delivered to a watch resumed from the last resourceVersion.
+    api.create(&PostParams::default(), &cm("b", "x"))
+        .await
+        .unwrap();
+    let mut resumed = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    assert_eq!(
+        name_of(&next_event(&mut resumed).await),
+        ("ADDED", "b".into())
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_only_lists_and_watches() {
+    use kube::core::PartialObjectMeta;
+    let env = Environment::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    api.create(&PostParams::default(), &cm("meta", "x"))
+        .await
+        .unwrap();
+
+    let list = api.list_metadata(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("meta"));
+    assert_eq!(
+        api.get_metadata("meta")
+            .await
+            .unwrap()
+            .metadata
+            .labels
+            .unwrap()["app"],
+        "x"
+    );
+    let raw = env
+        .client()
+        .request_text(
+            http::Request::get("/api/v1/namespaces/default/configmaps")
+                .header(
+                    "Accept",
+                    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+                )
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert_eq!(raw["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(raw["items"][0].get("data").is_none(), "metadata only");
+
+    // kube 5's metadata watches: an Api of PartialObjectMeta sends metadata-only requests.
+    let meta_api: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(env.client(), "default");
+    let mut events = watcher(meta_api, watcher::Config::default()).boxed();
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::Init
+    ));
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::InitApply(_)
+    ));
+    assert!(matches!(
+        next_watcher_event(&mut events).await,
+        watcher::Event::InitDone
+    ));
+    api.patch(
+        "meta",
+        &Default::default(),
+        &kube::api::Patch::Merge(json!({ "metadata": { "labels": { "app": "y" } } })),
+    )
+    .await
+    .unwrap();
+    match next_watcher_event(&mut events).await {
+        watcher::Event::Apply(m) => assert_eq!(m.metadata.labels.unwrap()["app"], "y"),
+        other => panic!("expected Apply, got {other:?}"),
     }
     env.stop().await;
 }
