@@ -151,7 +151,7 @@ const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
 #[non_exhaustive]
 pub enum Error {
     /// The loopback port could not be bound.
-    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    #[error("could not listen on 127.0.0.1:{port}")]
     Bind {
         /// The requested port (0 = any free port).
         port: u16,
@@ -159,7 +159,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The kube client for the server could not be built.
-    #[error("could not build a kube client for {url}: {source}")]
+    #[error("could not build a kube client for {url}")]
     Client {
         /// The server URL.
         url: String,
@@ -167,7 +167,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// A CRD directory could not be read.
-    #[error("could not read the CRD directory {}: {source}", path.display())]
+    #[error("could not read the CRD directory {}", path.display())]
     ReadDir {
         /// The directory.
         path: PathBuf,
@@ -175,7 +175,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A CRD file could not be read.
-    #[error("could not read the CRD file {}: {source}", path.display())]
+    #[error("could not read the CRD file {}", path.display())]
     ReadFile {
         /// The file.
         path: PathBuf,
@@ -183,7 +183,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A YAML document in a CRD file could not be parsed.
-    #[error("{}: document {index} is not valid YAML: {source}", path.display())]
+    #[error("{}: document {index} is not valid YAML", path.display())]
     Yaml {
         /// The file.
         path: PathBuf,
@@ -203,7 +203,7 @@ pub enum Error {
         message: String,
     },
     /// The API server refused a CRD.
-    #[error("installing the CRD {name} failed: {source}")]
+    #[error("installing the CRD {name} failed")]
     InstallCrd {
         /// The CRD's name.
         name: String,
