@@ -115,3 +115,13 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Io(#[source] std::io::Error),
 }
+
+/// The runtime guide (`docs/runtime.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/runtime.md")]
+struct RuntimeGuide;
+
+/// The testing guide (`docs/testing.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/testing.md")]
+struct TestingGuide;
