@@ -667,3 +667,53 @@ fn alpha_generate_replays_the_project_file() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
 }
+
+#[test]
+fn several_controllers_for_one_kind_need_a_name() {
+    let (_tmp, dir) = initialised();
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    let another = [MEMCACHED, &["--resource=false"]].concat();
+    let run = create_api(&dir, &another);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--controller-name"), "{}", run.stderr);
+
+    let named = [&another[..], &["--controller-name", "memcached-backup"]].concat();
+    let run = create_api(&dir, &named);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let controller = read(&dir, "src/controller/memcached_backup.rs");
+    assert!(
+        controller.contains("pub struct MemcachedBackupReconciler;"),
+        "{controller}"
+    );
+    assert!(
+        controller.contains(r#".named("memcached-backup")"#),
+        "{controller}"
+    );
+    assert!(read(&dir, "src/lib.rs").contains("controller::memcached_backup::add(mgr)?;"));
+    assert!(
+        read(&dir, "tests/memcached_backup.rs").contains("controller::memcached_backup::FINALIZER")
+    );
+    assert!(
+        read(&dir, "PROJECT").contains("- name: memcached-backup"),
+        "{}",
+        read(&dir, "PROJECT")
+    );
+
+    let run = create_api(&dir, &named);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("\"memcached-backup\" already exists"),
+        "{}",
+        run.stderr
+    );
+    let run = create_api(
+        &dir,
+        &[&another[..], &["--controller-name", "Backup"]].concat(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("invalid --controller-name"),
+        "{}",
+        run.stderr
+    );
+}

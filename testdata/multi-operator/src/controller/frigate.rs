@@ -1,30 +1,30 @@
-//! The {{ kind }} controller: makes the cluster match each {{ kind }}'s spec.
+//! The Frigate controller: makes the cluster match each Frigate's spec.
 
 use kubesmith_runtime::prelude::*;
 
-use crate::api::{{ group_module }}::{{ version_module }} as api;
+use crate::api::ship::v1beta1 as api;
 
-/// Put on every {{ kind }} so the controller can clean up before the object is deleted.
-pub const FINALIZER: &str = "{{ qualified_group }}/finalizer";
+/// Put on every Frigate so the controller can clean up before the object is deleted.
+pub const FINALIZER: &str = "ship.testproject.org/finalizer";
 
-/// Reconciles {{ kind }} objects.
+/// Reconciles Frigate objects.
 #[derive(Clone, Debug, Default)]
-pub struct {{ kind }}Reconciler;
+pub struct FrigateReconciler;
 
 #[kubesmith_runtime::rbac(
-    groups = ["{{ qualified_group }}"],
-    resources = ["{{ plural }}"],
+    groups = ["ship.testproject.org"],
+    resources = ["frigates"],
     verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
 )]
 #[kubesmith_runtime::rbac(
-    groups = ["{{ qualified_group }}"],
-    resources = ["{{ plural }}/status"],
+    groups = ["ship.testproject.org"],
+    resources = ["frigates/status"],
     verbs = ["get", "update", "patch"]
 )]
-#[kubesmith_runtime::rbac(groups = ["{{ qualified_group }}"], resources = ["{{ plural }}/finalizers"], verbs = ["update"])]
+#[kubesmith_runtime::rbac(groups = ["ship.testproject.org"], resources = ["frigates/finalizers"], verbs = ["update"])]
 #[kubesmith_runtime::rbac(groups = ["", "events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
-impl Reconciler<api::{{ kind }}> for {{ kind }}Reconciler {
-    async fn reconcile(&self, ctx: Context<api::{{ kind }}>) -> Result<Action, ReconcileError> {
+impl Reconciler<api::Frigate> for FrigateReconciler {
+    async fn reconcile(&self, ctx: Context<api::Frigate>) -> Result<Action, ReconcileError> {
         // Gone from the cache: it was deleted after its finalizer was released.
         let Some(obj) = ctx.get() else {
             return Ok(Action::await_change());
@@ -32,7 +32,7 @@ impl Reconciler<api::{{ kind }}> for {{ kind }}Reconciler {
         let api = ctx.api();
 
         if obj.metadata.deletion_timestamp.is_some() {
-            // TODO(user): release what this {{ kind }} holds outside the cluster, then let it go.
+            // TODO(user): release what this Frigate holds outside the cluster, then let it go.
             finalizer::remove(&api, &obj, FINALIZER).await?;
             return Ok(Action::await_change());
         }
@@ -48,7 +48,7 @@ impl Reconciler<api::{{ kind }}> for {{ kind }}Reconciler {
             "Ready",
             "True",
             "Reconciled",
-            format!("{{ kind }} {} is reconciled", obj.name_any()),
+            format!("Frigate {} is reconciled", obj.name_any()),
             obj.metadata.generation,
         );
         if conditions::set(&mut status.conditions, ready) {
@@ -63,9 +63,10 @@ impl Reconciler<api::{{ kind }}> for {{ kind }}Reconciler {
     }
 }
 
-/// Registers the {{ kind }} controller with the manager.
+/// Registers the frigate controller with the manager.
 pub fn add(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     Controller::managed_by(mgr)
-        .for_::<api::{{ kind }}>()
-        .complete({{ kind }}Reconciler)
+        .for_::<api::Frigate>()
+        .named("frigate")
+        .complete(FrigateReconciler)
 }
