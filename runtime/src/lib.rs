@@ -36,8 +36,10 @@ pub mod conditions;
 pub mod controller;
 pub mod events;
 pub mod finalizer;
+pub mod leaderelection;
 pub mod manager;
 pub mod manifests;
+pub mod metrics;
 pub mod prelude;
 pub mod queue;
 
@@ -91,6 +93,47 @@ pub enum Error {
         /// The bind error.
         #[source]
         source: std::io::Error,
+    },
+    /// The metrics address could not be bound.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The address from [`Options::metrics_bind_address`].
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Secure metrics were asked for but cannot be served.
+    #[error(
+        "--metrics-secure=true (the default) asks for HTTPS metrics with TokenReview/SubjectAccessReview authorization, which this kubesmith-runtime version cannot serve yet; pass --metrics-secure=false (Options::metrics_secure = false) to serve plain HTTP, or --metrics-bind-address=0 to serve no metrics"
+    )]
+    MetricsSecureUnavailable,
+    /// The metrics server's TLS setup failed.
+    #[error("cannot set up HTTPS for metrics: {0}")]
+    MetricsTls(String),
+    /// A health or readiness check could not be added.
+    #[error("invalid {endpoint} check {name:?}: {reason}")]
+    InvalidCheck {
+        /// `healthz` or `readyz`.
+        endpoint: &'static str,
+        /// The check's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The leader election settings are inconsistent.
+    #[error("invalid leader election settings: {0}")]
+    InvalidLeaderElection(String),
+    /// The leader lease could not be renewed within the renew deadline; controllers were
+    /// stopped at once because another replica may be leading already.
+    #[error(
+        "leader election lost: could not renew lease {namespace}/{lease} within the renew deadline"
+    )]
+    LeaderElectionLost {
+        /// The Lease's name.
+        lease: String,
+        /// The Lease's namespace.
+        namespace: String,
     },
     /// The signal handlers for SIGTERM/SIGINT could not be installed.
     #[error("cannot install signal handlers: {0}")]

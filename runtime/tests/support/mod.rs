@@ -74,6 +74,11 @@ impl Running {
         }
     }
 
+    /// Whether `run_until` has returned (without being asked to stop, e.g. on a lost lease).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Asks the manager to shut down and returns what `run_until` returned.
     pub async fn stop(mut self) -> Result<(), kubesmith_runtime::Error> {
         if let Some(tx) = self.shutdown.take() {
