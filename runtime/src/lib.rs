@@ -103,13 +103,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Secure metrics were asked for but cannot be served.
-    #[error(
-        "--metrics-secure=true (the default) asks for HTTPS metrics with TokenReview/SubjectAccessReview authorization, which this kubesmith-runtime version cannot serve yet; pass --metrics-secure=false (Options::metrics_secure = false) to serve plain HTTP, or --metrics-bind-address=0 to serve no metrics"
-    )]
-    MetricsSecureUnavailable,
-    /// The metrics server's TLS setup failed.
-    #[error("cannot set up HTTPS for metrics: {0}")]
+    /// The metrics server's TLS setup failed (unreadable certificate or key, say).
+    #[error("cannot serve metrics over HTTPS: {0}")]
     MetricsTls(String),
     /// A health or readiness check could not be added.
     #[error("invalid {endpoint} check {name:?}: {reason}")]

@@ -270,3 +270,200 @@ async fn user_checks_join_the_probes() {
     running.stop().await.unwrap();
     env.stop().await;
 }
+
+/// `GET /metrics` over HTTPS, trusting any certificate (the server's is self-signed).
+async fn https_get(addr: std::net::SocketAddr, token: Option<&str>) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+
+    #[derive(Debug)]
+    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+    let mut tls = connector.connect(name, tcp).await.ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\r\n");
+    tls.write_all(request.as_bytes()).await.ok()?;
+    let mut response = Vec::new();
+    // A peer closing without close_notify is fine for this test.
+    let _ = tls.read_to_end(&mut response).await;
+    let response = String::from_utf8(response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+async fn create_json<K>(api: &Api<K>, obj: serde_json::Value) -> K
+where
+    K: kube::Resource + serde::de::DeserializeOwned + serde::Serialize + Clone + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(obj).unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap()
+}
+
+#[tokio::test]
+async fn secure_metrics_need_a_token_that_passes_review_and_rbac() {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use serde_json::json;
+
+    let env = support::env().await;
+    let client = env.client();
+    // Two service accounts with tokens; only "prometheus" is bound to the metrics-reader role,
+    // as the scaffolded config/rbac/metrics_reader_role.yaml and a binding would do.
+    for (sa, token) in [("prometheus", "good-token"), ("nosy", "nosy-token")] {
+        create_json(
+            &Api::<Secret>::namespaced(client.clone(), "default"),
+            json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": format!("{sa}-token"), "namespace": "default",
+                              "annotations": { "kubernetes.io/service-account.name": sa } },
+                "type": "kubernetes.io/service-account-token",
+                "data": { "token": base64_encode(token) },
+            }),
+        )
+        .await;
+    }
+    create_json(
+        &Api::<ClusterRole>::all(client.clone()),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": { "name": "metrics-reader" },
+            "rules": [{ "nonResourceURLs": ["/metrics"], "verbs": ["get"] }],
+        }),
+    )
+    .await;
+    create_json(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": { "name": "prometheus-metrics-reader" },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "metrics-reader" },
+            "subjects": [{ "kind": "ServiceAccount", "name": "prometheus", "namespace": "default" }],
+        }),
+    )
+    .await;
+
+    let addr = free_addr();
+    let mgr = support::manager(
+        &env,
+        Options {
+            metrics_bind_address: Some(addr),
+            // metrics_secure: true is the default
+            ..Options::default()
+        },
+    );
+    Controller::managed_by(&mgr)
+        .for_::<ConfigMap>()
+        .complete(FailSome)
+        .unwrap();
+    let running = Running::start(&mgr);
+
+    let (status, body) = eventually("HTTPS answers", || https_get(addr, None)).await;
+    assert_eq!((status, body.as_str()), (401, "Unauthorized\n"));
+    assert_eq!(
+        https_get(addr, Some("forged-token")).await.map(|r| r.0),
+        Some(401)
+    );
+    let (status, body) = https_get(addr, Some("nosy-token")).await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("system:serviceaccount:default:nosy"),
+        "{body}"
+    );
+    let (status, body) = https_get(addr, Some("good-token")).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let samples = parse_exposition(&body);
+    assert!(
+        sample(
+            &samples,
+            "controller_runtime_reconcile_total",
+            &[("controller", "configmap"), ("result", "success")]
+        )
+        .is_some(),
+        "{body}"
+    );
+    // plain HTTP is not served on the secure port
+    assert_ne!(
+        http_get_with(addr, "/metrics", &[]).await.map(|r| r.0),
+        Some(200)
+    );
+    running.stop().await.unwrap();
+    env.stop().await;
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test]
+async fn an_unreadable_metrics_certificate_is_a_clear_startup_error() {
+    let env = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mgr = support::manager(
+        &env,
+        Options {
+            metrics_bind_address: Some(free_addr()),
+            metrics_cert_path: Some(dir.path().to_owned()),
+            ..Options::default()
+        },
+    );
+    let err = mgr.run_until(async {}).await.unwrap_err().to_string();
+    assert!(err.contains("tls.crt"), "{err}");
+    assert!(err.contains("--metrics-cert-path"), "{err}");
+    env.stop().await;
+}
