@@ -31,6 +31,7 @@
 //! }
 //! ```
 
+pub mod apply;
 pub mod cache;
 pub mod conditions;
 pub mod controller;
@@ -40,6 +41,7 @@ pub mod leaderelection;
 pub mod manager;
 pub mod manifests;
 pub mod metrics;
+pub mod owner;
 pub mod prelude;
 pub mod queue;
 
