@@ -79,6 +79,16 @@ pub enum Error {
         /// What is wrong and what would be valid.
         reason: String,
     },
+    /// An environment variable has an invalid value.
+    #[error("invalid value {value:?} for ${name}: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
     /// A controller could not be registered.
     #[error("invalid controller {name:?}: {reason}")]
     InvalidController {

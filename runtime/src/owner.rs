@@ -88,12 +88,15 @@ where
     C: Resource<DynamicType = ()>,
     C::Scope: ApiScope,
 {
-    let reference = owner
+    let mut reference = owner
         .controller_owner_ref(&())
         .filter(|r| !r.uid.is_empty() && !r.name.is_empty())
         .ok_or_else(|| OwnerReferenceError::OwnerNotPersisted {
             kind: O::kind(&()).into_owned(),
         })?;
+    // As controller-runtime: the owner cannot be deleted in the foreground before the child.
+    reference.controller = Some(true);
+    reference.block_owner_deletion = Some(true);
     if <O::Scope as ApiScope>::is_namespaced() {
         let owner_namespace = owner.meta().namespace.clone().unwrap_or_default();
         if !<C::Scope as ApiScope>::is_namespaced() {

@@ -149,6 +149,7 @@ impl Flags {
             enable_http2: self.enable_http2,
             graceful_shutdown_timeout: self.graceful_shutdown_timeout,
             leader_election: self.leader_elect,
+            watch_namespace: watch_namespace()?,
             leader_election_id: non_empty(&self.leader_election_id, "leader-election-id")?,
             leader_election_namespace: non_empty(
                 &self.leader_election_namespace,
@@ -188,6 +189,26 @@ fn parse_log_level(value: &str) -> Result<String, String> {
     EnvFilter::try_new(value)
         .map(|_| value.to_owned())
         .map_err(|err| format!("{err}; {EXPECTED}"))
+}
+
+/// `$WATCH_NAMESPACE`, as kubebuilder's namespaced scaffold reads it: unset or empty watches
+/// all namespaces.
+fn watch_namespace() -> Result<Option<String>, Error> {
+    let Ok(value) = std::env::var("WATCH_NAMESPACE") else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.contains(',') {
+        return Err(Error::InvalidEnv {
+            name: "WATCH_NAMESPACE",
+            value: value.to_owned(),
+            reason: "exactly one namespace is supported".into(),
+        });
+    }
+    Ok(Some(value.to_owned()))
 }
 
 /// Parses a Go duration such as `8s`, `500ms`, `1m30s` or `1h` (units h, m, s, ms, us, µs, ns).

@@ -76,6 +76,9 @@ pub struct Options {
     pub leader_election_namespace: Option<String>,
     /// How long a lease stays valid after it was last seen renewed (default 15 s).
     pub lease_duration: Duration,
+    /// Watch namespaced types only in this namespace (`$WATCH_NAMESPACE` through [`Flags`];
+    /// projects made with `init --namespaced`). `None` (the default) watches all namespaces.
+    pub watch_namespace: Option<String>,
     /// How long a leader retries a failing renewal before giving up (default 10 s).
     pub renew_deadline: Duration,
     /// How often candidates try to acquire and leaders renew the lease (default 2 s).
@@ -97,6 +100,7 @@ impl Default for Options {
             leader_election_id: None,
             leader_election_namespace: None,
             lease_duration: Duration::from_secs(15),
+            watch_namespace: None,
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
         }
@@ -259,7 +263,7 @@ impl Manager {
     pub fn with_metrics(client: Client, options: Options, metrics: Metrics) -> Self {
         Self {
             inner: Arc::new(Inner {
-                cache: Cache::new(client.clone()),
+                cache: Cache::with_namespace(client.clone(), options.watch_namespace.clone()),
                 client,
                 options,
                 identity: crate::leaderelection::default_identity(),
