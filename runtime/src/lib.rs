@@ -1,6 +1,8 @@
 //! The runtime every kubesmith operator links: an informer [`cache`], a client-go style work
-//! [`queue`], [`controller`]s with a builder, a [`manager`] that runs them, and helpers for
-//! [`finalizer`]s, status [`conditions`], [`events`] and CRD [`manifests`].
+//! [`queue`], [`controller`]s with a builder, a [`manager`] that runs them (with
+//! [`leaderelection`], Prometheus [`metrics`] and health probes), and helpers for
+//! [`finalizer`]s, status [`conditions`], [`events`], [`owner`] references, writing children
+//! ([`apply`]) and CRD [`manifests`].
 //!
 //! Data flows one way: API server → watch → cache → queue → reconcile → API server.
 //! Start from [`prelude`], [`Manager`] and [`Controller`]:
