@@ -376,7 +376,14 @@ pub(crate) struct Campaign {
     elector: Arc<LeaderElector>,
     standing: watch::Receiver<Standing>,
     resign: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Campaign {
+    /// A manager whose run was dropped must not go on renewing the lease.
+    fn drop(&mut self) {
+        self.resign.cancel();
+    }
 }
 
 impl Campaign {
@@ -390,14 +397,15 @@ impl Campaign {
             elector,
             standing,
             resign,
-            task,
+            task: Some(task),
         }
     }
 
-    /// Completes once this candidate leads.
+    /// Completes once this candidate leads (or led and lost it already, which [`lost`](Self::lost)
+    /// then reports).
     pub(crate) async fn leading(&self) {
         let mut standing = self.standing.clone();
-        let _ = standing.wait_for(|s| *s == Standing::Leader).await;
+        let _ = standing.wait_for(|s| *s != Standing::Candidate).await;
     }
 
     /// Completes when leadership was lost (never if it is kept).
@@ -410,9 +418,11 @@ impl Campaign {
 
     /// Stops campaigning and renewing; with `release`, hands the lease back if held (without,
     /// the lease is left to expire).
-    pub(crate) async fn resign(self, release: bool) {
+    pub(crate) async fn resign(mut self, release: bool) {
         self.resign.cancel();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
         if release && let Err(err) = self.elector.release().await {
             tracing::warn!(error = %err, "cannot release the lease; it will expire");
         }
