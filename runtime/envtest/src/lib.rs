@@ -90,7 +90,9 @@
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
 //! - No admission or conversion webhooks, no authentication or
-//!   authorization, no scheduler, kubelet or workload controllers.
+//!   authorization of its own clients, no scheduler, kubelet or workload controllers.
+//!   TokenReview and SubjectAccessReview are answered from service-account token Secrets and
+//!   ClusterRoles/ClusterRoleBindings, for operators that delegate auth (see `auth.rs`).
 //! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
 //!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
 //!   and serviceaccounts, anything else gets 415. Responses are always JSON.
@@ -102,6 +104,7 @@
 //! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
 //!   built-in kinds, so `kubectl explain` shows no fields for those.
 
+mod auth;
 mod discovery;
 mod gc;
 mod kubeconfig;

@@ -284,6 +284,23 @@ fn builtins() -> Vec<ResourceType> {
         events,
         leases,
         crds,
+        // Stored so TokenReview/SubjectAccessReview (auth.rs) can judge by them.
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            "ClusterRole",
+            false,
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            false,
+            &[],
+        ),
     ]
 }
 
