@@ -34,6 +34,13 @@ for project in "$repo"/testdata/*/; do
     )
 done
 
+# The built operator as a process against `kubesmith envtest serve`: probes, metrics, leader
+# election and SIGTERM, observed with kubectl and HTTP as in a cluster.
+echo "== testdata/memcached-operator: the operator binary end to end"
+(cd "$repo/testdata/memcached-operator" && cargo build --quiet)
+python3 "$repo/testdata/e2e.py" "$kubesmith" "$CARGO_TARGET_DIR/debug/memcached-operator" \
+    "$repo/testdata/memcached-operator" 2>&1 | grep '^e2e:'
+
 # generate --check on an edited copy: an edited type or RBAC attribute makes it fail naming
 # the stale file; generate brings it back up to date. The copy gets its own package name:
 # same-named packages sharing a target dir would overwrite each other's build output.
