@@ -717,3 +717,26 @@ fn several_controllers_for_one_kind_need_a_name() {
         run.stderr
     );
 }
+
+#[test]
+fn init_namespaced_scaffolds_a_namespace_scoped_manager() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("scoped");
+    std::fs::create_dir(&dir).unwrap();
+    let run = kubesmith(&dir, &["init", "--domain", "example.com", "--namespaced"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(read(&dir, "PROJECT").contains("namespaced: true"));
+    assert!(read(&dir, "config/manager/manager.yaml").contains("- name: WATCH_NAMESPACE"));
+    let binding = read(&dir, "config/rbac/role_binding.yaml");
+    assert!(
+        binding.contains("kind: RoleBinding") && binding.contains("  kind: Role\n"),
+        "{binding}"
+    );
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    let controller = read(&dir, "src/controller/memcached.rs");
+    assert_eq!(
+        controller.matches(r#"namespace = "scoped-system""#).count(),
+        4,
+        "{controller}"
+    );
+}

@@ -67,6 +67,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
             project_name: Some(project.project_name.clone()),
             owner: None,
             license: init::License::Apache2,
+            namespaced: project.namespaced,
             runtime_path: runtime_path.map(|p| resolve(input, &output, &p)),
         },
     )?;

@@ -69,6 +69,8 @@ struct Context {
     kind_file: String,
     sample_file: String,
     reconciler: String,
+    /// `, namespace = "<project>-system"` on every RBAC attribute of a namespace-scoped manager.
+    rbac_namespace: String,
     controller_module: String,
     controller_name: String,
 }
@@ -179,6 +181,11 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         kind_file: kind_file.clone(),
         sample_file: format!("{sample_stem}.yaml"),
         reconciler,
+        rbac_namespace: if project.namespaced {
+            format!(", namespace = \"{}-system\"", project.project_name)
+        } else {
+            String::new()
+        },
         controller_module: controller_module.clone(),
         controller_name,
     };
