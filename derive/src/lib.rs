@@ -6,6 +6,7 @@ use proc_macro::TokenStream;
 
 mod rbac;
 mod resource;
+mod schema;
 
 /// Makes the annotated spec struct a Kubernetes custom resource: lowers to
 /// kube-derive's `#[derive(kube::CustomResource)]` with a `#[kube(...)]` attribute,
@@ -79,6 +80,55 @@ pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(_) => item,
         Err(e) => {
             // Keep the item so one bad rule does not cascade into "not found" errors.
+            let mut out: TokenStream = e.to_compile_error().into();
+            out.extend(item);
+            out
+        }
+    }
+}
+
+/// Applies `#[kubesmith(...)]` field and type attributes to a struct or enum that is not the
+/// spec (nested types, the status); `#[resource]` does the same for the spec itself. Put it
+/// above `#[derive(JsonSchema)]`, which must see the attributes it writes.
+///
+/// ```ignore
+/// #[kubesmith_runtime::schema]
+/// #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+/// #[kubesmith(exactly_one_of = ["image", "build"])]
+/// pub struct Source {
+///     #[kubesmith(pattern = "^[a-z0-9./:-]+$", max_length = 255)]
+///     pub image: Option<String>,
+///     pub build: Option<Build>,
+/// }
+/// ```
+///
+/// See [`resource`] for the keys.
+#[proc_macro_attribute]
+pub fn schema(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let expanded = (|| {
+        if !args.is_empty() {
+            return Err(syn::Error::new(
+                proc_macro2::TokenStream::from(args)
+                    .into_iter()
+                    .next()
+                    .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
+                "#[schema] takes no arguments; put the keys in #[kubesmith(...)] on the type or its fields",
+            ));
+        }
+        let mut parsed: syn::Item = syn::parse2(item2)?;
+        if !matches!(parsed, syn::Item::Struct(_) | syn::Item::Enum(_)) {
+            return Err(syn::Error::new_spanned(
+                &parsed,
+                "#[schema] goes on a struct or enum that derives JsonSchema",
+            ));
+        }
+        let checks = schema::lower(&mut parsed)?;
+        Ok(quote::quote!(#parsed #checks))
+    })();
+    match expanded {
+        Ok(out) => out.into(),
+        Err(e) => {
             let mut out: TokenStream = e.to_compile_error().into();
             out.extend(item);
             out
