@@ -44,7 +44,7 @@ pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => {
             // Keep the struct so the error is the only one reported for it.
             let mut out: TokenStream = e.to_compile_error().into();
-            out.extend(item);
+            out.extend(without_helper_attrs(item));
             out
         }
     }
@@ -130,8 +130,26 @@ pub fn schema(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(out) => out.into(),
         Err(e) => {
             let mut out: TokenStream = e.to_compile_error().into();
-            out.extend(item);
+            out.extend(without_helper_attrs(item));
             out
         }
     }
+}
+
+/// The item without its `#[kubesmith(...)]` attributes, emitted after an error so that the
+/// error is not followed by "cannot find attribute `kubesmith`" for each of them.
+fn without_helper_attrs(item: TokenStream) -> TokenStream {
+    let Ok(mut parsed) = syn::parse::<syn::Item>(item.clone()) else {
+        return item;
+    };
+    let keep = |attrs: &mut Vec<syn::Attribute>| attrs.retain(|a| !a.path().is_ident("kubesmith"));
+    match &mut parsed {
+        syn::Item::Struct(s) => {
+            keep(&mut s.attrs);
+            s.fields.iter_mut().for_each(|f| keep(&mut f.attrs));
+        }
+        syn::Item::Enum(e) => keep(&mut e.attrs),
+        _ => {}
+    }
+    quote::quote!(#parsed).into()
 }

@@ -880,6 +880,8 @@ fn type_check(needs: Needs, span: Span, key: &str, ty: &syn::Type) -> TokenStrea
     };
     let check = syn::Ident::new(&format!("check_{key}"), span);
     // The bound is spanned on the key, so the error points at the attribute.
+    // The field type re-spanned on the key, so the error's main span is the attribute key.
+    let ty = respan(ty.to_token_stream(), span);
     let call = quote_spanned! {span=> #check::<#ty> };
     quote! {
         const _: () = {
@@ -887,4 +889,20 @@ fn type_check(needs: Needs, span: Span, key: &str, ty: &syn::Type) -> TokenStrea
             let _ = #call;
         };
     }
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
