@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "skip",
     "label",
     "annotation",
+    "no_spec",
 ];
 
 /// Keys that may be repeated (each occurrence adds one entry).
@@ -78,6 +79,7 @@ fn example(key: &str) -> &'static str {
         "annotation" => "annotation(\"example.com/owner\", \"team-a\")",
         "storage" => "storage",
         "skip" => "skip",
+        "no_spec" => "no_spec",
         _ => "namespaced",
     }
 }
@@ -312,6 +314,15 @@ fn kube_passthrough(meta: &Meta, key: &str, key_span: Span) -> syn::Result<Optio
             // marks every single-version CRD as stored); `skip` keeps the version out of the
             // CRD `generate` writes.
             quote!()
+        }
+        "no_spec" => {
+            if !flag(meta) {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    "`no_spec` is a flag: write `no_spec` without a value",
+                ));
+            }
+            quote_spanned!(key_span=> no_spec)
         }
         "served" => {
             let value = meta_value(meta, key, example(key))?;

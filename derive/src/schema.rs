@@ -12,7 +12,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, ExprUnary, Fields, Item, Lit, LitStr, Meta, Token, UnOp};
 
-use crate::rbac::{expect_str, expect_str_list, meta_key, meta_value};
+use crate::rbac::{expect_str, expect_str_list, meta_key, meta_value, ungroup};
 
 /// Parses `key`, `key = value`, `key(...)` items like `Punctuated<Meta, Token![,]>`, but also
 /// accepts keywords as keys (`type = "string"`, `enum = [...]`), as controller-gen's marker
@@ -191,7 +191,11 @@ fn parse_metas(
     let mut seen: Vec<String> = Vec::new();
     for meta in metas {
         let (key, span) = meta_key(meta, valid, what)?;
-        if key != "validation" && seen.contains(&key) {
+        let repeatable = matches!(
+            key.as_str(),
+            "validation" | "exactly_one_of" | "at_most_one_of" | "at_least_one_of"
+        );
+        if !repeatable && seen.contains(&key) {
             return Err(syn::Error::new(
                 span,
                 format!("duplicate key `{key}` in #[{what}(...)]"),
@@ -359,7 +363,7 @@ fn parse_metas(
                 ops.push(Op::Set("type", s.into_token_stream()));
             }
             "enum" => {
-                let Expr::Array(arr) = value else {
+                let Expr::Array(arr) = ungroup(value) else {
                     return Err(syn::Error::new_spanned(
                         value,
                         format!("`enum` expects an array of values, e.g. {}", example(key)),
@@ -408,24 +412,34 @@ fn parse_metas(
     Ok(())
 }
 
-/// controller-gen's `ExactlyOneOf` / `AtMostOneOf` / `AtLeastOneOf` rule and message.
+/// controller-gen's `ExactlyOneOf` / `AtMostOneOf` / `AtLeastOneOf` rule and message, word
+/// for word, so CRDs moved from kubebuilder keep their validation messages.
 fn one_of_rule(key: &str, names: &[LitStr]) -> TokenStream {
-    let has: Vec<String> = names
+    let names: Vec<String> = names.iter().map(LitStr::value).collect();
+    let count = names
         .iter()
-        .map(|n| format!("has(self.{})", n.value()))
-        .collect();
-    let list = names
-        .iter()
-        .map(LitStr::value)
+        .map(|n| format!("(has(self.{n})?1:0)"))
         .collect::<Vec<_>>()
-        .join(" ");
-    let (cmp, what) = match key {
-        "exactly_one_of" => ("== 1", "exactly one of"),
-        "at_most_one_of" => ("<= 1", "at most one of"),
-        _ => (">= 1", "at least one of"),
+        .join("+");
+    let list = names.join(" ");
+    let (rule, message) = match key {
+        "exactly_one_of" => (
+            format!("{count} == 1"),
+            format!("exactly one of the fields in [{list}] must be set"),
+        ),
+        "at_most_one_of" => (
+            format!("{count} <= 1"),
+            format!("at most one of the fields in [{list}] may be set"),
+        ),
+        _ => (
+            names
+                .iter()
+                .map(|n| format!("has(self.{n})"))
+                .collect::<Vec<_>>()
+                .join("||"),
+            format!("at least one of the fields in [{list}] must be set"),
+        ),
     };
-    let rule = format!("[{}].filter(x,x==true).size() {cmp}", has.join(","));
-    let message = format!("{what} the fields in [{list}] must be set");
     quote!({"rule": #rule, "message": #message})
 }
 
@@ -505,6 +519,7 @@ fn one_of_values(lit: &LitStr, key: &str, valid: &[&str]) -> syn::Result<()> {
 }
 
 fn number(value: &Expr, key: &str) -> syn::Result<TokenStream> {
+    let value = ungroup(value);
     let ok = match value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(_) | Lit::Float(_),
@@ -533,6 +548,7 @@ fn number(value: &Expr, key: &str) -> syn::Result<TokenStream> {
 }
 
 fn count(value: &Expr, key: &str) -> syn::Result<TokenStream> {
+    let value = ungroup(value);
     if let Expr::Lit(ExprLit {
         lit: Lit::Int(i), ..
     }) = value
@@ -553,6 +569,7 @@ fn count(value: &Expr, key: &str) -> syn::Result<TokenStream> {
 /// A value for `default`, `example` or `enum`: a Rust literal or array (anything `json!`
 /// takes), or `json!(...)` for objects, whose tokens are passed through.
 fn json_value(value: &Expr) -> TokenStream {
+    let value = ungroup(value);
     if let Expr::Macro(m) = value
         && m.mac
             .path

@@ -184,7 +184,7 @@ fn type_keys_and_required() {
     assert_eq!(
         s["x-kubernetes-validations"],
         json!([
-            {"rule": "[has(self.image),has(self.build)].filter(x,x==true).size() == 1",
+            {"rule": "(has(self.image)?1:0)+(has(self.build)?1:0) == 1",
              "message": "exactly one of the fields in [image build] must be set"},
             {"rule": "self.minReplicas <= self.replicas", "message": "min exceeds replicas", "reason": "FieldValueInvalid"},
         ])
