@@ -289,3 +289,24 @@ async fn accepted_by_the_embedded_api_server() {
     assert!(raw["spec"].get("at").is_none(), "{raw}");
     env.stop().await;
 }
+
+mod pods {
+    use super::*;
+
+    /// kubernetes#103739: controller-gen reduces an embedded ObjectMeta to `type: object`, so
+    /// the API server prunes a pod template's labels; here the template keeps them.
+    #[kubesmith_derive::resource(group = "apps.example.com", version = "v1", kind = "Runner", namespaced)]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    pub struct RunnerSpec {
+        pub template: k8s_openapi::api::core::v1::PodTemplateSpec,
+    }
+
+    #[test]
+    fn pod_template_metadata_keeps_labels_and_annotations() {
+        let crd = serde_json::to_value(Runner::crd()).unwrap();
+        let meta = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"]["template"]["properties"]["metadata"];
+        assert_eq!(meta["properties"]["labels"]["type"], "object", "{meta}");
+        assert_eq!(meta["properties"]["annotations"]["type"], "object", "{meta}");
+    }
+}
