@@ -42,6 +42,7 @@ mod schema;
 /// | `skip` (flag) | `+kubebuilder:skipversion` | the version is left out of the CRD `generate` writes |
 /// | `label("key", "value")`, repeatable | `+kubebuilder:metadata:labels=` | `metadata.labels` of the CRD |
 /// | `annotation("key", "value")`, repeatable | `+kubebuilder:metadata:annotations=` | `metadata.annotations` of the CRD |
+/// | `validation(rule = "...", message = "...", message_expression = "...", reason = "FieldValueForbidden", field_path = "...", optional_old_self)`, repeatable | `+kubebuilder:validation:XValidation` on the root type | `x-kubernetes-validations[]` on the whole object (rules may relate `self.metadata`, `self.spec`, `self.status`); lowers to kube's `validation = Rule::new(..)` |
 /// | `no_spec` (flag) | a Go type without `Spec` | the struct's fields sit at the root of the object (kube's `no_spec`) |
 ///
 /// Several versions of one kind (one `#[resource]` struct per version, same `group` and

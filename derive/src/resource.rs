@@ -33,10 +33,11 @@ const KEYS: &[&str] = &[
     "label",
     "annotation",
     "no_spec",
+    "validation",
 ];
 
 /// Keys that may be repeated (each occurrence adds one entry).
-const REPEATABLE: &[&str] = &["printcolumn", "label", "annotation"];
+const REPEATABLE: &[&str] = &["printcolumn", "label", "annotation", "validation"];
 
 /// Checked arguments of `#[resource(...)]`; literals keep the user's spans so
 /// that errors kube-derive or rustc raise later still point at the user's code.
@@ -80,6 +81,9 @@ fn example(key: &str) -> &'static str {
         "storage" => "storage",
         "skip" => "skip",
         "no_spec" => "no_spec",
+        "validation" => {
+            "validation(rule = \"self.spec.min <= self.status.max\", message = \"...\")"
+        }
         _ => "namespaced",
     }
 }
@@ -323,6 +327,79 @@ fn kube_passthrough(meta: &Meta, key: &str, key_span: Span) -> syn::Result<Optio
                 ));
             }
             quote_spanned!(key_span=> no_spec)
+        }
+        "validation" => {
+            // kube-derive puts these on the root type (through its KubeSchema derive), where
+            // rules can relate spec, status and metadata; `#[kubesmith(validation(...))]` on
+            // the spec struct is scoped to `.spec`.
+            let Meta::List(list) = meta else {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("expected `validation(...)`, e.g. {}", example(key)),
+                ));
+            };
+            let inner = list.parse_args_with(crate::schema::meta_list)?;
+            let mut rule = None;
+            let mut calls = Vec::new();
+            for m in &inner {
+                let (k, kspan) = meta_key(
+                    m,
+                    &[
+                        "rule",
+                        "message",
+                        "message_expression",
+                        "reason",
+                        "field_path",
+                        "optional_old_self",
+                    ],
+                    "validation",
+                )?;
+                if k == "optional_old_self" {
+                    if !flag(m) {
+                        return Err(syn::Error::new(kspan, "`optional_old_self` is a flag"));
+                    }
+                    calls.push(quote!(.optional_old_self(true)));
+                    continue;
+                }
+                let v = expect_str(meta_value(m, &k, example(key))?, &k, example(key))?;
+                match k.as_str() {
+                    "rule" => rule = Some(v),
+                    "message" => {
+                        calls.push(quote!(.message(::kube::core::Message::Message(#v.into()))))
+                    }
+                    "message_expression" => {
+                        calls.push(quote!(.message(::kube::core::Message::Expression(#v.into()))))
+                    }
+                    "reason" => {
+                        let reasons = [
+                            "FieldValueInvalid",
+                            "FieldValueForbidden",
+                            "FieldValueRequired",
+                            "FieldValueDuplicate",
+                        ];
+                        if !reasons.contains(&v.value().as_str()) {
+                            return Err(syn::Error::new(
+                                v.span(),
+                                format!(
+                                    "unknown `reason` {:?}; valid values: {}",
+                                    v.value(),
+                                    reasons.join(", ")
+                                ),
+                            ));
+                        }
+                        let variant = syn::Ident::new(&v.value(), v.span());
+                        calls.push(quote!(.reason(::kube::core::Reason::#variant)));
+                    }
+                    _ => calls.push(quote!(.field_path(#v))),
+                }
+            }
+            let Some(rule) = rule else {
+                return Err(syn::Error::new_spanned(
+                    list,
+                    format!("`validation` needs a `rule`, e.g. {}", example(key)),
+                ));
+            };
+            quote!(validation = ::kube::core::Rule::new(#rule) #(#calls)*)
         }
         "served" => {
             let value = meta_value(meta, key, example(key))?;

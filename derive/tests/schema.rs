@@ -15,7 +15,8 @@ use serde_json::{Value, json};
     printcolumn(name = "Age", type = "date", json_path = ".metadata.creationTimestamp"),
     scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas", label_selector_path = ".status.selector"),
     selectable = [".spec.color"], deprecated = "use v2", label("app.kubernetes.io/part-of", "widgets"),
-    annotation("example.com/owner", "team-a"))]
+    annotation("example.com/owner", "team-a"),
+    validation(rule = "self.metadata.name.size() <= 20", message = "name too long", reason = "FieldValueForbidden", field_path = ".metadata.name"))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[kubesmith(exactly_one_of = ["image", "build"], validation(rule = "self.minReplicas <= self.replicas", message = "min exceeds replicas", reason = "FieldValueInvalid"))]
@@ -230,6 +231,11 @@ fn root_keys() {
     assert_eq!(v["deprecationWarning"], "use v2");
     assert_eq!(v["served"], true);
     assert_eq!(v["storage"], true);
+    assert_eq!(
+        v["schema"]["openAPIV3Schema"]["x-kubernetes-validations"],
+        json!([{"rule": "self.metadata.name.size() <= 20", "message": "name too long",
+                "reason": "FieldValueForbidden", "fieldPath": ".metadata.name"}])
+    );
 }
 
 mod old {
@@ -295,7 +301,12 @@ mod pods {
 
     /// kubernetes#103739: controller-gen reduces an embedded ObjectMeta to `type: object`, so
     /// the API server prunes a pod template's labels; here the template keeps them.
-    #[kubesmith_derive::resource(group = "apps.example.com", version = "v1", kind = "Runner", namespaced)]
+    #[kubesmith_derive::resource(
+        group = "apps.example.com",
+        version = "v1",
+        kind = "Runner",
+        namespaced
+    )]
     #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
     pub struct RunnerSpec {
         pub template: k8s_openapi::api::core::v1::PodTemplateSpec,
@@ -304,9 +315,12 @@ mod pods {
     #[test]
     fn pod_template_metadata_keeps_labels_and_annotations() {
         let crd = serde_json::to_value(Runner::crd()).unwrap();
-        let meta = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-            ["properties"]["template"]["properties"]["metadata"];
+        let meta = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            ["template"]["properties"]["metadata"];
         assert_eq!(meta["properties"]["labels"]["type"], "object", "{meta}");
-        assert_eq!(meta["properties"]["annotations"]["type"], "object", "{meta}");
+        assert_eq!(
+            meta["properties"]["annotations"]["type"], "object",
+            "{meta}"
+        );
     }
 }
