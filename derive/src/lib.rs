@@ -161,7 +161,7 @@ pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `map_type = "atomic" \| "granular"` | `+mapType=` | `x-kubernetes-map-type` |
 /// | `struct_type = "atomic" \| "granular"` | `+structType=` | `x-kubernetes-map-type` |
 /// | `validation(rule = "...", message = "...", message_expression = "...", reason = "FieldValueInvalid", field_path = ".x", optional_old_self)`, repeatable | `XValidation:rule=,message=,messageExpression=,reason=,fieldPath=,optionalOldSelf=` | one `x-kubernetes-validations[]` entry each |
-/// | `immutable` (flag) | `XValidation:rule="self == oldSelf"` | `x-kubernetes-validations: [{rule: self == oldSelf, message: Value is immutable}]` |
+/// | `immutable` (flag) | `+kubebuilder:validation:Immutable` | `x-kubernetes-validations: [{rule: self == oldSelf, message: field is immutable}]`; on an optional field also `!has(oldSelf.f) \|\| has(self.f)` ("field f is immutable once set") on the parent |
 /// | `items(...)` with any key above except `items` | `+kubebuilder:validation:items:<Marker>` | the keys on the list's `items` schema |
 /// | `required` / `optional` (flags) | `+required`, `+optional`, `+kubebuilder:validation:Required/Optional` | adds the field to / removes it from the parent's `required` |
 ///

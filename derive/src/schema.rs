@@ -134,6 +134,9 @@ struct Parsed {
     ops: Vec<Op>,
     needs: Vec<(Needs, Span, &'static str)>,
     required: Option<(bool, Span)>,
+    /// `immutable` on the field itself (not its items): optional fields also get a rule on
+    /// the parent so that, once set, they cannot be unset.
+    immutable: bool,
     /// `exactly_one_of` etc.: (marker, JSON field names, span) for name checks.
     one_ofs: Vec<(&'static str, Vec<LitStr>)>,
 }
@@ -252,9 +255,13 @@ fn parse_metas(
                 "int_or_string" => ops.push(Op::IntOrString),
                 "nullable" => ops.push(Op::Set("nullable", quote!(true))),
                 "schemaless" => ops.push(Op::Clear),
-                "immutable" => ops.push(Op::Rule(
-                    quote!({"rule": "self == oldSelf", "message": "Value is immutable"}),
-                )),
+                "immutable" => {
+                    // controller-gen's `+kubebuilder:validation:Immutable`, word for word.
+                    ops.push(Op::Rule(
+                        quote!({"rule": "self == oldSelf", "message": "field is immutable"}),
+                    ));
+                    out.immutable |= !in_items;
+                }
                 "required" | "optional" => {
                     if in_items || out.required.is_some() {
                         return Err(syn::Error::new(
@@ -699,6 +706,22 @@ fn json_name(field: &syn::Field, rename_all: Option<&str>) -> Option<String> {
     }
 }
 
+/// `Option<T>` or `#[serde(default)]`: serde may leave the field out.
+fn is_optional(field: &syn::Field) -> bool {
+    let option = matches!(&field.ty, syn::Type::Path(p)
+        if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+    option
+        || field
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("serde"))
+            .filter_map(|a| {
+                a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+                    .ok()
+            })
+            .any(|metas| metas.iter().any(|m| m.path().is_ident("default")))
+}
+
 fn rename_all(attrs: &[Attribute]) -> Option<Option<String>> {
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let Ok(metas) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
@@ -738,6 +761,7 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
     let mut checks = Vec::new();
     let mut required: Vec<(bool, String)> = Vec::new();
     let mut json_names: Option<Vec<String>> = Some(Vec::new());
+    let mut once_set: Vec<String> = Vec::new();
 
     if let Item::Struct(s) = item {
         if let Fields::Named(named) = &mut s.fields {
@@ -771,6 +795,15 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
                     let obj = quote!(obj);
                     field.attrs.push(transform_attr(emit(&parsed.ops, &obj)));
                 }
+                if parsed.immutable && is_optional(field) {
+                    // A rule on the field is not evaluated when the field is absent, so the
+                    // parent keeps it from being removed once set.
+                    if let Some(name) =
+                        json_name(field, serde_rename_all.clone().flatten().as_deref())
+                    {
+                        once_set.push(name);
+                    }
+                }
                 let ty = &field.ty;
                 for (needs, span, key) in parsed.needs {
                     checks.push(type_check(needs, span, key, ty));
@@ -800,6 +833,13 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
         }
     }
 
+    for name in &once_set {
+        let rule = format!("!has(oldSelf.{name}) || has(self.{name})");
+        let message = format!("field {name} is immutable once set");
+        container
+            .ops
+            .push(Op::Rule(quote!({"rule": #rule, "message": #message})));
+    }
     let has_type_ops = !container.ops.is_empty() || !required.is_empty();
     let mut body = emit(&container.ops, &quote!(obj));
     if !required.is_empty() {

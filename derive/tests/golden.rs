@@ -14,7 +14,8 @@ use serde_json::Value;
 fn normalise(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if map.get("description").is_some_and(Value::is_string) {
+            // Schema descriptions come from comments; `externalDocs.description` is data.
+            if map.get("description").is_some_and(Value::is_string) && !map.contains_key("url") {
                 map.remove("description");
             }
             // `Option<Enum>` adds `null` to the enum along with `nullable: true`.
@@ -285,5 +286,113 @@ mod oneofs {
     #[test]
     fn oneofs() {
         assert_golden(Oneof::crd(), "testdata.kubebuilder.io_oneofs.yaml");
+    }
+}
+
+/// `immutable/`: `+kubebuilder:validation:Immutable` on required and optional fields of every
+/// shape; optional ones also get the parent's "immutable once set" rule.
+mod immutable {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    pub struct KeyValue {
+        pub key: String,
+        pub value: String,
+    }
+
+    #[kubesmith_derive::resource(
+        group = "testdata.kubebuilder.io",
+        version = "v1",
+        kind = "ImmutableType",
+        plural = "immutabletypes",
+        namespaced
+    )]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ImmutableTypeSpec {
+        pub mutable_string: String,
+        #[kubesmith(immutable)]
+        pub required_string: String,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub optional_string: Option<String>,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub optional_literal_string: Option<String>,
+        #[kubesmith(immutable)]
+        pub required_struct: KeyValue,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub optional_struct: Option<KeyValue>,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub optional_omit_zero_struct: Option<KeyValue>,
+        #[kubesmith(immutable)]
+        pub required_slice: Vec<String>,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub optional_slice: Vec<String>,
+        #[kubesmith(immutable)]
+        pub required_map: BTreeMap<String, String>,
+        #[kubesmith(immutable)]
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub optional_map: BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn immutable() {
+        assert_golden(
+            ImmutableType::crd(),
+            "testdata.kubebuilder.io_immutabletypes.yaml",
+        );
+    }
+}
+
+/// `externaldocs/`: `+kubebuilder:externalDocs` on fields and on a type.
+mod externaldocs {
+    use super::*;
+
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[kubesmith(external_docs(
+        url = "https://example.com/type-docs",
+        description = "type-level external docs"
+    ))]
+    pub struct DocumentedType(pub String);
+
+    #[kubesmith_derive::resource(
+        group = "testdata.kubebuilder.io",
+        version = "v1",
+        kind = "ExternalDoc",
+        plural = "externaldocs",
+        namespaced
+    )]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ExternalDocSpec {
+        #[kubesmith(external_docs(
+            url = "https://example.com/docs",
+            description = "external docs description"
+        ))]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub field_with_external_doc: Option<String>,
+        #[kubesmith(external_docs(url = "https://example.com/docs"))]
+        #[serde(
+            rename = "fieldWithExternalDocURLOnly",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub field_with_external_doc_url_only: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub type_with_external_doc: Option<DocumentedType>,
+    }
+
+    #[test]
+    fn externaldocs() {
+        assert_golden(
+            ExternalDoc::crd(),
+            "testdata.kubebuilder.io_externaldocs.yaml",
+        );
     }
 }

@@ -121,7 +121,7 @@ fn numeric_string_and_list_keys() {
     assert_eq!(p["color"]["enum"], json!(["red", "green"]));
     assert_eq!(
         p["color"]["x-kubernetes-validations"],
-        json!([{"rule": "self == oldSelf", "message": "Value is immutable"}])
+        json!([{"rule": "self == oldSelf", "message": "field is immutable"}])
     );
     assert_eq!(p["at"]["format"], "date-time");
     assert_eq!(p["at"]["title"], "When");
