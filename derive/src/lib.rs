@@ -177,6 +177,9 @@ pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `at_most_one_of = ["a", "b"]` | `+kubebuilder:validation:AtMostOneOf=a;b` | rule `(has(self.a)?1:0)+(has(self.b)?1:0) <= 1` |
 /// | `at_least_one_of = ["a", "b"]` | `+kubebuilder:validation:AtLeastOneOf=a;b` | rule `has(self.a)\|\|has(self.b)` |
 ///
+/// A newtype (`struct Port(pub i32)`, Rust's Go type alias) takes the field keys too, on the
+/// type, and they apply wherever the type is used.
+///
 /// One-of names are JSON names and must be fields of the struct (checked when serde's
 /// `rename_all` is absent, `camelCase`, `snake_case` or `lowercase`).
 #[proc_macro_attribute]

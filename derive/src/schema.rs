@@ -748,6 +748,15 @@ fn rename_all(attrs: &[Attribute]) -> Option<Option<String>> {
 /// Rewrites `#[kubesmith(...)]` on `item` (a struct or enum, and the struct's named fields)
 /// into schemars transforms, and appends compile-time type checks after it.
 pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
+    // A newtype (`struct Port(pub i32)`) is Rust's Go type alias: its schema is the inner
+    // type's, so it takes the field keys too, checked against the inner type.
+    let newtype = match &*item {
+        Item::Struct(s) => match &s.fields {
+            Fields::Unnamed(f) if f.unnamed.len() == 1 => f.unnamed.first().map(|f| f.ty.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
     let (attrs, generics, ident) = match item {
         Item::Struct(s) => (&mut s.attrs, s.generics.clone(), s.ident.clone()),
         Item::Enum(e) => (&mut e.attrs, e.generics.clone(), e.ident.clone()),
@@ -755,10 +764,26 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
     };
     let type_attrs = take_kubesmith_attrs(attrs);
     let mut container = Parsed::default();
-    parse_attrs(&type_attrs, TYPE_KEYS, &mut container)?;
+    let valid: Vec<&'static str> = if newtype.is_some() {
+        let mut keys: Vec<&'static str> = FIELD_KEYS
+            .iter()
+            .copied()
+            .filter(|k| !matches!(*k, "required" | "optional"))
+            .collect();
+        keys.extend(TYPE_KEYS.iter().filter(|k| !FIELD_KEYS.contains(k)));
+        keys
+    } else {
+        TYPE_KEYS.to_vec()
+    };
+    parse_attrs(&type_attrs, &valid, &mut container)?;
     let serde_rename_all = rename_all(attrs);
 
     let mut checks = Vec::new();
+    if let Some(inner) = &newtype {
+        for (needs, span, key) in std::mem::take(&mut container.needs) {
+            checks.push(type_check(needs, span, key, inner));
+        }
+    }
     let mut required: Vec<(bool, String)> = Vec::new();
     let mut json_names: Option<Vec<String>> = Some(Vec::new());
     let mut once_set: Vec<String> = Vec::new();
@@ -880,19 +905,19 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
             #[diagnostic::on_unimplemented(
                 message = "`{Self}` is not a number: this #[kubesmith(...)] key applies to integer and float fields",
                 label = "not a number",
-                note = "number keys: minimum, maximum, exclusive_minimum, exclusive_maximum, multiple_of"
+                note = "number keys: minimum, maximum, exclusive_minimum, exclusive_maximum, multiple_of; for a newtype, put the key on the type: #[kubesmith_runtime::schema] #[kubesmith(...)] struct Port(i32)"
             )]
             trait KubesmithNumber {}
             #[diagnostic::on_unimplemented(
                 message = "`{Self}` is not a string: this #[kubesmith(...)] key applies to String fields",
                 label = "not a string",
-                note = "string keys: min_length, max_length, pattern"
+                note = "string keys: min_length, max_length, pattern; for a newtype, put the key on the type: #[kubesmith_runtime::schema] #[kubesmith(...)] struct Port(i32)"
             )]
             trait KubesmithString {}
             #[diagnostic::on_unimplemented(
                 message = "`{Self}` is not a list: this #[kubesmith(...)] key applies to Vec and set fields",
                 label = "not a list",
-                note = "list keys: min_items, max_items, unique_items, items(...), list_type, list_map_keys"
+                note = "list keys: min_items, max_items, unique_items, items(...), list_type, list_map_keys; for a newtype, put the key on the type: #[kubesmith_runtime::schema] #[kubesmith(...)] struct Port(i32)"
             )]
             trait KubesmithList {}
             #[diagnostic::on_unimplemented(

@@ -324,3 +324,43 @@ mod pods {
         );
     }
 }
+
+mod newtypes {
+    use super::*;
+
+    /// A Go type alias with markers (`type Port int32` + `+kubebuilder:validation:Minimum=1`)
+    /// is a newtype with the field keys on the type.
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[kubesmith(
+        minimum = 1,
+        maximum = 65535,
+        validation(rule = "self != 22", message = "no ssh")
+    )]
+    pub struct Port(pub i32);
+
+    #[kubesmith_derive::resource(group = "net.example.com", version = "v1", kind = "Listener")]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    pub struct ListenerSpec {
+        pub port: Port,
+        pub ports: Vec<Port>,
+    }
+
+    #[test]
+    fn newtype_keys_apply_wherever_it_is_used() {
+        let crd = serde_json::to_value(Listener::crd()).unwrap();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        for port in [
+            &spec["properties"]["port"],
+            &spec["properties"]["ports"]["items"],
+        ] {
+            assert_eq!(port["type"], "integer", "{port}");
+            assert_eq!(port["minimum"], json!(1.0), "{port}");
+            assert_eq!(port["maximum"], json!(65535.0), "{port}");
+            assert_eq!(
+                port["x-kubernetes-validations"][0]["rule"], "self != 22",
+                "{port}"
+            );
+        }
+    }
+}

@@ -14,4 +14,9 @@ pub struct TypedSpec {
     pub number: i64,
 }
 
+#[kubesmith_derive::schema]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kubesmith(max_length = 5)]
+pub struct Count(pub u32);
+
 fn main() {}
