@@ -29,6 +29,12 @@ fn normalise(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(normalise),
+        // JSONSchemaProps holds bounds as f64 (`10.0`); YAML reads `10` as an integer.
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = f;
+            }
+        }
         _ => {}
     }
 }
@@ -394,5 +400,45 @@ mod externaldocs {
             ExternalDoc::crd(),
             "testdata.kubebuilder.io_externaldocs.yaml",
         );
+    }
+}
+
+/// `job/`: bounds, multipleOf and lengths on fields, on a nested type's fields.
+mod jobs {
+    use super::*;
+
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct CronJobSpec {
+        #[kubesmith(minimum = -2, maximum = 2, multiple_of = 2)]
+        #[serde(rename = "int32WithValidations")]
+        pub int32_with_validations: i32,
+        /// Markers on fields and types are applied to fields.
+        #[kubesmith(min_length = 4)]
+        #[serde(rename = "twoOfAKindPart0")]
+        pub two_of_a_kind_part0: String,
+    }
+
+    #[kubesmith_derive::resource(
+        group = "testdata.kubebuilder.io",
+        version = "v1beta1",
+        kind = "Job",
+        plural = "jobs",
+        namespaced
+    )]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct JobSpec {
+        #[kubesmith(min_length = 5)]
+        pub friendly_name: String,
+        #[kubesmith(minimum = 0, maximum = 10)]
+        pub count: i32,
+        pub crong_job: CronJobSpec,
+    }
+
+    #[test]
+    fn jobs() {
+        assert_golden(Job::crd(), "testdata.kubebuilder.io_jobs.yaml");
     }
 }
