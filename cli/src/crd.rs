@@ -143,10 +143,84 @@ pub fn merge(crds: Vec<Value>, roots: &[ResourceRoot]) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// controller-gen's `crd:maxDescLen=N`: every schema description longer than `max` bytes is
+/// cut at the last whitespace before `max` and ends in "..."; `0` drops descriptions.
+/// (`externalDocs.description` is data, not a schema description, and is kept.)
+pub fn truncate_descriptions(crd: &mut Value, max: usize) {
+    fn walk(value: &mut Value, max: usize) {
+        match value {
+            Value::Object(map) => {
+                let is_docs = map.contains_key("url");
+                if !is_docs && let Some(Value::String(desc)) = map.get_mut("description") {
+                    if max == 0 {
+                        map.remove("description");
+                    } else if desc.len() > max {
+                        let mut end = max;
+                        while !desc.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        let head = &desc[..end];
+                        let cut = head
+                            .rfind(char::is_whitespace)
+                            .filter(|n| *n > 0)
+                            .unwrap_or(end);
+                        *desc = format!("{}...", &desc[..cut]);
+                    }
+                }
+                map.values_mut().for_each(|v| walk(v, max));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, max)),
+            _ => {}
+        }
+    }
+    if let Some(versions) = crd
+        .pointer_mut("/spec/versions")
+        .and_then(Value::as_array_mut)
+    {
+        for version in versions {
+            if let Some(schema) = version.pointer_mut("/schema/openAPIV3Schema") {
+                walk(schema, max);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn descriptions_truncate_as_controller_gen_does() {
+        // From controller-tools' gen/bar.example.com_foos_maxdesclen.yaml (maxDescLen=50).
+        let mut crd = json!({"spec": {"versions": [{"schema": {"openAPIV3Schema": {
+            "properties": {
+                "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+                "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+                "short": {"type": "string", "description": "Short."},
+                "docs": {"type": "string", "externalDocs": {"url": "https://example.com", "description": "A long description of the external documentation page."}}
+            }
+        }}}]}});
+        let mut dropped = crd.clone();
+        truncate_descriptions(&mut crd, 50);
+        let props = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+        assert_eq!(
+            props["apiVersion"]["description"],
+            "APIVersion defines the versioned schema of this..."
+        );
+        assert_eq!(
+            props["kind"]["description"],
+            "Kind is a string value representing the REST..."
+        );
+        assert_eq!(props["short"]["description"], "Short.");
+        assert_eq!(
+            props["docs"]["externalDocs"]["description"],
+            "A long description of the external documentation page."
+        );
+        truncate_descriptions(&mut dropped, 0);
+        let props = &dropped["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+        assert!(props["kind"].get("description").is_none());
+    }
 
     fn crd(version: &str, scope: &str) -> Value {
         json!({
