@@ -710,16 +710,20 @@ fn json_name(field: &syn::Field, rename_all: Option<&str>) -> Option<String> {
 fn is_optional(field: &syn::Field) -> bool {
     let option = matches!(&field.ty, syn::Type::Path(p)
         if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
-    option
-        || field
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("serde"))
-            .filter_map(|a| {
-                a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
-                    .ok()
-            })
-            .any(|metas| metas.iter().any(|m| m.path().is_ident("default")))
+    option || serde_flag(field, "default")
+}
+
+/// Whether the field has `#[serde(name)]` or `#[serde(name = ...)]`.
+fn serde_flag(field: &syn::Field, name: &str) -> bool {
+    field
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .filter_map(|a| {
+            a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .any(|metas| metas.iter().any(|m| m.path().is_ident(name)))
 }
 
 fn rename_all(attrs: &[Attribute]) -> Option<Option<String>> {
@@ -791,6 +795,10 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
     if let Item::Struct(s) = item {
         if let Fields::Named(named) = &mut s.fields {
             for field in named.named.iter_mut() {
+                if serde_flag(field, "flatten") {
+                    // The flattened type's fields are the parent's too; names are not knowable here.
+                    json_names = None;
+                }
                 match (&serde_rename_all, &mut json_names) {
                     (Some(ra), Some(names)) => match json_name(field, ra.as_deref()) {
                         Some(n) => names.push(n),

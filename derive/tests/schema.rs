@@ -364,3 +364,33 @@ mod newtypes {
         }
     }
 }
+
+mod flattened {
+    use super::*;
+
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    pub struct Common {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<String>,
+    }
+
+    /// One-of names may come from a flattened struct; they cannot be checked, so they are not.
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[kubesmith(exactly_one_of = ["image", "build"])]
+    pub struct Source {
+        #[serde(flatten)]
+        pub common: Common,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub build: Option<String>,
+    }
+
+    #[test]
+    fn one_of_over_a_flattened_field() {
+        let schema = serde_json::to_value(schemars::schema_for!(Source)).unwrap();
+        assert_eq!(
+            schema["x-kubernetes-validations"][0]["rule"],
+            "(has(self.image)?1:0)+(has(self.build)?1:0) == 1"
+        );
+    }
+}
