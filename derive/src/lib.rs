@@ -54,7 +54,10 @@ mod schema;
 /// `#[kubesmith(...)]` on the spec's fields and on the spec itself carries the validation
 /// markers (see [`macro@schema`] for the keys); nested types and the status take them through
 /// `#[schema]`. Optional means `Option<T>` or `#[serde(default)]`; every other field is
-/// required. Doc comments become descriptions.
+/// required. An `Option` field without `skip_serializing_if` (or `with`/`serialize_with`)
+/// gets `#[serde(skip_serializing_if = "Option::is_none")]` when the type derives `Serialize`,
+/// so a server-side apply patch never sends a `null` that clears another manager's field.
+/// Doc comments become descriptions.
 ///
 /// The generated code names only `::kube` (and, through kube-derive, `::k8s_openapi`,
 /// `::schemars`, `::serde`, `::serde_json`), which the project must depend on, with

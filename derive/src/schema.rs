@@ -708,9 +708,29 @@ fn json_name(field: &syn::Field, rename_all: Option<&str>) -> Option<String> {
 
 /// `Option<T>` or `#[serde(default)]`: serde may leave the field out.
 fn is_optional(field: &syn::Field) -> bool {
-    let option = matches!(&field.ty, syn::Type::Path(p)
-        if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
-    option || serde_flag(field, "default")
+    is_option(field) || serde_flag(field, "default")
+}
+
+/// Whether the field's type is written `Option<...>`.
+fn is_option(field: &syn::Field) -> bool {
+    matches!(&field.ty, syn::Type::Path(p)
+        if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+/// Whether the item derives `name` (`Serialize`, `serde::Serialize`, ...).
+fn derives(attrs: &[Attribute], name: &str) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .filter_map(|a| {
+            a.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .any(|paths| {
+            paths
+                .iter()
+                .any(|p| p.segments.last().is_some_and(|s| s.ident == name))
+        })
 }
 
 /// Whether the field has `#[serde(name)]` or `#[serde(name = ...)]`.
@@ -793,8 +813,21 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
     let mut once_set: Vec<String> = Vec::new();
 
     if let Item::Struct(s) = item {
+        let serializes = derives(&s.attrs, "Serialize");
         if let Fields::Named(named) = &mut s.fields {
             for field in named.named.iter_mut() {
+                if serializes
+                    && is_option(field)
+                    && !serde_flag(field, "skip_serializing_if")
+                    && !serde_flag(field, "with")
+                    && !serde_flag(field, "serialize_with")
+                {
+                    // An absent optional field must stay absent on the wire: a `null` in a
+                    // server-side apply patch would clear what another manager set.
+                    field.attrs.push(syn::parse_quote!(
+                        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+                    ));
+                }
                 if serde_flag(field, "flatten") {
                     // The flattened type's fields are the parent's too; names are not knowable here.
                     json_names = None;

@@ -84,6 +84,19 @@ pub struct Build {
     #[kubesmith(max_length = 100)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// No serde attributes: #[schema] keeps it off the wire when unset.
+    pub dockerfile: Option<String>,
+}
+
+#[test]
+fn unset_options_are_not_serialized() {
+    assert_eq!(serde_json::to_value(Build::default()).unwrap(), json!({}));
+    let spec = serde_json::to_value(WidgetSpec::default()).unwrap();
+    assert!(spec.get("image").is_none(), "{spec}");
+    assert!(
+        spec.as_object().unwrap().values().all(|v| !v.is_null()),
+        "{spec}"
+    );
 }
 
 #[kubesmith_derive::schema]
