@@ -746,13 +746,20 @@ fn serde_flag(field: &syn::Field, name: &str) -> bool {
         .any(|metas| metas.iter().any(|m| m.path().is_ident(name)))
 }
 
+/// serde's `rename_all` of a container: `Some(None)` without one, `Some(Some(rule))` with a
+/// plain one, `None` when the names cannot be told (e.g. `rename_all(serialize = ...)`).
 fn rename_all(attrs: &[Attribute]) -> Option<Option<String>> {
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let Ok(metas) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
         else {
-            continue;
+            return None;
         };
         for m in metas {
+            if let Meta::List(l) = &m
+                && l.path.is_ident("rename_all")
+            {
+                return None;
+            }
             if let Meta::NameValue(nv) = &m
                 && nv.path.is_ident("rename_all")
             {
