@@ -442,3 +442,28 @@ mod jobs {
         assert_golden(Job::crd(), "testdata.kubebuilder.io_jobs.yaml");
     }
 }
+
+/// Every CRD above is accepted by the embedded API server and served.
+#[tokio::test]
+async fn accepted_by_the_embedded_api_server() {
+    let env = kubesmith_envtest::Environment::start().await.unwrap();
+    env.install_crds([
+        plural::TestQuota::crd(),
+        enums::Enum::crd(),
+        oneofs::Oneof::crd(),
+        immutable::ImmutableType::crd(),
+        externaldocs::ExternalDoc::crd(),
+        jobs::Job::crd(),
+    ])
+    .await
+    .unwrap();
+    let api: kube::Api<oneofs::Oneof> = kube::Api::namespaced(env.client(), "default");
+    assert!(
+        api.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    env.stop().await;
+}
