@@ -746,6 +746,43 @@ fn serde_flag(field: &syn::Field, name: &str) -> bool {
         .any(|metas| metas.iter().any(|m| m.path().is_ident(name)))
 }
 
+/// `#[kubesmith(...)]` where it has no schema of its own to change: enum variants and the
+/// fields of tuple structs with several fields.
+fn reject_misplaced(item: &Item) -> syn::Result<()> {
+    let misplaced = |attrs: &[Attribute], what: &str| -> syn::Result<()> {
+        match attrs.iter().find(|a| a.path().is_ident("kubesmith")) {
+            Some(a) => Err(syn::Error::new_spanned(
+                a,
+                format!(
+                    "#[kubesmith(...)] is not supported on {what}; put it on the type, \
+                     or on a named field of a struct"
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    match item {
+        Item::Enum(e) => {
+            for v in &e.variants {
+                misplaced(&v.attrs, "enum variants")?;
+                for f in &v.fields {
+                    misplaced(&f.attrs, "fields of enum variants")?;
+                }
+            }
+        }
+        Item::Struct(s) if matches!(s.fields, Fields::Unnamed(_)) => {
+            for f in &s.fields {
+                misplaced(
+                    &f.attrs,
+                    "the fields of a tuple struct (for a newtype, put it on the type)",
+                )?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// serde's `rename_all` of a container: `Some(None)` without one, `Some(Some(rule))` with a
 /// plain one, `None` when the names cannot be told (e.g. `rename_all(serialize = ...)`).
 fn rename_all(attrs: &[Attribute]) -> Option<Option<String>> {
@@ -794,6 +831,12 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
         _ => return Ok(TokenStream::new()),
     };
     let type_attrs = take_kubesmith_attrs(attrs);
+    reject_misplaced(item)?;
+    let attrs = match item {
+        Item::Struct(s) => &mut s.attrs,
+        Item::Enum(e) => &mut e.attrs,
+        _ => unreachable!("matched above"),
+    };
     let mut container = Parsed::default();
     let valid: Vec<&'static str> = if newtype.is_some() {
         let mut keys: Vec<&'static str> = FIELD_KEYS

@@ -66,4 +66,11 @@ pub struct ScaledSpec {
     pub replicas: i32,
 }
 
+#[kubesmith_derive::schema]
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub enum OnVariant {
+    #[kubesmith(title = "A")]
+    A,
+}
+
 fn main() {}
