@@ -230,7 +230,13 @@ fn without_helper_attrs(item: TokenStream) -> TokenStream {
             keep(&mut s.attrs);
             s.fields.iter_mut().for_each(|f| keep(&mut f.attrs));
         }
-        syn::Item::Enum(e) => keep(&mut e.attrs),
+        syn::Item::Enum(e) => {
+            keep(&mut e.attrs);
+            for v in e.variants.iter_mut() {
+                keep(&mut v.attrs);
+                v.fields.iter_mut().for_each(|f| keep(&mut f.attrs));
+            }
+        }
         _ => {}
     }
     quote::quote!(#parsed).into()
