@@ -143,6 +143,42 @@ pub fn merge(crds: Vec<Value>, roots: &[ResourceRoot]) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// The project's `max-desc-len` setting, controller-gen's `crd:maxDescLen`, from Cargo.toml:
+///
+/// ```toml
+/// [package.metadata.kubesmith]
+/// max-desc-len = 40
+/// ```
+///
+/// A project setting rather than a flag, so `generate`, `generate --check` and `create api`
+/// always agree on it.
+pub fn max_desc_len(manifest: &str) -> Result<Option<usize>> {
+    let mut in_section = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            in_section = line == "[package.metadata.kubesmith]";
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=')
+            && key.trim() == "max-desc-len"
+        {
+            return match value.trim().parse::<usize>() {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => bail!(
+                    "Cargo.toml: [package.metadata.kubesmith] max-desc-len = {} is not a \
+                     non-negative integer; write e.g. `max-desc-len = 40` (0 drops descriptions)",
+                    value.trim()
+                ),
+            };
+        }
+    }
+    Ok(None)
+}
+
 /// controller-gen's `crd:maxDescLen=N`: every schema description longer than `max` bytes is
 /// cut at the last whitespace before `max` and ends in "..."; `0` drops descriptions.
 /// (`externalDocs.description` is data, not a schema description, and is kept.)
@@ -189,6 +225,17 @@ pub fn truncate_descriptions(crd: &mut Value, max: usize) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn max_desc_len_is_read_from_the_package_metadata() {
+        let manifest = "[package]\nname = \"x\"\nmax-desc-len = 3\n\n[package.metadata.kubesmith]\n# cut\nmax-desc-len = 40 # bytes\n[dependencies]\n";
+        assert_eq!(max_desc_len(manifest).unwrap(), Some(40));
+        assert_eq!(max_desc_len("[package]\nname = \"x\"\n").unwrap(), None);
+        let err = max_desc_len("[package.metadata.kubesmith]\nmax-desc-len = \"40\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a non-negative integer"), "{err}");
+    }
 
     #[test]
     fn descriptions_truncate_as_controller_gen_does() {

@@ -42,7 +42,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The `versions` fixture in a temporary directory, with a Cargo.toml pointing at this
 /// checkout's runtime and the workspace lock file (no resolution against the registry).
-fn fixture(package: &str) -> (tempfile::TempDir, PathBuf) {
+fn fixture(package: &str, metadata: &str) -> (tempfile::TempDir, PathBuf) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(package);
@@ -59,7 +59,7 @@ fn fixture(package: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\nname = \"versions_fixture\"\n\n{deps}\n[workspace]\n"
+            "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n{metadata}\n[lib]\nname = \"versions_fixture\"\n\n{deps}\n[workspace]\n"
         ),
     )
     .unwrap();
@@ -70,7 +70,11 @@ fn fixture(package: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn versions_merge_into_one_crd_with_the_storage_version() {
-    let (_tmp, dir) = fixture("versions-fixture-merge");
+    // maxDescLen as a project setting: `generate` and `--check` both honour it.
+    let (_tmp, dir) = fixture(
+        "versions-fixture-merge",
+        "\n[package.metadata.kubesmith]\nmax-desc-len = 10\n",
+    );
     let run = kubesmith(&dir, &["generate"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
@@ -101,6 +105,7 @@ fn versions_merge_into_one_crd_with_the_storage_version() {
     let replicas =
         &versions[1]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"];
     assert_eq!(replicas["maximum"], 10.0);
+    assert_eq!(replicas["description"], "Number of...");
 
     // Deterministic: a second run changes nothing and --check agrees.
     let run = kubesmith(&dir, &["generate"]);
@@ -112,7 +117,7 @@ fn versions_merge_into_one_crd_with_the_storage_version() {
 
 #[test]
 fn no_storage_version_and_compile_errors_exit_1() {
-    let (_tmp, dir) = fixture("versions-fixture-errors");
+    let (_tmp, dir) = fixture("versions-fixture-errors", "");
     let v2 = dir.join("src/api/v2.rs");
     let source = std::fs::read_to_string(&v2).unwrap();
     std::fs::write(&v2, source.replace("namespaced, storage,", "namespaced,")).unwrap();

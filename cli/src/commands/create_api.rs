@@ -257,13 +257,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         return Ok(());
     }
     println!("\nGenerating the manifests (kubesmith generate):");
-    generate::run(
-        dir,
-        &generate::GenerateArgs {
-            check: false,
-            ..Default::default()
-        },
-    )?;
+    generate::run(dir, &generate::GenerateArgs { check: false })?;
     println!(
         "\nNext: implement your new API in src/api and its controller in src/controller, then:\n  kubesmith generate && cargo test"
     );
