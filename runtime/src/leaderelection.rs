@@ -440,10 +440,13 @@ async fn campaign(
     tracing::info!(lease = %config.name, namespace = %config.namespace, identity = %config.identity, "attempting to acquire the leader lease");
     // Acquire: try at once, then every jittered retry period.
     loop {
-        if resign.is_cancelled() {
-            return;
-        }
-        if elector.try_acquire_or_renew().await {
+        // Raced against `resign` so an unreachable API server cannot hold up shutdown. A write
+        // cut off here may still have made us the holder; the lease then simply expires.
+        let acquired = tokio::select! {
+            () = resign.cancelled() => return,
+            acquired = elector.try_acquire_or_renew() => acquired,
+        };
+        if acquired {
             break;
         }
         tokio::select! {

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -465,5 +466,124 @@ async fn an_unreadable_metrics_certificate_is_a_clear_startup_error() {
     let err = mgr.run_until(async {}).await.unwrap_err().to_string();
     assert!(err.contains("tls.crt"), "{err}");
     assert!(err.contains("--metrics-cert-path"), "{err}");
+    env.stop().await;
+}
+
+/// The DER of the certificate the server at `addr` presents.
+async fn presented_certificate(addr: std::net::SocketAddr) -> Option<Vec<u8>> {
+    use tokio_rustls::rustls;
+
+    #[derive(Debug)]
+    struct Record(
+        Arc<rustls::crypto::CryptoProvider>,
+        Arc<Mutex<Option<Vec<u8>>>>,
+    );
+    impl rustls::client::danger::ServerCertVerifier for Record {
+        fn verify_server_cert(
+            &self,
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            *self.1.lock().unwrap() = Some(cert.as_ref().to_vec());
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let seen = Arc::new(Mutex::new(None));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Record(provider, seen.clone())))
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    seen.lock().unwrap().take()
+}
+
+/// Writes a fresh self-signed certificate for `name` as tls.crt/tls.key in `dir`, with
+/// modification times of `when`; returns the certificate's DER.
+fn write_certificate(dir: &std::path::Path, name: &str, when: std::time::SystemTime) -> Vec<u8> {
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    for (file, pem) in [
+        ("tls.crt", certified.cert.pem()),
+        ("tls.key", certified.signing_key.serialize_pem()),
+    ] {
+        let path = dir.join(file);
+        std::fs::write(&path, pem).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    certified.cert.der().to_vec()
+}
+
+#[tokio::test]
+async fn a_rotated_metrics_certificate_is_served_without_a_restart() {
+    let env = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::SystemTime::now();
+    let first = write_certificate(dir.path(), "first.example", start);
+    let addr = free_addr();
+    let mgr = support::manager(
+        &env,
+        Options {
+            metrics_bind_address: Some(addr),
+            metrics_cert_path: Some(dir.path().to_owned()),
+            ..Options::default()
+        },
+    );
+    let running = Running::start(&mgr);
+    let served = eventually("HTTPS answers", || presented_certificate(addr)).await;
+    assert_eq!(served, first);
+
+    let second = write_certificate(
+        dir.path(),
+        "second.example",
+        start + Duration::from_secs(60),
+    );
+    assert_ne!(first, second);
+    assert_eq!(presented_certificate(addr).await, Some(second));
+    running.stop().await.unwrap();
     env.stop().await;
 }

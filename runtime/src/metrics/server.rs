@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -27,6 +27,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::server::ResolvesServerCert;
+use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
@@ -123,21 +125,110 @@ async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
     ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode())
 }
 
-/// The certificate from `--metrics-cert-path`, or a fresh self-signed one.
+/// The certificate from `--metrics-cert-path` (read again when its files change, as
+/// controller-runtime's certwatcher, so cert-manager rotations need no restart), or a fresh
+/// self-signed one.
 fn tls_config(options: &ServeOptions) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let (certs, key) = match &options.cert_dir {
-        Some(dir) => read_certificate(&dir.join(&options.cert_name), &dir.join(&options.key_name))?,
-        None => self_signed()?,
-    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|err| Error::MetricsTls(err.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|err| Error::MetricsTls(format!("unusable certificate or key: {err}")))?;
+        .with_no_client_auth();
+    let mut config = match &options.cert_dir {
+        Some(dir) => builder.with_cert_resolver(Arc::new(ReloadingCertificate::load(
+            dir.join(&options.cert_name),
+            dir.join(&options.key_name),
+            provider,
+        )?)),
+        None => {
+            let (certs, key) = self_signed()?;
+            builder.with_single_cert(certs, key).map_err(|err| {
+                Error::MetricsTls(format!("unusable self-signed certificate: {err}"))
+            })?
+        }
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A certificate read from files, read again when their modification times change.
+#[derive(Debug)]
+struct ReloadingCertificate {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: std::sync::Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    modified: (Option<SystemTime>, Option<SystemTime>),
+    certified: Arc<CertifiedKey>,
+}
+
+impl ReloadingCertificate {
+    fn load(
+        cert: PathBuf,
+        key: PathBuf,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let modified = (modified(&cert), modified(&key));
+        let certified = Self::read(&cert, &key, &provider)?;
+        Ok(Self {
+            cert,
+            key,
+            provider,
+            current: std::sync::Mutex::new(Loaded {
+                modified,
+                certified: Arc::new(certified),
+            }),
+        })
+    }
+
+    fn read(
+        cert: &Path,
+        key: &Path,
+        provider: &rustls::crypto::CryptoProvider,
+    ) -> Result<CertifiedKey, Error> {
+        let (certs, key_der) = read_certificate(cert, key)?;
+        CertifiedKey::from_der(certs, key_der, provider).map_err(|err| {
+            Error::MetricsTls(format!(
+                "unusable certificate {} or key {}: {err}",
+                cert.display(),
+                key.display()
+            ))
+        })
+    }
+}
+
+impl ResolvesServerCert for ReloadingCertificate {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = (modified(&self.cert), modified(&self.key));
+        if now != current.modified {
+            // Files caught mid-rotation may not match yet: keep the old pair until they do.
+            match Self::read(&self.cert, &self.key, &self.provider) {
+                Ok(certified) => {
+                    tracing::info!(cert = %self.cert.display(), "metrics server: reloaded the certificate");
+                    *current = Loaded {
+                        modified: now,
+                        certified: Arc::new(certified),
+                    };
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics server: keeping the previous certificate");
+                }
+            }
+        }
+        Some(Arc::clone(&current.certified))
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn read_certificate(
