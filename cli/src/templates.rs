@@ -67,6 +67,10 @@ pub const SAMPLES_KUSTOMIZATION: Template = template!("config/samples/kustomizat
 pub const API: &[Template] = &[
     template!("src/api/{group}/{version}/{kind}.rs"),
     template!("config/samples/{group}_{version}_{kind}.yaml"),
+];
+
+/// Files of a kind shared by all its versions: written with its first version.
+pub const API_KIND: &[Template] = &[
     template!("config/rbac/{kind}_admin_role.yaml"),
     template!("config/rbac/{kind}_editor_role.yaml"),
     template!("config/rbac/{kind}_viewer_role.yaml"),

@@ -740,3 +740,34 @@ fn init_namespaced_scaffolds_a_namespace_scoped_manager() {
         "{controller}"
     );
 }
+
+#[test]
+fn a_second_version_keeps_the_first_as_storage_and_adds_no_controller() {
+    let (_tmp, dir) = initialised();
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    let run = create_api(
+        &dir,
+        &[
+            "--group",
+            "cache",
+            "--version",
+            "v1beta1",
+            "--kind",
+            "Memcached",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(read(&dir, "src/api/cache/v1alpha1/memcached.rs").contains("storage,"));
+    assert!(!read(&dir, "src/api/cache/v1beta1/memcached.rs").contains("storage,"));
+    assert!(
+        !run.stdout.contains("src/controller/"),
+        "no second controller: {}",
+        run.stdout
+    );
+    let lib = read(&dir, "src/lib.rs");
+    assert!(
+        lib.contains("v1beta1::memcached::Memcached as kube::CustomResourceExt"),
+        "{lib}"
+    );
+    assert_eq!(lib.matches("controller::memcached::add(mgr)?;").count(), 1);
+}

@@ -12,7 +12,7 @@ use crate::scaffold::Plan;
 use crate::templates::{self, PathVars};
 
 /// Arguments of `kubesmith create api`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
   kubesmith create api --group cache --version v1alpha1 --kind Memcached\n  \
   kubesmith create api --group ship --version v1beta1 --kind Frigate --namespaced=false\n  \
@@ -36,9 +36,10 @@ pub struct CreateApiArgs {
     /// Scaffold the API types (`--resource=false` adds only a controller to an existing API).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub resource: bool,
-    /// Scaffold a controller for the kind.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub controller: bool,
+    /// Scaffold a controller for the kind (default: yes, unless another version of the kind
+    /// already has one).
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub controller: Option<bool>,
     /// Name of the controller, to add another controller for a kind that has one
     /// (default: the lower-cased kind).
     #[arg(long)]
@@ -69,6 +70,8 @@ struct Context {
     kind_file: String,
     sample_file: String,
     reconciler: String,
+    /// The first version of a kind is its storage version.
+    storage: bool,
     /// `, namespace = "<project>-system"` on every RBAC attribute of a namespace-scoped manager.
     rbac_namespace: String,
     controller_module: String,
@@ -77,6 +80,24 @@ struct Context {
 
 pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     let mut project = Project::load(dir)?;
+    let other_versions: Vec<&Resource> = project
+        .resources
+        .iter()
+        .filter(|r| r.group == args.group && r.kind == args.kind && r.version != args.version)
+        .collect();
+    // A second version of a kind reuses the first one's controller unless asked for its own,
+    // and the first version stays the storage version.
+    let controller = args.controller.unwrap_or_else(|| {
+        !other_versions
+            .iter()
+            .any(|r| r.controller || !r.controllers.is_empty())
+    });
+    let storage = !other_versions.iter().any(|r| r.api.is_some());
+    let args = &CreateApiArgs {
+        controller: Some(controller),
+        ..args.clone()
+    };
+    let controller = args.controller == Some(true);
     for (flag, value) in [
         ("--group", &args.group),
         ("--version", &args.version),
@@ -92,7 +113,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     if let Some(plural) = &args.plural {
         names::validate_plural(plural)?;
     }
-    if !args.resource && !args.controller {
+    if !args.resource && !controller {
         bail!(
             "nothing to do: --resource=false and --controller=false; scaffold at least one of them"
         );
@@ -110,7 +131,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     let default_controller = args.kind.to_ascii_lowercase();
     if let Some(name) = &args.controller_name {
         names::validate_controller_name(name)?;
-        if !args.controller {
+        if !controller {
             bail!("--controller-name needs a controller; drop --controller=false");
         }
     }
@@ -126,7 +147,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         Some(r) if args.resource && r.api.is_some() && !args.force => bail!(
             "API resource {gvk} already exists; pass --force to scaffold its files again (overwrites them)"
         ),
-        Some(_) if args.controller && controller_exists && !args.force => bail!(
+        Some(_) if controller && controller_exists && !args.force => bail!(
             "controller {:?} already exists for {gvk}; pass --controller-name to add another controller, or --force to scaffold it again (overwrites it)",
             named.unwrap_or(&default_controller)
         ),
@@ -181,6 +202,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         kind_file: kind_file.clone(),
         sample_file: format!("{sample_stem}.yaml"),
         reconciler,
+        storage,
         rbac_namespace: if project.namespaced {
             format!(", namespace = \"{}-system\"", project.project_name)
         } else {
@@ -201,6 +223,9 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     if args.resource {
         for template in templates::API {
             plan.scaffold(template.output_path(&vars), template.render(&context)?)?;
+        }
+        for template in templates::API_KIND {
+            plan.ensure(template.output_path(&vars), template.render(&context)?)?;
         }
         let group_mod = templates::API_GROUP_MOD.output_path(&vars);
         let version_mod = templates::API_VERSION_MOD.output_path(&vars);
@@ -260,7 +285,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
             &format!("- {sample_stem}.yaml"),
         )?;
     }
-    if args.controller {
+    if controller {
         for template in templates::CONTROLLER {
             plan.scaffold(template.output_path(&vars), template.render(&context)?)?;
         }
@@ -299,14 +324,14 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         resource.plural = (plural != names::default_plural(&args.kind)).then_some(plural);
     }
     match named {
-        Some(name) if args.controller => {
+        Some(name) if controller => {
             if !resource.controllers.iter().any(|c| c.name == name) {
                 resource.controllers.push(ControllerInfo {
                     name: name.to_string(),
                 });
             }
         }
-        _ => resource.controller |= args.controller,
+        _ => resource.controller |= controller,
     }
     project.upsert(resource);
     plan.own(PROJECT_FILE, project.render()?);

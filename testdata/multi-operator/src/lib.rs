@@ -10,6 +10,7 @@ use kubesmith_runtime::Manager;
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         <api::crew::v1::captain::Captain as kube::CustomResourceExt>::crd(),
+        <api::crew::v2::captain::Captain as kube::CustomResourceExt>::crd(),
         <api::crew::v1::admiral::Admiral as kube::CustomResourceExt>::crd(),
         <api::ship::v1beta1::frigate::Frigate as kube::CustomResourceExt>::crd(),
         <api::sea_creatures::v1beta2::r#match::Match as kube::CustomResourceExt>::crd(),

@@ -28,7 +28,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> Result<(), kubesmith_runtime::Error> {
-    let mgr = Manager::from_env(cli.manager.options()?).await?;
+    let options = cli
+        .manager
+        .options()?
+        .or_leader_election_id("multi-operator-leader");
+    let mgr = Manager::from_env(options).await?;
     multi_operator::add_controllers(&mgr)?;
     mgr.run().await
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     kind = "Memcached",
     plural = "memcacheds",
     namespaced,
+    storage,
     status = "MemcachedStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     version = "v1",
     kind = "Admiral",
     plural = "admirales",
+    storage,
     status = "AdmiralStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     kind = "Captain",
     plural = "captains",
     namespaced,
+    storage,
     status = "CaptainStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     kind = "Match",
     plural = "matches",
     namespaced,
+    storage,
     status = "MatchStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

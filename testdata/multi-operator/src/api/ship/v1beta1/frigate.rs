@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     version = "v1beta1",
     kind = "Frigate",
     plural = "frigates",
+    storage,
     status = "FrigateStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

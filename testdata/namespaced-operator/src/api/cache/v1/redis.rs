@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     kind = "Redis",
     plural = "redises",
     namespaced,
+    storage,
     status = "RedisStatus"
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,5 @@
+//! Version v2 of the crew.testproject.org API group.
+
+pub mod captain;
+pub use captain::*;
+// +kubesmith:scaffold:kinds
