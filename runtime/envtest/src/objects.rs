@@ -411,6 +411,28 @@ fn check_typed(
     Ok(())
 }
 
+/// Fills a built-in's absent defaulted fields (see [`ResourceType::defaults`]), creating the
+/// objects on the way; a field present with any value, even `null`, is left to validation.
+fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
+    for (pointer, value) in &rt.defaults {
+        let segments: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
+        let mut parent = String::new();
+        for (i, seg) in segments.iter().enumerate() {
+            // Stops at anything that is not an object: validation owns such values.
+            let Some(Value::Object(m)) = obj.pointer_mut(&parent) else {
+                break;
+            };
+            if i + 1 == segments.len() {
+                m.entry(seg.to_string()).or_insert_with(|| value.clone());
+                break;
+            }
+            m.entry(seg.to_string()).or_insert_with(|| json!({}));
+            parent.push('/');
+            parent.push_str(seg);
+        }
+    }
+}
+
 fn default_secret(obj: &mut Value) {
     fold_string_data(obj);
     if obj
@@ -933,6 +955,10 @@ impl Cluster {
                 m.remove("status");
             }
         }
+        if let (Some(status), Value::Object(m)) = (&rt.initial_status, &mut obj) {
+            m.insert("status".into(), status.clone());
+        }
+        apply_defaults(rt, &mut obj);
         match rt.special {
             Special::Namespace => {
                 obj["spec"] = json!({ "finalizers": ["kubernetes"] });
@@ -1040,6 +1066,9 @@ impl Cluster {
         to_storage(rt, &mut new);
         let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
         let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
+        if part != Part::Status {
+            apply_defaults(rt, &mut result);
+        }
         match rt.special {
             Special::Secret => default_secret(&mut result),
             Special::Service if part != Part::Status => {

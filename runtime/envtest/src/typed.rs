@@ -2,11 +2,19 @@
 //! decodes them into Go structs: a body that does not fit is a 400, and fields the type does
 //! not have are dropped (reported per `fieldValidation`: Strict fails, Warn warns, Ignore drops).
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as CoreEvent, Namespace, Secret, Service, ServiceAccount,
+    ConfigMap, Event as CoreEvent, Namespace, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,6 +46,25 @@ pub(crate) fn decode(group: &str, kind: &str, obj: &Value) -> Option<Result<Valu
         ("", "Event") => roundtrip::<CoreEvent>(obj),
         ("events.k8s.io", "Event") => roundtrip::<Event>(obj),
         ("coordination.k8s.io", "Lease") => roundtrip::<Lease>(obj),
+        ("", "Pod") => roundtrip::<Pod>(obj),
+        ("apps", "Deployment") => roundtrip::<Deployment>(obj),
+        ("apps", "ReplicaSet") => roundtrip::<ReplicaSet>(obj),
+        ("apps", "StatefulSet") => roundtrip::<StatefulSet>(obj),
+        ("apps", "DaemonSet") => roundtrip::<DaemonSet>(obj),
+        ("batch", "Job") => roundtrip::<Job>(obj),
+        ("batch", "CronJob") => roundtrip::<CronJob>(obj),
+        ("rbac.authorization.k8s.io", "Role") => roundtrip::<Role>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRole") => roundtrip::<ClusterRole>(obj),
+        ("rbac.authorization.k8s.io", "RoleBinding") => roundtrip::<RoleBinding>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => roundtrip::<ClusterRoleBinding>(obj),
+        ("networking.k8s.io", "NetworkPolicy") => roundtrip::<NetworkPolicy>(obj),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            roundtrip::<MutatingWebhookConfiguration>(obj)
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            roundtrip::<ValidatingWebhookConfiguration>(obj)
+        }
+        ("policy", "PodDisruptionBudget") => roundtrip::<PodDisruptionBudget>(obj),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             roundtrip::<CustomResourceDefinition>(obj)
         }
@@ -52,6 +79,14 @@ pub(crate) fn unknown_fields(original: &Value, decoded: &Value) -> Vec<String> {
     out
 }
 
+fn is_empty_collection(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
 fn walk(original: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
     match (original, decoded) {
         (Value::Object(o), Value::Object(d)) => {
@@ -63,6 +98,9 @@ fn walk(original: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
                 };
                 match d.get(k) {
                     Some(dv) => walk(v, dv, &p, out),
+                    // An empty list or map the type omits when serializing (as Go's
+                    // `omitempty` does) is a known field with no content, not an unknown one.
+                    None if is_empty_collection(v) => {}
                     None if !v.is_null() => out.push(p),
                     None => {}
                 }

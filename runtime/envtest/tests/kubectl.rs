@@ -45,6 +45,41 @@ async fn kubectl(dir: &Path, args: &[&str]) -> (bool, String) {
     .unwrap()
 }
 
+/// Runs kubectl with `input` on its standard input (for `-f -`).
+async fn kubectl_stdin(dir: &Path, args: &[&str], input: String) -> (bool, String) {
+    let kubeconfig = dir.join("kubeconfig");
+    let cache = dir.join("cache");
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(input.as_bytes())
+                .expect("kubectl reads stdin");
+        }
+        let out = child.wait_with_output().expect("kubectl finishes");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    })
+    .await
+    .unwrap()
+}
+
 async fn ok(dir: &Path, args: &[&str]) -> String {
     let (success, out) = kubectl(dir, args).await;
     assert!(success, "kubectl {args:?} failed:\n{out}");
@@ -201,10 +236,151 @@ async fn kubectl_get_apply_delete() {
     let (success, out) = kubectl(d, &["get", "configmap", "cfg", "-n", "team"]).await;
     assert!(!success && out.contains("not found"), "{out}");
 
-    let (success, out) = kubectl(d, &["get", "pods"]).await;
+    let (success, out) = kubectl(d, &["get", "replicationcontrollers"]).await;
     assert!(
-        !success && out.contains("the server doesn't have a resource type \"pods\""),
+        !success
+            && out.contains("the server doesn't have a resource type \"replicationcontrollers\""),
         "{out}"
     );
+    env.stop().await;
+}
+
+/// A kubebuilder-style `config/default` rendering (Namespace, CRD, ServiceAccount, Roles,
+/// bindings, Service, Deployment, NetworkPolicy) is accepted by `apply --dry-run=server` and
+/// then applied for real, with every built-in decoded into its k8s-openapi type under
+/// kubectl's default strict validation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomized_operator_manifests_apply() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-default");
+    let rendered = ok(d, &["kustomize", fixture.to_str().unwrap()]).await;
+    for kind in [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "Service",
+        "Deployment",
+        "NetworkPolicy",
+    ] {
+        assert!(
+            rendered.contains(&format!("kind: {kind}\n")),
+            "{kind} missing"
+        );
+    }
+
+    // As with kube-apiserver's NamespaceLifecycle admission, a server dry run cannot create
+    // into the namespace the same manifests would create: those documents (and only those)
+    // fail with NotFound until the namespace exists.
+    let (success, out) = kubectl_stdin(
+        d,
+        &["apply", "--dry-run=server", "-f", "-"],
+        rendered.clone(),
+    )
+    .await;
+    assert!(!success, "{out}");
+    for line in out.lines().filter(|l| l.starts_with("Error")) {
+        assert!(
+            line.ends_with("namespaces \"memcached-operator-system\" not found"),
+            "{out}"
+        );
+    }
+    ok(d, &["create", "namespace", "memcached-operator-system"]).await;
+    let (success, out) = kubectl_stdin(
+        d,
+        &["apply", "--dry-run=server", "-f", "-"],
+        rendered.clone(),
+    )
+    .await;
+    assert!(success, "dry run failed:\n{out}");
+    assert!(
+        out.contains(
+            "deployment.apps/memcached-operator-controller-manager created (server dry run)"
+        ),
+        "{out}"
+    );
+    // A server dry run stores nothing.
+    let (success, out) = kubectl(d, &["get", "crd", "memcacheds.cache.example.com"]).await;
+    assert!(!success && out.contains("not found"), "{out}");
+
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], rendered.clone()).await;
+    assert!(success, "apply failed:\n{out}");
+    for created in [
+        "customresourcedefinition.apiextensions.k8s.io/memcacheds.cache.example.com created",
+        "serviceaccount/memcached-operator-controller-manager created",
+        "role.rbac.authorization.k8s.io/memcached-operator-leader-election-role created",
+        "clusterrole.rbac.authorization.k8s.io/memcached-operator-manager-role created",
+        "rolebinding.rbac.authorization.k8s.io/memcached-operator-leader-election-rolebinding created",
+        "clusterrolebinding.rbac.authorization.k8s.io/memcached-operator-manager-rolebinding created",
+        "service/memcached-operator-controller-manager-metrics-service created",
+        "deployment.apps/memcached-operator-controller-manager created",
+        "networkpolicy.networking.k8s.io/memcached-operator-allow-metrics-traffic created",
+    ] {
+        assert!(out.contains(created), "{created} missing from:\n{out}");
+    }
+    // Applying the same manifests again changes nothing.
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], rendered).await;
+    assert!(success, "second apply failed:\n{out}");
+    assert!(
+        out.contains("deployment.apps/memcached-operator-controller-manager unchanged"),
+        "{out}"
+    );
+
+    let deploys = ok(
+        d,
+        &["get", "deployments", "-n", "memcached-operator-system"],
+    )
+    .await;
+    let header: Vec<&str> = deploys.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert!(
+        deploys.lines().any(|l| l.split_whitespace().take(4).eq([
+            "memcached-operator-controller-manager",
+            "0/1",
+            "0",
+            "0"
+        ])),
+        "{deploys}"
+    );
+    let bindings = ok(
+        d,
+        &["get", "rolebindings", "-n", "memcached-operator-system"],
+    )
+    .await;
+    assert!(
+        bindings.contains("Role/memcached-operator-leader-election-role"),
+        "{bindings}"
+    );
+    let netpol = ok(d, &["get", "netpol", "-n", "memcached-operator-system"]).await;
+    assert!(
+        netpol.contains("POD-SELECTOR")
+            && netpol.contains(
+                "app.kubernetes.io/name=memcached-operator,control-plane=controller-manager"
+            ),
+        "{netpol}"
+    );
+    let generation = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "-n",
+            "memcached-operator-system",
+            "memcached-operator-controller-manager",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ],
+    )
+    .await;
+    assert_eq!(generation, "1");
     env.stop().await;
 }
