@@ -31,7 +31,9 @@ use crate::typed::FieldValidation;
 use crate::watch::{self, Start, View, WatchRequest};
 
 /// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// kube-apiserver's request body limit (`--max-request-bytes`' default, 3 MiB); larger bodies
+/// get 413 RequestEntityTooLarge before anything is decoded.
+pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
 /// The default watch timeout when the client sends none (kube-apiserver: minRequestTimeout 1800 s).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
@@ -155,10 +157,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::too_large(MAX_BODY).into_response();
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
-            return ApiError::bad_request(format!("could not read the request body: {e}"))
+            // A chunked body that outgrows the limit fails the same way as a declared one.
+            let source = e.into_inner();
+            if source.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(MAX_BODY).into_response();
+            }
+            return ApiError::bad_request(format!("could not read the request body: {source}"))
                 .into_response();
         }
     };

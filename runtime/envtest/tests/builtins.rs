@@ -58,13 +58,18 @@ async fn deployment_generation_status_and_scale() {
         .unwrap();
     assert_eq!(labelled.metadata.generation, Some(1));
     let scaled = deploys
-        .patch("web", &pp, &Patch::Merge(json!({ "spec": { "replicas": 2 } })))
+        .patch(
+            "web",
+            &pp,
+            &Patch::Merge(json!({ "spec": { "replicas": 2 } })),
+        )
         .await
         .unwrap();
     assert_eq!(scaled.metadata.generation, Some(2));
 
     // Status goes through /status only, without touching the generation.
-    let status = json!({ "status": { "replicas": 2, "readyReplicas": 2, "observedGeneration": 2 } });
+    let status =
+        json!({ "status": { "replicas": 2, "readyReplicas": 2, "observedGeneration": 2 } });
     let with_status = deploys
         .patch_status("web", &pp, &Patch::Merge(status))
         .await
@@ -90,7 +95,11 @@ async fn deployment_generation_status_and_scale() {
     );
     assert_eq!(scale_status.selector.as_deref(), Some("app=web"));
     deploys
-        .patch_scale("web", &pp, &Patch::Merge(json!({ "spec": { "replicas": 5 } })))
+        .patch_scale(
+            "web",
+            &pp,
+            &Patch::Merge(json!({ "spec": { "replicas": 5 } })),
+        )
         .await
         .unwrap();
     let after = deploys.get("web").await.unwrap();

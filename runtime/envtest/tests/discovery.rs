@@ -74,7 +74,10 @@ async fn kube_discovery_legacy_and_aggregated() {
         subs.sort();
         assert_eq!(subs, ["scale", "status"]);
         assert!(discovery.get("rbac.authorization.k8s.io").is_some());
-        assert!(discovery.get("autoscaling").is_none(), "no autoscalers are served");
+        assert!(
+            discovery.get("autoscaling").is_none(),
+            "no autoscalers are served"
+        );
     }
     let info = env.client().apiserver_version().await.unwrap();
     assert_eq!(
