@@ -384,3 +384,52 @@ async fn kustomized_operator_manifests_apply() {
     assert_eq!(generation, "1");
     env.stop().await;
 }
+
+/// `kubectl explain` reads the OpenAPI v3 documents: k8s-openapi's schemas for built-ins,
+/// the CRD's own schema for custom resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explain_builtins_and_crds() {
+    if !kubectl_available() {
+        return;
+    }
+    let mut crd = common::crontab_crd();
+    crd.spec.versions[0].schema = Some(
+        serde_json::from_value(serde_json::json!({ "openAPIV3Schema": {
+            "type": "object",
+            "properties": { "spec": { "type": "object", "properties": {
+                "cronSpec": { "type": "string", "description": "When to run, in cron syntax." }
+            } } }
+        } }))
+        .unwrap(),
+    );
+    let env = Environment::builder().crds([crd]).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+
+    let replicas = ok(d, &["explain", "deployment.spec.replicas"]).await;
+    assert!(
+        replicas.contains("GROUP:      apps")
+            && replicas.contains("FIELD: replicas <integer>")
+            && replicas.contains("Number of desired pods"),
+        "{replicas}"
+    );
+    let cm = ok(d, &["explain", "configmap"]).await;
+    assert!(
+        cm.contains("KIND:       ConfigMap")
+            && cm.contains("ConfigMap holds configuration data for pods to consume")
+            && cm.contains("binaryData\t<map[string]string>")
+            && cm.contains("metadata\t<ObjectMeta>"),
+        "{cm}"
+    );
+    let rules = ok(d, &["explain", "clusterrole.rules.verbs"]).await;
+    assert!(rules.contains("FIELD: verbs <[]string>"), "{rules}");
+    let crd_field = ok(d, &["explain", "crontab.spec.cronSpec"]).await;
+    assert!(
+        crd_field.contains("GROUP:      stable.example.com")
+            && crd_field.contains("FIELD: cronSpec <string>")
+            && crd_field.contains("When to run, in cron syntax."),
+        "{crd_field}"
+    );
+    env.stop().await;
+}
