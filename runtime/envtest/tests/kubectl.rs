@@ -433,3 +433,273 @@ async fn kubectl_explain_builtins_and_crds() {
     );
     env.stop().await;
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1
+        env:
+        - name: A
+          value: \"1\"
+";
+
+/// kubectl's everyday commands on a ConfigMap and a Deployment: every `get` output, `get -w`,
+/// each patch type, server-side apply, `wait --for=condition`, `delete --wait`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_outputs_patches_watch_and_wait() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    ok(d, &["create", "configmap", "cfg", "--from-literal=k=v"]).await;
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], DEPLOYMENT.into()).await;
+    assert!(
+        success && out.contains("deployment.apps/web created"),
+        "{out}"
+    );
+
+    // Every output format.
+    let wide = ok(d, &["get", "configmap", "cfg", "-o", "wide"]).await;
+    assert!(wide.starts_with("NAME") && wide.contains("cfg"), "{wide}");
+    let yaml = ok(d, &["get", "deployment", "web", "-o", "yaml"]).await;
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("replicas: 2"),
+        "{yaml}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", "deployment", "web", "-o", "json"]).await).unwrap();
+    assert_eq!(
+        json["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1"
+    );
+    assert_eq!(
+        ok(d, &["get", "deployments", "-o", "name"]).await.trim(),
+        "deployment.apps/web"
+    );
+    let path = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.selector.matchLabels.app}",
+        ],
+    )
+    .await;
+    assert_eq!(path, "web");
+
+    // Patches of each type, on both kinds.
+    ok(
+        d,
+        &[
+            "patch",
+            "configmap",
+            "cfg",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"m":"1"}}"#,
+        ],
+    )
+    .await;
+    ok(
+        d,
+        &[
+            "patch",
+            "configmap",
+            "cfg",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/data/j","value":"2"}]"#,
+        ],
+    )
+    .await;
+    ok(
+        d,
+        &[
+            "patch",
+            "configmap",
+            "cfg",
+            "--type=strategic",
+            "-p",
+            r#"{"data":{"s":"3"}}"#,
+        ],
+    )
+    .await;
+    let data = ok(d, &["get", "configmap", "cfg", "-o", "jsonpath={.data}"]).await;
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        data,
+        serde_json::json!({ "k": "v", "m": "1", "j": "2", "s": "3" })
+    );
+
+    ok(
+        d,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":3}}"#,
+        ],
+    )
+    .await;
+    ok(
+        d,
+        &["patch", "deployment", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"nginx:2"}]"#],
+    )
+    .await;
+    ok(
+        d,
+        &["patch", "deployment", "web", "--type=strategic", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"B","value":"2"}]}]}}}}"#],
+    )
+    .await;
+    let deploy: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", "deployment", "web", "-o", "json"]).await).unwrap();
+    let container = &deploy["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(deploy["spec"]["replicas"], 3);
+    assert_eq!(container["image"], "nginx:2");
+    assert_eq!(
+        container["env"],
+        serde_json::json!([{ "name": "A", "value": "1" }, { "name": "B", "value": "2" }])
+    );
+    assert_eq!(deploy["metadata"]["generation"], 4);
+
+    // Server-side apply takes over and changes a field.
+    let (success, out) = kubectl_stdin(
+        d,
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        DEPLOYMENT.replace("replicas: 2", "replicas: 5"),
+    )
+    .await;
+    assert!(
+        success && out.contains("deployment.apps/web serverside-applied"),
+        "{out}"
+    );
+    let replicas = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    )
+    .await;
+    assert_eq!(replicas, "5");
+
+    // `get -w` streams the initial state, then changes, until stopped.
+    let kubeconfig = d.join("kubeconfig");
+    let mut watcher = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "configmaps", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watcher.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first two columns of the next table row: EVENT and NAME.
+    let next = |what: &str| {
+        let deadline = std::time::Duration::from_secs(60);
+        let line = rx
+            .recv_timeout(deadline)
+            .unwrap_or_else(|_| panic!("no watch line while waiting for {what}"));
+        line.split_whitespace()
+            .take(2)
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(next("the header"), ["EVENT", "NAME"]);
+    assert_eq!(next("the initial object"), ["ADDED", "cfg"]);
+    ok(d, &["create", "configmap", "later"]).await;
+    assert_eq!(next("the new object"), ["ADDED", "later"]);
+    ok(d, &["delete", "configmap", "later", "--wait"]).await;
+    assert_eq!(next("the deletion"), ["DELETED", "later"]);
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    reader.join().unwrap();
+
+    // `wait --for=condition` sees a status written through /status.
+    let status = r#"{"status":{"observedGeneration":5,"replicas":5,"readyReplicas":5,"availableReplicas":5,"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"ok"}]}}"#;
+    ok(
+        d,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ],
+    )
+    .await;
+    let waited = ok(
+        d,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "--timeout=60s",
+        ],
+    )
+    .await;
+    assert!(
+        waited.contains("deployment.apps/web condition met"),
+        "{waited}"
+    );
+    let table = ok(d, &["get", "deployment", "web"]).await;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().take(4).eq(["web", "5/5", "0", "5"])),
+        "{table}"
+    );
+
+    // `delete --wait` returns once the object is gone.
+    let deleted = ok(
+        d,
+        &["delete", "deployment", "web", "--wait", "--timeout=60s"],
+    )
+    .await;
+    assert!(
+        deleted.contains("deployment.apps \"web\" deleted"),
+        "{deleted}"
+    );
+    let (success, out) = kubectl(d, &["get", "deployment", "web"]).await;
+    assert!(!success && out.contains("not found"), "{out}");
+    env.stop().await;
+}
