@@ -33,13 +33,28 @@
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
 //!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
 //!   `/healthz`, `/readyz`, `/livez`, and OpenAPI v3 documents so that `kubectl apply`
-//!   (with its default strict validation) and `kubectl explain` on custom resources work.
+//!   (with its default strict validation) and `kubectl explain` work: the CRDs' own schemas,
+//!   and for the built-in kinds the schemas k8s-openapi carries (named `io.k8s.api...` as
+//!   kube-apiserver names them).
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
-//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
+//!   `serviceaccounts`, `services`, `pods`, `events`; `events.k8s.io/v1` `events` (the same
 //!   objects as core events, converted field by field, as kube-apiserver does);
-//!   `coordination.k8s.io/v1` `leases`; `apiextensions.k8s.io/v1`
-//!   `customresourcedefinitions`.
+//!   `coordination.k8s.io/v1` `leases`; `apps/v1` `deployments`, `replicasets`,
+//!   `statefulsets`, `daemonsets`; `batch/v1` `jobs`, `cronjobs`;
+//!   `rbac.authorization.k8s.io/v1` `roles`, `clusterroles`, `rolebindings`,
+//!   `clusterrolebindings`; `networking.k8s.io/v1` `networkpolicies`;
+//!   `admissionregistration.k8s.io/v1` `mutatingwebhookconfigurations`,
+//!   `validatingwebhookconfigurations`; `policy/v1` `poddisruptionbudgets`;
+//!   `apiextensions.k8s.io/v1` `customresourcedefinitions`. Every one is decoded through its
+//!   k8s-openapi type.
+//! - The workloads (`deployments`, `replicasets`, `statefulsets`, `daemonsets`, `jobs`,
+//!   `cronjobs`) and `poddisruptionbudgets` have a `/status` subresource that owns `status`
+//!   (a create starts with `status: {}`, main-resource writes keep the stored status) and
+//!   bump `metadata.generation` on spec changes, as do network policies and webhook
+//!   configurations; `deployments`, `replicasets` and `statefulsets` have `/scale` (an
+//!   `autoscaling/v1` Scale with the formatted label selector). Pods have `/status` and
+//!   start `Pending`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
@@ -74,9 +89,13 @@
 //!   per item. Ownership, conflicts (409, `force`), removal of fields a manager stops
 //!   applying, update-operation ownership and `kubectl apply --server-side` taking over from
 //!   client-side apply work; the `.` self-ownership markers are not written.
-//! - Strategic merge patch knows the merge keys of the served built-in kinds only
-//!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
-//!   secrets); `$retainKeys` and unknown directives are refused with 415.
+//! - Strategic merge patch knows these merge keys only: `metadata.finalizers`,
+//!   `metadata.ownerReferences`, service ports, service account secrets, `status.conditions`
+//!   (by `type`), `webhooks` (by `name`), and in a pod spec (of a Pod, a workload's template or
+//!   a CronJob's job template) `containers`, `initContainers`, `ephemeralContainers`,
+//!   `volumes`, `imagePullSecrets`, `hostAliases` and the containers' `env`, `ports`,
+//!   `volumeMounts` (and `volumeDevices`); other lists are replaced. `$setElementOrder` is
+//!   accepted but does not reorder; `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
 //! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
@@ -89,18 +108,32 @@
 //!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - No admission or conversion webhooks, no authentication or
-//!   authorization, no scheduler, kubelet or workload controllers.
-//! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
-//!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
-//!   and serviceaccounts, anything else gets 415. Responses are always JSON.
+//! - No admission or conversion webhooks (webhook configurations are stored, never called), no
+//!   authentication or authorization (no `tokenreviews` or `subjectaccessreviews`), no
+//!   scheduler, kubelet or workload controllers: Deployments get no ReplicaSets, Pods never
+//!   run, Jobs never complete; status changes only when a client writes `/status`.
+//! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
+//!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
+//!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
+//!   and serviceaccounts, anything else gets 415, so `kubectl create deployment|job|role...`
+//!   do not work (`kubectl apply -f` and `kubectl create -f` do). Responses are always JSON.
+//! - Built-in kinds get no semantic validation (a Deployment whose selector does not match its
+//!   template is stored); a body that does not decode into the k8s-openapi type is a 400.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
-//! - Built-in defaulting is limited to Secrets (`type: Opaque`) and Services (type, ports,
-//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers); a
-//!   ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
-//! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
-//!   built-in kinds, so `kubectl explain` shows no fields for those.
+//! - Built-in defaulting is limited to Secrets (`type: Opaque`), Services (type, ports,
+//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers), and the
+//!   top-level spec defaults of the workloads (Deployment `replicas: 1`, strategy type,
+//!   `revisionHistoryLimit`, `progressDeadlineSeconds`; the like for ReplicaSets,
+//!   StatefulSets, DaemonSets, Jobs and CronJobs), Pods (`restartPolicy`, `dnsPolicy`,
+//!   `schedulerName`, `terminationGracePeriodSeconds`) and NetworkPolicy `policyTypes`.
+//!   Nothing inside pod templates or containers is defaulted (no `imagePullPolicy`,
+//!   `terminationMessagePath`, rolling-update percentages). A ServiceAccount gets no token.
+//!   `default/kubernetes` is the only pre-created Service.
+//! - Printer columns are kube-apiserver's for the served kinds, without the `-o wide` ones
+//!   (Deployment `CONTAINERS`/`IMAGES`/`SELECTOR`, Pod `IP`/`NODE`, ...); Pods show only
+//!   `STATUS`, Jobs only `COMPLETIONS`.
+//! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
 mod discovery;
 mod gc;
