@@ -688,6 +688,39 @@ async fn kubectl_outputs_patches_watch_and_wait() {
             .any(|l| l.split_whitespace().take(4).eq(["web", "5/5", "0", "5"])),
         "{table}"
     );
+    // `rollout status` reads generation and replica counts; `scale` writes through /scale.
+    ok(
+        d,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"updatedReplicas":5}}"#,
+        ],
+    )
+    .await;
+    let rollout = ok(d, &["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    assert!(
+        rollout.contains("deployment \"web\" successfully rolled out"),
+        "{rollout}"
+    );
+    let scaled = ok(d, &["scale", "deployment", "web", "--replicas=7"]).await;
+    assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
+    let replicas = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    )
+    .await;
+    assert_eq!(replicas, "7");
 
     // `delete --wait` returns once the object is gone.
     let deleted = ok(
@@ -701,5 +734,43 @@ async fn kubectl_outputs_patches_watch_and_wait() {
     );
     let (success, out) = kubectl(d, &["get", "deployment", "web"]).await;
     assert!(!success && out.contains("not found"), "{out}");
+    env.stop().await;
+}
+
+/// Client-side `kubectl apply` computes a strategic merge patch from the OpenAPI schemas'
+/// patch metadata; removing a container from the manifest removes it from the Deployment,
+/// and other containers keep their fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_removes_a_container_from_a_deployment() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let two = format!(
+        "{DEPLOYMENT}      - name: sidecar\n        image: busybox\n        env:\n        - name: S\n          value: \"1\"\n"
+    );
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], two).await;
+    assert!(success, "{out}");
+    let one = DEPLOYMENT.replace("nginx:1", "nginx:2");
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], one).await;
+    assert!(
+        success && out.contains("deployment.apps/web configured"),
+        "{out}"
+    );
+    let containers = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={range .spec.template.spec.containers[*]}{.name}={.image};{end}",
+        ],
+    )
+    .await;
+    assert_eq!(containers, "web=nginx:2;");
     env.stop().await;
 }
