@@ -129,14 +129,16 @@
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
 //! - Built-in defaulting is limited to Secrets (`type: Opaque`), Services (type, ports,
-//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers), and the
+//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers), the
 //!   top-level spec defaults of the workloads (Deployment `replicas: 1`, strategy type,
 //!   `revisionHistoryLimit`, `progressDeadlineSeconds`; the like for ReplicaSets,
-//!   StatefulSets, DaemonSets, Jobs and CronJobs), Pods (`restartPolicy`, `dnsPolicy`,
-//!   `schedulerName`, `terminationGracePeriodSeconds`) and NetworkPolicy `policyTypes`.
-//!   Nothing inside pod templates or containers is defaulted (no `imagePullPolicy`,
-//!   `terminationMessagePath`, rolling-update percentages). A ServiceAccount gets no token.
-//!   `default/kubernetes` is the only pre-created Service.
+//!   StatefulSets, DaemonSets, Jobs and CronJobs), NetworkPolicy `policyTypes`, and every pod
+//!   spec (of Pods and of workload templates): `restartPolicy`, `dnsPolicy`, `schedulerName`,
+//!   `terminationGracePeriodSeconds`, `securityContext`, and per container `imagePullPolicy`,
+//!   `terminationMessagePath`/`Policy` and port protocols. Not defaulted: rolling-update
+//!   percentages, probes' timings, Job selectors and labels, volume sources, and anything
+//!   else. A ServiceAccount gets no token. `default/kubernetes` is the only pre-created
+//!   Service.
 //! - Printer columns are kube-apiserver's for the served kinds, without the `-o wide` ones
 //!   (Deployment `CONTAINERS`/`IMAGES`/`SELECTOR`, Pod `IP`/`NODE`, ...); Pods show only
 //!   `STATUS`, Jobs only `COMPLETIONS`.

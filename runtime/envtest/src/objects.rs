@@ -431,6 +431,56 @@ fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
             parent.push_str(seg);
         }
     }
+    if let Some(spec) = rt.pod_spec_at.and_then(|p| obj.pointer_mut(p)) {
+        default_pod_spec(spec);
+    }
+}
+
+/// core/v1 `SetDefaults_PodSpec`, `SetDefaults_Container` and `SetDefaults_ContainerPort`:
+/// the fields a controller comparing its desired pod template with the stored one sees
+/// appear (a classic cause of update loops, so tests should see them too).
+fn default_pod_spec(spec: &mut Value) {
+    let Value::Object(spec) = spec else {
+        return;
+    };
+    for (field, value) in [
+        ("restartPolicy", json!("Always")),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("schedulerName", json!("default-scheduler")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("securityContext", json!({})),
+    ] {
+        spec.entry(field).or_insert(value);
+    }
+    for list in ["containers", "initContainers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            // `:latest` (or no tag) is pulled every time, anything else if not present.
+            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
+            let tag = image
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t);
+            let pull = if !image.contains('@') && tag.is_none_or(|t| t == "latest") {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            c.entry("imagePullPolicy").or_insert_with(|| json!(pull));
+            c.entry("terminationMessagePath")
+                .or_insert_with(|| json!("/dev/termination-log"));
+            c.entry("terminationMessagePolicy")
+                .or_insert_with(|| json!("File"));
+            if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    port.entry("protocol").or_insert_with(|| json!("TCP"));
+                }
+            }
+        }
+    }
 }
 
 fn default_secret(obj: &mut Value) {

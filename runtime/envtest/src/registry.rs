@@ -90,6 +90,9 @@ pub(crate) struct ResourceType {
     /// Fields a built-in's defaulting fills when absent (JSON pointer, value), on create and
     /// on every update of the main resource, as the type's `SetDefaults_*` functions do.
     pub defaults: Vec<(&'static str, Value)>,
+    /// Where the kind keeps a PodSpec (JSON pointer), defaulted like core/v1
+    /// `SetDefaults_PodSpec` and `SetDefaults_Container` do.
+    pub pod_spec_at: Option<&'static str>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
     pub custom: bool,
     /// `metadata.generation` is maintained (CRs and CRDs).
@@ -172,6 +175,7 @@ fn builtin(
         scale: None,
         initial_status: None,
         defaults: Vec::new(),
+        pod_spec_at: None,
         custom: false,
         tracks_generation: false,
         columns: vec![age_column()],
@@ -342,13 +346,7 @@ fn operator_kinds() -> Vec<ResourceType> {
     // The pod strategy's PrepareForCreate: a new Pod is Pending until a kubelet says otherwise.
     pods.initial_status = Some(json!({ "phase": "Pending" }));
     pods.columns = columns(&[("Status", "string", ".status.phase", Render::Value)]);
-    pods.defaults = vec![
-        ("/spec/restartPolicy", json!("Always")),
-        ("/spec/dnsPolicy", json!("ClusterFirst")),
-        ("/spec/schedulerName", json!("default-scheduler")),
-        ("/spec/terminationGracePeriodSeconds", json!(30)),
-        ("/spec/securityContext", json!({})),
-    ];
+    pods.pod_spec_at = Some("/spec");
 
     let mut deployments = with_status_and_generation(builtin(
         "apps",
@@ -387,6 +385,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/revisionHistoryLimit", json!(10)),
         ("/spec/progressDeadlineSeconds", json!(600)),
     ];
+    deployments.pod_spec_at = Some("/spec/template/spec");
 
     let mut replicasets = with_status_and_generation(builtin(
         "apps",
@@ -404,6 +403,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("Ready", "integer", ".status.readyReplicas", Render::Int),
     ]);
     replicasets.defaults = vec![("/spec/replicas", json!(1))];
+    replicasets.pod_spec_at = Some("/spec/template/spec");
 
     let mut statefulsets = with_status_and_generation(builtin(
         "apps",
@@ -427,6 +427,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/updateStrategy/type", json!("RollingUpdate")),
         ("/spec/revisionHistoryLimit", json!(10)),
     ];
+    statefulsets.pod_spec_at = Some("/spec/template/spec");
 
     let mut daemonsets = with_status_and_generation(builtin(
         "apps",
@@ -468,6 +469,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/updateStrategy/type", json!("RollingUpdate")),
         ("/spec/revisionHistoryLimit", json!(10)),
     ];
+    daemonsets.pod_spec_at = Some("/spec/template/spec");
 
     let mut jobs = with_status_and_generation(builtin("batch", "v1", "jobs", "Job", true, &[]));
     jobs.categories = vec!["all".into()];
@@ -484,6 +486,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/completionMode", json!("NonIndexed")),
         ("/spec/suspend", json!(false)),
     ];
+    jobs.pod_spec_at = Some("/spec/template/spec");
 
     let mut cronjobs =
         with_status_and_generation(builtin("batch", "v1", "cronjobs", "CronJob", true, &["cj"]));
@@ -505,6 +508,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/successfulJobsHistoryLimit", json!(3)),
         ("/spec/failedJobsHistoryLimit", json!(1)),
     ];
+    cronjobs.pod_spec_at = Some("/spec/jobTemplate/spec/template/spec");
 
     let rbac = "rbac.authorization.k8s.io";
     let mut roles = builtin(rbac, "v1", "roles", "Role", true, &[]);
@@ -987,6 +991,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             }),
             initial_status: None,
             defaults: Vec::new(),
+            pod_spec_at: None,
             custom: true,
             tracks_generation: true,
             columns,

@@ -45,6 +45,45 @@ async fn deployment_generation_status_and_scale() {
     assert_eq!(spec.replicas, Some(1), "apps/v1 defaults replicas to 1");
     assert_eq!(spec.revision_history_limit, Some(10));
     assert_eq!(spec.progress_deadline_seconds, Some(600));
+    // The pod template is defaulted as core/v1 does, as a controller comparing specs sees it.
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(
+        (
+            pod.restart_policy.as_deref(),
+            pod.dns_policy.as_deref(),
+            pod.termination_grace_period_seconds
+        ),
+        (Some("Always"), Some("ClusterFirst"), Some(30))
+    );
+    let container = &pod.containers[0];
+    assert_eq!(container.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    assert_eq!(
+        container.termination_message_path.as_deref(),
+        Some("/dev/termination-log")
+    );
+    let mut latest = deployment("latest");
+    latest
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .image = Some("registry.example.com:5000/team/app".into());
+    let latest = deploys
+        .create(&PostParams::default(), &latest)
+        .await
+        .unwrap();
+    let pulled = latest.spec.unwrap().template.spec.unwrap().containers[0]
+        .image_pull_policy
+        .clone();
+    assert_eq!(
+        pulled.as_deref(),
+        Some("Always"),
+        "an untagged image is :latest"
+    );
 
     // A spec change bumps the generation; a metadata-only change does not.
     let pp = PatchParams::default();
