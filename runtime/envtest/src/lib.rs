@@ -139,9 +139,10 @@
 //!   percentages, probes' timings, Job selectors and labels, volume sources, and anything
 //!   else. A ServiceAccount gets no token. `default/kubernetes` is the only pre-created
 //!   Service.
-//! - Printer columns are kube-apiserver's for the served kinds, without the `-o wide` ones
-//!   (Deployment `CONTAINERS`/`IMAGES`/`SELECTOR`, Pod `IP`/`NODE`, ...); Pods show only
-//!   `STATUS`, Jobs only `COMPLETIONS`.
+//! - Printer columns follow kube-apiserver's printers for the served kinds, with the `-o wide`
+//!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
+//!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
+//!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
 //! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
 mod discovery;

@@ -44,6 +44,10 @@ pub(crate) enum Render {
     OfTotal(&'static str),
     /// A label selector as `key=value,key in (a,b)` or `<none>` (NetworkPolicy `POD-SELECTOR`).
     Selector,
+    /// The sum of the numbers selected, `0` if none (Pod `RESTARTS`).
+    Sum,
+    /// Ready container statuses over `spec.containers` (Pod `READY`, e.g. `1/2`).
+    ContainersReady,
 }
 
 /// How objects of a type differ from their stored form.
@@ -204,6 +208,39 @@ fn columns(specs: &[(&str, &str, &str, Render)]) -> Vec<PrinterColumn> {
     out
 }
 
+/// The `-o wide` columns (priority 1), which kube-apiserver's printers put after Age.
+fn wide(specs: &[(&str, &str, Render)]) -> Vec<PrinterColumn> {
+    specs
+        .iter()
+        .map(|(name, path, render)| PrinterColumn {
+            name: (*name).into(),
+            type_: "string".into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 1,
+            json_path: (*path).into(),
+            render: *render,
+        })
+        .collect()
+}
+
+/// A workload's wide columns: its template's containers and images, and its selector.
+fn workload_wide() -> Vec<PrinterColumn> {
+    wide(&[
+        (
+            "Containers",
+            ".spec.template.spec.containers[*].name",
+            Render::Value,
+        ),
+        (
+            "Images",
+            ".spec.template.spec.containers[*].image",
+            Render::Value,
+        ),
+        ("Selector", ".spec.selector", Render::Selector),
+    ])
+}
+
 fn fields(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -345,7 +382,25 @@ fn operator_kinds() -> Vec<ResourceType> {
     pods.categories = vec!["all".into()];
     // The pod strategy's PrepareForCreate: a new Pod is Pending until a kubelet says otherwise.
     pods.initial_status = Some(json!({ "phase": "Pending" }));
-    pods.columns = columns(&[("Status", "string", ".status.phase", Render::Value)]);
+    pods.columns = columns(&[
+        (
+            "Ready",
+            "string",
+            ".status.containerStatuses",
+            Render::ContainersReady,
+        ),
+        ("Status", "string", ".status.phase", Render::Value),
+        (
+            "Restarts",
+            "integer",
+            ".status.containerStatuses[*].restartCount",
+            Render::Sum,
+        ),
+    ]);
+    pods.columns.extend(wide(&[
+        ("IP", ".status.podIP", Render::Value),
+        ("Node", ".spec.nodeName", Render::Value),
+    ]));
     pods.pod_spec_at = Some("/spec");
 
     let mut deployments = with_status_and_generation(builtin(
@@ -378,6 +433,7 @@ fn operator_kinds() -> Vec<ResourceType> {
             Render::Int,
         ),
     ]);
+    deployments.columns.extend(workload_wide());
     // apps/v1 SetDefaults_Deployment.
     deployments.defaults = vec![
         ("/spec/replicas", json!(1)),
@@ -402,6 +458,7 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("Current", "integer", ".status.replicas", Render::Int),
         ("Ready", "integer", ".status.readyReplicas", Render::Int),
     ]);
+    replicasets.columns.extend(workload_wide());
     replicasets.defaults = vec![("/spec/replicas", json!(1))];
     replicasets.pod_spec_at = Some("/spec/template/spec");
 

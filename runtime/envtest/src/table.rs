@@ -143,6 +143,26 @@ fn cell(obj: &Value, column: &PrinterColumn) -> Value {
                 .unwrap_or_else(|| "<none>".into());
             return json!(text);
         }
+        Render::Sum => {
+            let total: i64 = found.iter().filter_map(Value::as_i64).sum();
+            return json!(total);
+        }
+        Render::ContainersReady => {
+            let ready = found
+                .first()
+                .and_then(Value::as_array)
+                .map_or(0, |statuses| {
+                    statuses
+                        .iter()
+                        .filter(|s| s.get("ready").and_then(Value::as_bool) == Some(true))
+                        .count()
+                });
+            let total = eval_json_path(obj, ".spec.containers")
+                .first()
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            return json!(format!("{ready}/{total}"));
+        }
         Render::Timestamp | Render::Value => {}
     }
     let Some(first) = found.first() else {

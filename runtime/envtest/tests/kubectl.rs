@@ -583,6 +583,38 @@ async fn kubectl_outputs_patches_watch_and_wait() {
         serde_json::json!([{ "name": "A", "value": "1" }, { "name": "B", "value": "2" }])
     );
     assert_eq!(deploy["metadata"]["generation"], 4);
+    // `-o wide` adds the priority-1 columns after AGE.
+    let wide = ok(d, &["get", "deployment", "web", "-o", "wide"]).await;
+    let mut lines = wide.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[1], &row[5..]),
+        ("web", "0/3", &["web", "nginx:2", "app=web"][..])
+    );
+    // Pods: READY, STATUS and RESTARTS like kube-apiserver's printer.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n";
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], pod.into()).await;
+    assert!(success, "{out}");
+    let pods = ok(d, &["get", "pods"]).await;
+    let mut lines = pods.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], ["p", "0/1", "Pending", "0"]);
 
     // Server-side apply takes over and changes a field.
     let (success, out) = kubectl_stdin(
