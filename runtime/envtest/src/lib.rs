@@ -121,9 +121,10 @@
 //!   run, Jobs never complete; status changes only when a client writes `/status`.
 //! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
 //!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
-//!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
-//!   and serviceaccounts, anything else gets 415, so `kubectl create deployment|job|role...`
-//!   do not work (`kubectl apply -f` and `kubectl create -f` do). Responses are always JSON.
+//!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets,
+//!   serviceaccounts, roles, clusterroles, rolebindings and clusterrolebindings; anything else
+//!   gets 415, so `kubectl create deployment|job|cronjob|service ...` do not work
+//!   (`kubectl apply -f` and `kubectl create -f` do). Responses are always JSON.
 //! - Built-in kinds get no semantic validation (a Deployment whose selector does not match its
 //!   template is stored); a body that does not decode into the k8s-openapi type is a 400.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,

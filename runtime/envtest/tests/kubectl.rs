@@ -806,3 +806,92 @@ async fn kubectl_apply_removes_a_container_from_a_deployment() {
     assert_eq!(containers, "web=nginx:2;");
     env.stop().await;
 }
+
+/// Typed `kubectl create` commands for RBAC send protobuf bodies (kubebuilder's README uses
+/// `kubectl create clusterrolebinding` for metrics access).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_rbac_objects() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+    ok(
+        d,
+        &[
+            "create",
+            "role",
+            "reader",
+            "--verb=get,list",
+            "--resource=pods,deployments.apps",
+            "--resource-name=a",
+        ],
+    )
+    .await;
+    let rule = ok(d, &["get", "role", "reader", "-o", &jsonpath("{.rules[*].verbs}|{.rules[*].apiGroups}|{.rules[*].resources}|{.rules[0].resourceNames}")]).await;
+    assert_eq!(
+        rule,
+        r#"["get","list"] ["get","list"]|[""] ["apps"]|["pods"] ["deployments"]|["a"]"#
+    );
+    ok(
+        d,
+        &[
+            "create",
+            "clusterrole",
+            "metrics-reader",
+            "--verb=get",
+            "--non-resource-url=/metrics",
+        ],
+    )
+    .await;
+    let urls = ok(
+        d,
+        &[
+            "get",
+            "clusterrole",
+            "metrics-reader",
+            "-o",
+            &jsonpath("{.rules[0].nonResourceURLs}"),
+        ],
+    )
+    .await;
+    assert_eq!(urls, r#"["/metrics"]"#);
+    ok(
+        d,
+        &[
+            "create",
+            "rolebinding",
+            "reader",
+            "--role=reader",
+            "--serviceaccount=default:ctl",
+            "--user=alice",
+        ],
+    )
+    .await;
+    let subjects = ok(d, &["get", "rolebinding", "reader", "-o", &jsonpath("{.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}:{.subjects[0].apiGroup}/{.subjects[0].name} {.subjects[1].kind}:{.subjects[1].namespace}/{.subjects[1].name}")]).await;
+    assert_eq!(
+        subjects,
+        "Role/reader User:rbac.authorization.k8s.io/alice ServiceAccount:default/ctl"
+    );
+    let out = ok(
+        d,
+        &[
+            "create",
+            "clusterrolebinding",
+            "metrics",
+            "--clusterrole=metrics-reader",
+            "--serviceaccount=system:ctl",
+        ],
+    )
+    .await;
+    assert!(
+        out.contains("clusterrolebinding.rbac.authorization.k8s.io/metrics created"),
+        "{out}"
+    );
+    let table = ok(d, &["get", "clusterrolebinding", "metrics"]).await;
+    assert!(table.contains("ClusterRole/metrics-reader"), "{table}");
+    env.stop().await;
+}
