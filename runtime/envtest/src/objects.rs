@@ -415,24 +415,36 @@ fn check_typed(
 /// objects on the way; a field present with any value, even `null`, is left to validation.
 fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
     for (pointer, value) in &rt.defaults {
-        let segments: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
-        let mut parent = String::new();
-        for (i, seg) in segments.iter().enumerate() {
-            // Stops at anything that is not an object: validation owns such values.
-            let Some(Value::Object(m)) = obj.pointer_mut(&parent) else {
-                break;
-            };
-            if i + 1 == segments.len() {
-                m.entry(seg.to_string()).or_insert_with(|| value.clone());
-                break;
-            }
-            m.entry(seg.to_string()).or_insert_with(|| json!({}));
-            parent.push('/');
-            parent.push_str(seg);
+        set_default(obj, pointer, value);
+    }
+    // Defaults that depend on another (already defaulted) field, such as rolling-update
+    // parameters only for the RollingUpdate strategy.
+    for (condition, expected, pointer, value) in &rt.conditional_defaults {
+        if obj.pointer(condition).and_then(Value::as_str) == Some(*expected) {
+            set_default(obj, pointer, value);
         }
     }
     if let Some(spec) = rt.pod_spec_at.and_then(|p| obj.pointer_mut(p)) {
         default_pod_spec(spec);
+    }
+}
+
+/// Sets the field at `pointer` to `value` if it is absent, creating the objects on the way;
+/// stops at anything that is not an object (validation owns such values).
+fn set_default(obj: &mut Value, pointer: &str, value: &Value) {
+    let segments: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
+    let mut parent = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(Value::Object(m)) = obj.pointer_mut(&parent) else {
+            return;
+        };
+        if i + 1 == segments.len() {
+            m.entry(seg.to_string()).or_insert_with(|| value.clone());
+            return;
+        }
+        m.entry(seg.to_string()).or_insert_with(|| json!({}));
+        parent.push('/');
+        parent.push_str(seg);
     }
 }
 

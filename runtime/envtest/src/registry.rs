@@ -94,6 +94,9 @@ pub(crate) struct ResourceType {
     /// Fields a built-in's defaulting fills when absent (JSON pointer, value), on create and
     /// on every update of the main resource, as the type's `SetDefaults_*` functions do.
     pub defaults: Vec<(&'static str, Value)>,
+    /// Defaults applied when another field has a value: (its pointer, the value, the pointer
+    /// to default, the default).
+    pub conditional_defaults: Vec<(&'static str, &'static str, &'static str, Value)>,
     /// Where the kind keeps a PodSpec (JSON pointer), defaulted like core/v1
     /// `SetDefaults_PodSpec` and `SetDefaults_Container` do.
     pub pod_spec_at: Option<&'static str>,
@@ -179,6 +182,7 @@ fn builtin(
         scale: None,
         initial_status: None,
         defaults: Vec::new(),
+        conditional_defaults: Vec::new(),
         pod_spec_at: None,
         custom: false,
         tracks_generation: false,
@@ -442,6 +446,21 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/progressDeadlineSeconds", json!(600)),
     ];
     deployments.pod_spec_at = Some("/spec/template/spec");
+    let rolling = ("/spec/strategy/type", "RollingUpdate");
+    deployments.conditional_defaults = vec![
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/strategy/rollingUpdate/maxUnavailable",
+            json!("25%"),
+        ),
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/strategy/rollingUpdate/maxSurge",
+            json!("25%"),
+        ),
+    ];
 
     let mut replicasets = with_status_and_generation(builtin(
         "apps",
@@ -485,6 +504,12 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/revisionHistoryLimit", json!(10)),
     ];
     statefulsets.pod_spec_at = Some("/spec/template/spec");
+    statefulsets.conditional_defaults = vec![(
+        "/spec/updateStrategy/type",
+        "RollingUpdate",
+        "/spec/updateStrategy/rollingUpdate/partition",
+        json!(0),
+    )];
 
     let mut daemonsets = with_status_and_generation(builtin(
         "apps",
@@ -527,6 +552,21 @@ fn operator_kinds() -> Vec<ResourceType> {
         ("/spec/revisionHistoryLimit", json!(10)),
     ];
     daemonsets.pod_spec_at = Some("/spec/template/spec");
+    let rolling = ("/spec/updateStrategy/type", "RollingUpdate");
+    daemonsets.conditional_defaults = vec![
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/updateStrategy/rollingUpdate/maxUnavailable",
+            json!(1),
+        ),
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/updateStrategy/rollingUpdate/maxSurge",
+            json!(0),
+        ),
+    ];
 
     let mut jobs = with_status_and_generation(builtin("batch", "v1", "jobs", "Job", true, &[]));
     jobs.categories = vec!["all".into()];
@@ -1048,6 +1088,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             }),
             initial_status: None,
             defaults: Vec::new(),
+            conditional_defaults: Vec::new(),
             pod_spec_at: None,
             custom: true,
             tracks_generation: true,

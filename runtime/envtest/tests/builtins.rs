@@ -45,6 +45,17 @@ async fn deployment_generation_status_and_scale() {
     assert_eq!(spec.replicas, Some(1), "apps/v1 defaults replicas to 1");
     assert_eq!(spec.revision_history_limit, Some(10));
     assert_eq!(spec.progress_deadline_seconds, Some(600));
+    let rolling = spec
+        .strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(rolling).unwrap(),
+        json!({ "maxSurge": "25%", "maxUnavailable": "25%" })
+    );
     // The pod template is defaulted as core/v1 does, as a controller comparing specs sees it.
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(
@@ -60,6 +71,18 @@ async fn deployment_generation_status_and_scale() {
     assert_eq!(
         container.termination_message_path.as_deref(),
         Some("/dev/termination-log")
+    );
+    let mut recreate = deployment("recreate");
+    recreate.spec.as_mut().unwrap().strategy =
+        Some(serde_json::from_value(json!({ "type": "Recreate" })).unwrap());
+    let recreate = deploys
+        .create(&PostParams::default(), &recreate)
+        .await
+        .unwrap();
+    let strategy = recreate.spec.unwrap().strategy.unwrap();
+    assert!(
+        strategy.rolling_update.is_none(),
+        "rolling-update defaults only for RollingUpdate"
     );
     let mut latest = deployment("latest");
     latest
