@@ -136,8 +136,8 @@
 //!   like for ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs), NetworkPolicy `policyTypes`, and every pod
 //!   spec (of Pods and of workload templates): `restartPolicy`, `dnsPolicy`, `schedulerName`,
 //!   `terminationGracePeriodSeconds`, `securityContext`, and per container `imagePullPolicy`,
-//!   `terminationMessagePath`/`Policy` and port protocols. Not defaulted: probes' timings, Job selectors and labels, volume sources, and anything
-//!   else. A ServiceAccount gets no token. `default/kubernetes` is the only pre-created
+//!   `terminationMessagePath`/`Policy` and port protocols. Not defaulted: probes' timings,
+//!   Job selectors and labels, volume sources, and anything else. A ServiceAccount gets no token. `default/kubernetes` is the only pre-created
 //!   Service.
 //! - Printer columns follow kube-apiserver's printers for the served kinds, with the `-o wide`
 //!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
