@@ -133,12 +133,12 @@
 //!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers), the
 //!   top-level spec defaults of the workloads (Deployment `replicas: 1`, strategy type and
 //!   25% rolling-update parameters, `revisionHistoryLimit`, `progressDeadlineSeconds`; the
-//!   like for ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs), NetworkPolicy `policyTypes`, and every pod
-//!   spec (of Pods and of workload templates): `restartPolicy`, `dnsPolicy`, `schedulerName`,
-//!   `terminationGracePeriodSeconds`, `securityContext`, and per container `imagePullPolicy`,
-//!   `terminationMessagePath`/`Policy` and port protocols. Not defaulted: probes' timings,
-//!   Job selectors and labels, volume sources, and anything else. A ServiceAccount gets no token. `default/kubernetes` is the only pre-created
-//!   Service.
+//!   like for ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs), NetworkPolicy
+//!   `policyTypes`, and every pod spec (of Pods and of workload templates): `restartPolicy`,
+//!   `dnsPolicy`, `schedulerName`, `terminationGracePeriodSeconds`, `securityContext`, and per
+//!   container `imagePullPolicy`, `terminationMessagePath`/`Policy` and port protocols. Not
+//!   defaulted: probes' timings, Job selectors and labels, volume sources, and anything else.
+//!   A ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
 //! - Printer columns follow kube-apiserver's printers for the served kinds, with the `-o wide`
 //!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
 //!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
