@@ -142,14 +142,6 @@ pub(crate) fn unknown_fields(original: &Value, decoded: &Value) -> Vec<String> {
     out
 }
 
-fn is_empty_collection(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.is_empty(),
-        Value::Object(m) => m.is_empty(),
-        _ => false,
-    }
-}
-
 fn walk(original: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
     match (original, decoded) {
         (Value::Object(o), Value::Object(d)) => {
@@ -161,9 +153,6 @@ fn walk(original: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
                 };
                 match d.get(k) {
                     Some(dv) => walk(v, dv, &p, out),
-                    // An empty list or map the type omits when serializing (as Go's
-                    // `omitempty` does) is a known field with no content, not an unknown one.
-                    None if is_empty_collection(v) => {}
                     None if !v.is_null() => out.push(p),
                     None => {}
                 }
