@@ -615,6 +615,11 @@ async fn kubectl_outputs_patches_watch_and_wait() {
     assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["p", "0/1", "Pending", "0"]);
+    // `get all` lists the kinds in category "all".
+    let all = ok(d, &["get", "all"]).await;
+    for name in ["pod/p", "service/kubernetes", "deployment.apps/web"] {
+        assert!(all.contains(name), "{name} missing from:\n{all}");
+    }
 
     // Server-side apply takes over and changes a field.
     let (success, out) = kubectl_stdin(
