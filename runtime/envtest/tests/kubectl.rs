@@ -615,6 +615,28 @@ async fn kubectl_outputs_patches_watch_and_wait() {
     assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["p", "0/1", "Pending", "0"]);
+    // `describe` reads the object, its ReplicaSets (by selector) and its Events.
+    let described = ok(d, &["describe", "deployment", "web"]).await;
+    let has = |fields: &[&str]| {
+        described
+            .lines()
+            .any(|l| l.split_whitespace().eq(fields.iter().copied()))
+    };
+    assert!(
+        has(&["Name:", "web"])
+            && has(&["Selector:", "app=web"])
+            && has(&["Image:", "nginx:2"])
+            && has(&[
+                "RollingUpdateStrategy:",
+                "25%",
+                "max",
+                "unavailable,",
+                "25%",
+                "max",
+                "surge"
+            ]),
+        "{described}"
+    );
     // `get all` lists the kinds in category "all".
     let all = ok(d, &["get", "all"]).await;
     for name in ["pod/p", "service/kubernetes", "deployment.apps/web"] {
