@@ -10,27 +10,36 @@ kubesmith="$CARGO_TARGET_DIR/debug/kubesmith"
 mkdir -p "$regen"
 echo "== regenerating testdata into $regen"
 "$repo/testdata/generate.sh" "$regen" >/dev/null
-# Cargo.lock is seeded by init and rewritten by every build; target/ is build output; the
-# generated manifests are checked below by `generate --check` against the committed code.
-if ! diff -r -x target -x Cargo.lock -x bases -x role.yaml \
-    "$repo/testdata/memcached-operator" "$regen/memcached-operator"; then
-    echo "testdata/ is stale: the CLI now generates something else. Run testdata/generate.sh and commit the result." >&2
-    exit 1
-fi
+for project in "$repo"/testdata/*/; do
+    name="$(basename "$project")"
+    # Cargo.lock is seeded by init and rewritten by every build; target/ is build output; the
+    # generated manifests are checked below by `generate --check` against the committed code.
+    if ! diff -r -x target -x Cargo.lock -x bases -x role.yaml "$project" "$regen/$name"; then
+        echo "testdata/$name is stale: the CLI now generates something else. Run testdata/generate.sh and commit the result." >&2
+        exit 1
+    fi
 
-echo "== testdata/memcached-operator: fmt, clippy, generate --check, test"
-(
-    cd "$repo/testdata/memcached-operator"
-    cargo fmt --check
-    cargo clippy --all-targets -- -D warnings
-    "$kubesmith" generate --check
-    cargo test
-    # The deployment layout renders with the kustomize built into kubectl, as users run it.
-    for dir in config/default config/crd config/rbac config/samples config/prometheus config/network-policy; do
-        kubectl kustomize "$dir" >/dev/null || { echo "kubectl kustomize $dir failed" >&2; exit 1; }
-    done
-    make --no-print-directory help >/dev/null
-)
+    echo "== testdata/$name: fmt, clippy, generate --check, test, kustomize"
+    (
+        cd "$project"
+        cargo fmt --check
+        cargo clippy --all-targets -- -D warnings
+        "$kubesmith" generate --check
+        cargo test
+        # The deployment layout renders with the kustomize built into kubectl, as users run it.
+        for dir in config/default config/crd config/rbac config/samples config/prometheus config/network-policy; do
+            kubectl kustomize "$dir" >/dev/null || { echo "kubectl kustomize $dir failed in $name" >&2; exit 1; }
+        done
+        make --no-print-directory help >/dev/null
+    )
+done
+
+# The built operator as a process against `kubesmith envtest serve`: probes, metrics, leader
+# election and SIGTERM, observed with kubectl and HTTP as in a cluster.
+echo "== testdata/memcached-operator: the operator binary end to end"
+(cd "$repo/testdata/memcached-operator" && cargo build --quiet)
+python3 "$repo/testdata/e2e.py" "$kubesmith" "$CARGO_TARGET_DIR/debug/memcached-operator" \
+    "$repo/testdata/memcached-operator" 2>&1 | grep '^e2e:'
 
 # generate --check on an edited copy: an edited type or RBAC attribute makes it fail naming
 # the stale file; generate brings it back up to date. The copy gets its own package name:

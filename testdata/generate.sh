@@ -18,10 +18,30 @@ cargo build --quiet --locked -p kubesmith --manifest-path "$repo/Cargo.toml"
 kubesmith="$CARGO_TARGET_DIR/debug/kubesmith"
 export KUBESMITH_RUNTIME_PATH=../../runtime
 
-project="$out/memcached-operator"
-# Keep the build output of an earlier run; everything else is regenerated.
-find "$project" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} + 2>/dev/null || true
-mkdir -p "$project"
-cd "$project"
+# Starts testdata project $1 afresh (keeping the build output of an earlier run) and enters it.
+fresh() {
+    project="$out/$1"
+    find "$project" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} + 2>/dev/null || true
+    mkdir -p "$project"
+    cd "$project"
+}
+
+# The kubebuilder book's getting-started project.
+fresh memcached-operator
 "$kubesmith" init --domain example.com --owner "The kubesmith authors"
 "$kubesmith" create api --group cache --version v1alpha1 --kind Memcached "${skip_generate[@]}"
+
+# Several groups, a cluster-scoped kind, an irregular plural, a types-only API, a second
+# controller for one kind, and names that are Rust keywords or hold dashes.
+fresh multi-operator
+"$kubesmith" init --domain testproject.org --license none
+"$kubesmith" create api --group crew --version v1 --kind Captain --skip-generate
+"$kubesmith" create api --group crew --version v1 --kind Captain --resource=false --controller-name captain-backup --skip-generate
+"$kubesmith" create api --group crew --version v1 --kind Admiral --plural admirales --namespaced=false --controller=false --skip-generate
+"$kubesmith" create api --group ship --version v1beta1 --kind Frigate --namespaced=false --skip-generate
+"$kubesmith" create api --group sea-creatures --version v1beta2 --kind Match "${skip_generate[@]}"
+
+# A namespace-scoped manager: $WATCH_NAMESPACE, a Role and a RoleBinding.
+fresh namespaced-operator
+"$kubesmith" init --domain example.com --namespaced
+"$kubesmith" create api --group cache --version v1 --kind Redis "${skip_generate[@]}"

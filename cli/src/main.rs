@@ -1,6 +1,7 @@
 //! kubesmith: kubebuilder for Rust.
 
 mod commands;
+mod crd;
 mod names;
 mod project;
 mod rbac;

@@ -248,6 +248,30 @@ fn suggest_label(name: &str) -> String {
     lowered.trim_matches('-').to_string()
 }
 
+/// Validates `--controller-name`: a DNS-1123 label starting with a letter (it names the
+/// controller in logs and metrics, and its module).
+pub fn validate_controller_name(name: &str) -> Result<()> {
+    if let Some(problem) = dns1035_label_problem(name) {
+        bail!(
+            "invalid --controller-name {name:?}: {problem} (a lowercase DNS-1035 label such as memcached-backup is expected)"
+        );
+    }
+    Ok(())
+}
+
+/// `memcached-backup` -> `MemcachedBackup`: a type name from a DNS label.
+pub fn pascal_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The default plural of a kind, as kubebuilder (flect) derives it for regular nouns.
 pub fn default_plural(kind: &str) -> String {
     let lower = kind.to_ascii_lowercase();
@@ -394,6 +418,9 @@ mod tests {
         assert_eq!(module_ident("self"), "self_");
         assert_eq!(module_ident("1st"), "_1st");
         assert_eq!(crate_ident("memcached-operator"), "memcached_operator");
+        assert_eq!(pascal_case("memcached-backup"), "MemcachedBackup");
+        assert!(validate_controller_name("memcached-backup").is_ok());
+        assert!(validate_controller_name("Backup").is_err());
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Resource {
     pub api: Option<ApiInfo>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub controller: bool,
+    /// Controllers with explicit names (`--controller-name`), as kubebuilder records them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<ControllerInfo>,
     pub domain: String,
     pub group: String,
     pub kind: String,
@@ -53,6 +56,12 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plural: Option<String>,
     pub version: String,
+}
+
+/// A named controller of a resource.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ControllerInfo {
+    pub name: String,
 }
 
 /// What `create api` scaffolded for the resource's types.
@@ -154,6 +163,7 @@ mod tests {
                     namespaced: true,
                 }),
                 controller: true,
+                controllers: Vec::new(),
                 domain: "example.com".into(),
                 group: "cache".into(),
                 kind: "Memcached".into(),

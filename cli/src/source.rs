@@ -19,12 +19,23 @@ pub struct SourceFile {
 }
 
 /// A CRD root type found in the sources: a struct with a `#[resource(...)]` attribute.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Default, Clone)]
 pub struct ResourceRoot {
     /// Module path of the generated root type below the crate root.
     pub modules: Vec<String>,
     /// The kind, which kube-derive uses as the root type's name.
     pub kind: String,
+    /// `group = "..."` and `version = "..."`, empty when not a string literal (the compiler
+    /// reports that when the manifests program is built).
+    pub group: String,
+    pub version: String,
+    /// The `storage` flag: this version is the one stored when a kind has several.
+    pub storage: bool,
+    /// The `skip` flag: this version is left out of the CRD (controller-gen's skipversion).
+    pub skip: bool,
+    /// The spec struct and its file, for messages.
+    pub spec: String,
+    pub path: PathBuf,
 }
 
 /// Parses every `.rs` file under `src_dir` (binaries in `src/bin` excluded), in path order.
@@ -88,6 +99,7 @@ pub fn is_attribute(attr: &syn::Attribute, name: &str) -> bool {
 pub fn resource_roots(files: &[SourceFile]) -> Vec<ResourceRoot> {
     struct Finder<'a> {
         modules: Vec<String>,
+        path: &'a Path,
         found: &'a mut Vec<ResourceRoot>,
     }
     impl<'ast> Visit<'ast> for Finder<'_> {
@@ -99,10 +111,21 @@ pub fn resource_roots(files: &[SourceFile]) -> Vec<ResourceRoot> {
         }
         fn visit_item_struct(&mut self, item: &'ast syn::ItemStruct) {
             for attr in item.attrs.iter().filter(|a| is_attribute(a, "resource")) {
-                if let Some(kind) = kind_of(attr) {
+                let Ok(metas) =
+                    attr.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+                else {
+                    continue;
+                };
+                if let Some(kind) = string_arg(&metas, "kind") {
                     self.found.push(ResourceRoot {
                         modules: self.modules.clone(),
                         kind,
+                        group: string_arg(&metas, "group").unwrap_or_default(),
+                        version: string_arg(&metas, "version").unwrap_or_default(),
+                        storage: flag_arg(&metas, "storage"),
+                        skip: flag_arg(&metas, "skip"),
+                        spec: item.ident.to_string(),
+                        path: self.path.to_path_buf(),
                     });
                 }
             }
@@ -112,6 +135,7 @@ pub fn resource_roots(files: &[SourceFile]) -> Vec<ResourceRoot> {
     for file in files {
         let mut finder = Finder {
             modules: file.modules.clone(),
+            path: &file.path,
             found: &mut found,
         };
         finder.visit_file(&file.syntax);
@@ -119,14 +143,18 @@ pub fn resource_roots(files: &[SourceFile]) -> Vec<ResourceRoot> {
     found
 }
 
-/// The `kind = "..."` of a `#[resource(...)]` attribute; a malformed attribute is left to the
+/// Whether a `#[resource(...)]` attribute has the flag `name`.
+fn flag_arg(metas: &Punctuated<syn::Meta, syn::Token![,]>, name: &str) -> bool {
+    metas
+        .iter()
+        .any(|m| matches!(m, syn::Meta::Path(p) if p.is_ident(name)))
+}
+
+/// The `name = "..."` of a `#[resource(...)]` attribute; a malformed attribute is left to the
 /// compiler, which reports it with a span when the manifests program is built.
-fn kind_of(attr: &syn::Attribute) -> Option<String> {
-    let metas = attr
-        .parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
-        .ok()?;
+fn string_arg(metas: &Punctuated<syn::Meta, syn::Token![,]>, name: &str) -> Option<String> {
     metas.iter().find_map(|meta| match meta {
-        syn::Meta::NameValue(nv) if nv.path.is_ident("kind") => match &nv.value {
+        syn::Meta::NameValue(nv) if nv.path.is_ident(name) => match &nv.value {
             syn::Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Str(s),
                 ..
@@ -152,7 +180,7 @@ mod tests {
             src.join("api/cache/v1alpha1/match.rs"),
             r#"#[kubesmith_runtime::resource(group = "cache.example.com", version = "v1alpha1", kind = "Match", namespaced, shortnames = ["m"])]
                pub struct MatchSpec {}
-               mod inner { #[resource(kind = "Other", group = "g", version = "v1")] struct OtherSpec; }"#,
+               mod inner { #[resource(kind = "Other", group = "g", version = "v1", storage)] struct OtherSpec; }"#,
         )
         .unwrap();
         std::fs::write(src.join("bin/manifests.rs"), "this is not rust").unwrap();
@@ -168,7 +196,12 @@ mod tests {
                         "v1alpha1".into(),
                         "r#match".into()
                     ],
-                    kind: "Match".into()
+                    kind: "Match".into(),
+                    group: "cache.example.com".into(),
+                    version: "v1alpha1".into(),
+                    spec: "MatchSpec".into(),
+                    path: "src/api/cache/v1alpha1/match.rs".into(),
+                    ..Default::default()
                 },
                 ResourceRoot {
                     modules: vec![
@@ -178,7 +211,13 @@ mod tests {
                         "r#match".into(),
                         "inner".into()
                     ],
-                    kind: "Other".into()
+                    kind: "Other".into(),
+                    group: "g".into(),
+                    version: "v1".into(),
+                    storage: true,
+                    spec: "OtherSpec".into(),
+                    path: "src/api/cache/v1alpha1/match.rs".into(),
+                    ..Default::default()
                 },
             ]
         );

@@ -1,7 +1,7 @@
 //! The templates of every generated file, embedded in the binary.
 //!
 //! `templates/` mirrors the generated tree: `templates/<path>.tera` renders `<path>`, with
-//! `{group}`, `{version}` and `{kind}` in a path replaced by the resource's names.
+//! `{group}`, `{version}`, `{kind}` and `{controller}` in a path replaced by the resource's names.
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -74,8 +74,8 @@ pub const API: &[Template] = &[
 
 /// Files `create api` writes for a controller (owned by the user afterwards).
 pub const CONTROLLER: &[Template] = &[
-    template!("src/controller/{kind}.rs"),
-    template!("tests/{kind}.rs"),
+    template!("src/controller/{controller}.rs"),
+    template!("tests/{controller}.rs"),
 ];
 
 /// Path placeholders of a resource.
@@ -84,6 +84,8 @@ pub struct PathVars<'a> {
     pub group: &'a str,
     pub version: &'a str,
     pub kind: &'a str,
+    /// The controller's module file (the kind's, unless `--controller-name` names another).
+    pub controller: &'a str,
     /// The sample file's `{group}_{version}_{kind}` uses Kubernetes names, not Rust module names.
     pub sample_stem: &'a str,
 }
@@ -98,6 +100,7 @@ impl Template {
             .replace("{group}", vars.group)
             .replace("{version}", vars.version)
             .replace("{kind}", vars.kind)
+            .replace("{controller}", vars.controller)
     }
 
     /// Renders the template with `context` (any serializable struct).

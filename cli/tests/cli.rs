@@ -667,3 +667,76 @@ fn alpha_generate_replays_the_project_file() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
 }
+
+#[test]
+fn several_controllers_for_one_kind_need_a_name() {
+    let (_tmp, dir) = initialised();
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    let another = [MEMCACHED, &["--resource=false"]].concat();
+    let run = create_api(&dir, &another);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--controller-name"), "{}", run.stderr);
+
+    let named = [&another[..], &["--controller-name", "memcached-backup"]].concat();
+    let run = create_api(&dir, &named);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let controller = read(&dir, "src/controller/memcached_backup.rs");
+    assert!(
+        controller.contains("pub struct MemcachedBackupReconciler;"),
+        "{controller}"
+    );
+    assert!(
+        controller.contains(r#".named("memcached-backup")"#),
+        "{controller}"
+    );
+    assert!(read(&dir, "src/lib.rs").contains("controller::memcached_backup::add(mgr)?;"));
+    assert!(
+        read(&dir, "tests/memcached_backup.rs").contains("controller::memcached_backup::FINALIZER")
+    );
+    assert!(
+        read(&dir, "PROJECT").contains("- name: memcached-backup"),
+        "{}",
+        read(&dir, "PROJECT")
+    );
+
+    let run = create_api(&dir, &named);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("\"memcached-backup\" already exists"),
+        "{}",
+        run.stderr
+    );
+    let run = create_api(
+        &dir,
+        &[&another[..], &["--controller-name", "Backup"]].concat(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("invalid --controller-name"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn init_namespaced_scaffolds_a_namespace_scoped_manager() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("scoped");
+    std::fs::create_dir(&dir).unwrap();
+    let run = kubesmith(&dir, &["init", "--domain", "example.com", "--namespaced"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(read(&dir, "PROJECT").contains("namespaced: true"));
+    assert!(read(&dir, "config/manager/manager.yaml").contains("- name: WATCH_NAMESPACE"));
+    let binding = read(&dir, "config/rbac/role_binding.yaml");
+    assert!(
+        binding.contains("kind: RoleBinding") && binding.contains("  kind: Role\n"),
+        "{binding}"
+    );
+    assert_eq!(create_api(&dir, MEMCACHED).code, 0);
+    let controller = read(&dir, "src/controller/memcached.rs");
+    assert_eq!(
+        controller.matches(r#"namespace = "scoped-system""#).count(),
+        4,
+        "{controller}"
+    );
+}

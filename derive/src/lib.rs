@@ -1,11 +1,12 @@
 //! Attributes that turn Rust types into Kubernetes CRDs and RBAC rules, the way
 //! kubebuilder's markers do for Go. Use them through `kubesmith_runtime`, which
-//! re-exports them as `kubesmith_runtime::{resource, rbac}`.
+//! re-exports them as `kubesmith_runtime::{resource, rbac}` (and `schema`).
 
 use proc_macro::TokenStream;
 
 mod rbac;
 mod resource;
+mod schema;
 
 /// Makes the annotated spec struct a Kubernetes custom resource: lowers to
 /// kube-derive's `#[derive(kube::CustomResource)]` with a `#[kube(...)]` attribute,
@@ -19,22 +20,48 @@ mod resource;
 /// pub struct MemcachedSpec { pub size: i32 }
 /// ```
 ///
-/// Keys:
-/// - `group` (required): API group, a DNS-1123 subdomain with a dot (`"cache.example.com"`).
-/// - `version` (required): `"v1"`, `"v1alpha1"`, `"v2beta3"`, ...
-/// - `kind` (required): PascalCase kind; also the name of the generated root type.
-/// - `namespaced` (flag) or `scope = "Namespaced" | "Cluster"` (not both): without
-///   either the resource is cluster-scoped, as with kube-derive.
-/// - `status`: the status type, as a string (`"MemcachedStatus"`, `"crate::x::Status"`)
-///   or a bare path (`MemcachedStatus`); enables the status subresource.
-/// - `plural`, `singular`: lowercase names (kube-derive infers them from `kind` if omitted).
-/// - `shortnames = ["mc"]`, `categories = ["all"]`: lists of lowercase names (a single
-///   string is read as a one-item list).
+/// # Root keys
+///
+/// Each key names the controller-gen marker it replaces and what it writes in the CRD.
+///
+/// | key | replaces | emits |
+/// |---|---|---|
+/// | `group = "cache.example.com"` (required) | `+groupName` | `spec.group` |
+/// | `version = "v1alpha1"` (required) | package version | `spec.versions[].name` |
+/// | `kind = "Memcached"` (required, PascalCase) | the Go type name | `spec.names.kind`; names the root type |
+/// | `namespaced` or `scope = "Namespaced" \| "Cluster"` | `+kubebuilder:resource:scope=` | `spec.scope` (default `Cluster`, as kube-derive) |
+/// | `status = "MemcachedStatus"` or `status = path::Type` | `+kubebuilder:subresource:status` | `subresources.status: {}` and the `status` schema |
+/// | `plural = "memcacheds"`, `singular = "memcached"` | `+kubebuilder:resource:path=,singular=` | `spec.names.plural` / `singular` |
+/// | `shortnames = ["mc"]`, `categories = ["all"]` | `+kubebuilder:resource:shortName=,categories=` | `spec.names.shortNames` / `categories` |
+/// | `printcolumn(name = "Size", type = "integer", json_path = ".spec.size", description = "...", format = "int32", priority = 1)`, repeatable | `+kubebuilder:printcolumn:name=,type=,JSONPath=,description=,format=,priority=` | one `additionalPrinterColumns[]` entry each, in order; `type` one of integer, number, string, boolean, date; `format` one of int32, int64, float, double, byte, date, date-time, password |
+/// | `scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas", label_selector_path = ".status.selector")` | `+kubebuilder:subresource:scale:specpath=,statuspath=,selectorpath=` | `subresources.scale` (needs `status`) |
+/// | `selectable = [".spec.color"]` | `+kubebuilder:selectablefield:JSONPath=` | `selectableFields[].jsonPath` |
+/// | `storage` (flag) | `+kubebuilder:storageversion` | with several versions of a kind, this one has `storage: true` (exactly one must say so; `generate` names the types otherwise) |
+/// | `served = false` | `+kubebuilder:unservedversion` | `served: false` |
+/// | `deprecated` or `deprecated = "warning"` | `+kubebuilder:deprecatedversion:warning=` | `deprecated: true`, `deprecationWarning` |
+/// | `skip` (flag) | `+kubebuilder:skipversion` | the version is left out of the CRD `generate` writes |
+/// | `label("key", "value")`, repeatable | `+kubebuilder:metadata:labels=` | `metadata.labels` of the CRD |
+/// | `annotation("key", "value")`, repeatable | `+kubebuilder:metadata:annotations=` | `metadata.annotations` of the CRD |
+/// | `validation(rule = "...", message = "...", message_expression = "...", reason = "FieldValueForbidden", field_path = "...", optional_old_self)`, repeatable | `+kubebuilder:validation:XValidation` on the root type | `x-kubernetes-validations[]` on the whole object (rules may relate `self.metadata`, `self.spec`, `self.status`); lowers to kube's `validation = Rule::new(..)` |
+/// | `no_spec` (flag) | a Go type without `Spec` | the struct's fields sit at the root of the object (kube's `no_spec`) |
+///
+/// Several versions of one kind (one `#[resource]` struct per version, same `group` and
+/// `kind`) become one CRD in `kubesmith generate`, with `Kind::crd()` of each type giving its
+/// own version. Their scope, plural, short names and categories must agree.
+///
+/// # Field and type attributes
+///
+/// `#[kubesmith(...)]` on the spec's fields and on the spec itself carries the validation
+/// markers (see [`macro@schema`] for the keys); nested types and the status take them through
+/// `#[schema]`. Optional means `Option<T>` or `#[serde(default)]`; every other field is
+/// required. An `Option` field without `skip_serializing_if` (or `with`/`serialize_with`)
+/// gets `#[serde(skip_serializing_if = "Option::is_none")]` when the type derives `Serialize`,
+/// so a server-side apply patch never sends a `null` that clears another manager's field.
+/// Doc comments become descriptions.
 ///
 /// The generated code names only `::kube` (and, through kube-derive, `::k8s_openapi`,
 /// `::schemars`, `::serde`, `::serde_json`), which the project must depend on, with
-/// kube's `derive` feature. Further `#[kube(...)]` attributes (e.g. `printcolumn`,
-/// `scale`) may be written on the struct and are passed through to kube-derive.
+/// kube's `derive` feature. Put `#[resource]` above `#[derive(JsonSchema)]`.
 #[proc_macro_attribute]
 pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.clone().into();
@@ -43,7 +70,7 @@ pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => {
             // Keep the struct so the error is the only one reported for it.
             let mut out: TokenStream = e.to_compile_error().into();
-            out.extend(item);
+            out.extend(without_helper_attrs(item));
             out
         }
     }
@@ -84,4 +111,133 @@ pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
             out
         }
     }
+}
+
+/// Applies `#[kubesmith(...)]` field and type attributes to a struct or enum that is not the
+/// spec (nested types, the status); `#[resource]` does the same for the spec itself. Put it
+/// above `#[derive(JsonSchema)]`, which must see the attributes it writes.
+///
+/// ```ignore
+/// #[kubesmith_runtime::schema]
+/// #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+/// #[serde(rename_all = "camelCase")]
+/// #[kubesmith(exactly_one_of = ["image", "build"])]
+/// pub struct Source {
+///     #[kubesmith(pattern = "^[a-z0-9./:-]+$", max_length = 255)]
+///     pub image: Option<String>,
+///     pub build: Option<Build>,
+/// }
+/// ```
+///
+/// Each `#[kubesmith(...)]` becomes a `#[schemars(transform = ...)]` on the same field or
+/// type, so the keys travel through the schemars pipeline kube-derive uses and
+/// `Kind::crd()` is what `kubesmith generate` writes. A misspelt key, a bad value or a key on
+/// the wrong kind of field is a compile error on the key (number, string and list keys are
+/// checked against the field's type; `Option<T>` and `Box<T>` count as `T`).
+///
+/// # Field keys (`+kubebuilder:validation:<Marker>` unless noted)
+///
+/// | key | replaces | emits |
+/// |---|---|---|
+/// | `minimum = 1`, `maximum = 10` | `Minimum`, `Maximum` | `minimum`, `maximum` |
+/// | `exclusive_minimum`, `exclusive_maximum` (flags) | `ExclusiveMinimum`, `ExclusiveMaximum` | `exclusiveMinimum: true` / `exclusiveMaximum: true` |
+/// | `multiple_of = 2` | `MultipleOf` | `multipleOf` |
+/// | `min_length = 1`, `max_length = 63` | `MinLength`, `MaxLength` | `minLength`, `maxLength` |
+/// | `pattern = "^[a-z]+$"` | `Pattern` | `pattern` |
+/// | `min_items = 1`, `max_items = 5` | `MinItems`, `MaxItems` | `minItems`, `maxItems` |
+/// | `unique_items` (flag) | `UniqueItems` | `x-kubernetes-list-type: set` (the API server rejects `uniqueItems: true`) |
+/// | `min_properties = 1`, `max_properties = 3` | `MinProperties`, `MaxProperties` | `minProperties`, `maxProperties` |
+/// | `enum = ["A", "B"]` | `Enum` | `enum` (a Rust enum of unit variants gets one without this key) |
+/// | `format = "date-time"` | `Format` | `format` |
+/// | `type = "string"` | `Type` | `type` |
+/// | `preserve_unknown_fields` (flag) | `XPreserveUnknownFields`, `+kubebuilder:pruning:PreserveUnknownFields` | `x-kubernetes-preserve-unknown-fields: true` |
+/// | `embedded_resource` (flag) | `XEmbeddedResource` | `x-kubernetes-embedded-resource: true` |
+/// | `int_or_string` (flag) | `XIntOrString` | the generated schema replaced by `x-kubernetes-int-or-string: true` |
+/// | `nullable` (flag) | `+nullable` | `nullable: true` (`Option` fields get it anyway) |
+/// | `default = 3`, `default = "x"`, `default = json!({"a": 1})` | `+kubebuilder:default=` | `default` |
+/// | `example = ...` (same forms) | `+kubebuilder:example=` | `example` |
+/// | `schemaless` (flag) | `Schemaless` | the generated schema dropped (description kept); combine with `preserve_unknown_fields` |
+/// | `title = "..."` | `+kubebuilder:title=` | `title` |
+/// | `external_docs(url = "...", description = "...")` | `+kubebuilder:externalDocs:url=,description=` | `externalDocs` |
+/// | `list_type = "atomic" \| "set" \| "map"` | `+listType=` | `x-kubernetes-list-type` |
+/// | `list_map_keys = ["name"]` | `+listMapKey=` | `x-kubernetes-list-map-keys` |
+/// | `map_type = "atomic" \| "granular"` | `+mapType=` | `x-kubernetes-map-type` |
+/// | `struct_type = "atomic" \| "granular"` | `+structType=` | `x-kubernetes-map-type` |
+/// | `validation(rule = "...", message = "...", message_expression = "...", reason = "FieldValueInvalid", field_path = ".x", optional_old_self)`, repeatable | `XValidation:rule=,message=,messageExpression=,reason=,fieldPath=,optionalOldSelf=` | one `x-kubernetes-validations[]` entry each |
+/// | `immutable` (flag) | `+kubebuilder:validation:Immutable` | `x-kubernetes-validations: [{rule: self == oldSelf, message: field is immutable}]`; on an optional field also `!has(oldSelf.f) \|\| has(self.f)` ("field f is immutable once set") on the parent |
+/// | `items(...)` with any key above except `items` | `+kubebuilder:validation:items:<Marker>` | the keys on the list's `items` schema |
+/// | `required` / `optional` (flags) | `+required`, `+optional`, `+kubebuilder:validation:Required/Optional` | adds the field to / removes it from the parent's `required` |
+///
+/// # Type keys (on the struct or enum itself)
+///
+/// `min_properties`, `max_properties`, `preserve_unknown_fields`, `embedded_resource`,
+/// `nullable`, `title`, `external_docs`, `map_type`, `struct_type`, `validation(...)`, `type`,
+/// `format` as above, and, repeatable, with controller-gen's rules and messages word for word:
+///
+/// | key | replaces | emits |
+/// |---|---|---|
+/// | `exactly_one_of = ["a", "b"]` | `+kubebuilder:validation:ExactlyOneOf=a;b` | rule `(has(self.a)?1:0)+(has(self.b)?1:0) == 1` |
+/// | `at_most_one_of = ["a", "b"]` | `+kubebuilder:validation:AtMostOneOf=a;b` | rule `(has(self.a)?1:0)+(has(self.b)?1:0) <= 1` |
+/// | `at_least_one_of = ["a", "b"]` | `+kubebuilder:validation:AtLeastOneOf=a;b` | rule `has(self.a)\|\|has(self.b)` |
+///
+/// A newtype (`struct Port(pub i32)`, Rust's Go type alias) takes the field keys too, on the
+/// type, and they apply wherever the type is used.
+///
+/// One-of names are JSON names and must be fields of the struct (checked when serde's
+/// `rename_all` is absent, `camelCase`, `snake_case` or `lowercase`).
+#[proc_macro_attribute]
+pub fn schema(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let expanded = (|| {
+        if !args.is_empty() {
+            return Err(syn::Error::new(
+                proc_macro2::TokenStream::from(args)
+                    .into_iter()
+                    .next()
+                    .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
+                "#[schema] takes no arguments; put the keys in #[kubesmith(...)] on the type or its fields",
+            ));
+        }
+        let mut parsed: syn::Item = syn::parse2(item2)?;
+        if !matches!(parsed, syn::Item::Struct(_) | syn::Item::Enum(_)) {
+            return Err(syn::Error::new_spanned(
+                &parsed,
+                "#[schema] goes on a struct or enum that derives JsonSchema",
+            ));
+        }
+        let checks = schema::lower(&mut parsed)?;
+        Ok(quote::quote!(#parsed #checks))
+    })();
+    match expanded {
+        Ok(out) => out.into(),
+        Err(e) => {
+            let mut out: TokenStream = e.to_compile_error().into();
+            out.extend(without_helper_attrs(item));
+            out
+        }
+    }
+}
+
+/// The item without its `#[kubesmith(...)]` attributes, emitted after an error so that the
+/// error is not followed by "cannot find attribute `kubesmith`" for each of them.
+fn without_helper_attrs(item: TokenStream) -> TokenStream {
+    let Ok(mut parsed) = syn::parse::<syn::Item>(item.clone()) else {
+        return item;
+    };
+    let keep = |attrs: &mut Vec<syn::Attribute>| attrs.retain(|a| !a.path().is_ident("kubesmith"));
+    match &mut parsed {
+        syn::Item::Struct(s) => {
+            keep(&mut s.attrs);
+            s.fields.iter_mut().for_each(|f| keep(&mut f.attrs));
+        }
+        syn::Item::Enum(e) => {
+            keep(&mut e.attrs);
+            for v in e.variants.iter_mut() {
+                keep(&mut v.attrs);
+                v.fields.iter_mut().for_each(|f| keep(&mut f.attrs));
+            }
+        }
+        _ => {}
+    }
+    quote::quote!(#parsed).into()
 }

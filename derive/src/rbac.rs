@@ -302,9 +302,18 @@ pub fn meta_value<'a>(meta: &'a Meta, key: &str, example: &str) -> syn::Result<&
     }
 }
 
+/// The expression inside the invisible groups `macro_rules!` puts around `$x:literal` and
+/// `$x:expr` fragments, so attributes written by a user's macro read like written ones.
+pub fn ungroup(mut value: &Expr) -> &Expr {
+    while let Expr::Group(g) = value {
+        value = &g.expr;
+    }
+    value
+}
+
 /// Expects a string literal.
 pub fn expect_str(value: &Expr, key: &str, example: &str) -> syn::Result<LitStr> {
-    match value {
+    match ungroup(value) {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
         }) => Ok(s.clone()),
@@ -317,13 +326,13 @@ pub fn expect_str(value: &Expr, key: &str, example: &str) -> syn::Result<LitStr>
 
 /// Expects an array of string literals (or a single string literal, read as a one-item list).
 pub fn expect_str_list(value: &Expr, key: &str, example: &str) -> syn::Result<Vec<LitStr>> {
-    match value {
+    match ungroup(value) {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
         }) => Ok(vec![s.clone()]),
         Expr::Array(ExprArray { elems, .. }) => elems
             .iter()
-            .map(|e| match e {
+            .map(|e| match ungroup(e) {
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(s), ..
                 }) => Ok(s.clone()),

@@ -3,7 +3,7 @@
 //! choices, instead of as a darling error or a CRD the API server rejects.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprPath, Fields, Item, LitStr, Meta, Token};
@@ -23,7 +23,21 @@ const KEYS: &[&str] = &[
     "singular",
     "shortnames",
     "categories",
+    "printcolumn",
+    "scale",
+    "selectable",
+    "storage",
+    "served",
+    "deprecated",
+    "skip",
+    "label",
+    "annotation",
+    "no_spec",
+    "validation",
 ];
+
+/// Keys that may be repeated (each occurrence adds one entry).
+const REPEATABLE: &[&str] = &["printcolumn", "label", "annotation", "validation"];
 
 /// Checked arguments of `#[resource(...)]`; literals keep the user's spans so
 /// that errors kube-derive or rustc raise later still point at the user's code.
@@ -38,6 +52,8 @@ struct ResourceArgs {
     singular: Option<LitStr>,
     shortnames: Vec<LitStr>,
     categories: Vec<LitStr>,
+    /// Further `#[kube(...)]` arguments, already checked (printer columns, scale, ...).
+    extra: Vec<TokenStream>,
 }
 
 fn example(key: &str) -> &'static str {
@@ -51,13 +67,30 @@ fn example(key: &str) -> &'static str {
         "singular" => "singular = \"memcached\"",
         "shortnames" => "shortnames = [\"mc\"]",
         "categories" => "categories = [\"all\"]",
+        "printcolumn" => {
+            "printcolumn(name = \"Size\", type = \"integer\", json_path = \".spec.size\")"
+        }
+        "scale" => {
+            "scale(spec_replicas_path = \".spec.replicas\", status_replicas_path = \".status.replicas\")"
+        }
+        "selectable" => "selectable = [\".spec.color\"]",
+        "served" => "served = false",
+        "deprecated" => "deprecated or deprecated = \"use v2\"",
+        "label" => "label(\"app.kubernetes.io/part-of\", \"memcached\")",
+        "annotation" => "annotation(\"example.com/owner\", \"team-a\")",
+        "storage" => "storage",
+        "skip" => "skip",
+        "no_spec" => "no_spec",
+        "validation" => {
+            "validation(rule = \"self.spec.min <= self.status.max\", message = \"...\")"
+        }
         _ => "namespaced",
     }
 }
 
 /// Expands `#[resource(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let item: Item = syn::parse2(item)?;
+    let mut item: Item = syn::parse2(item)?;
     let args = parse_args(args)?;
     let strukt = match &item {
         Item::Struct(s) if matches!(s.fields, Fields::Named(_)) => s,
@@ -120,6 +153,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     if args.namespaced {
         kube_args.push(quote!(namespaced));
     }
+    kube_args.extend(args.extra.iter().filter(|t| !t.is_empty()).cloned());
+    let checks = crate::schema::lower(&mut item)?;
 
     // The derive must come before its `kube` helper attribute, and only `::kube`
     // may be named: users may rename or not depend on kubesmith-runtime directly.
@@ -127,6 +162,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         #[derive(::kube::CustomResource)]
         #[kube(#(#kube_args),*)]
         #item
+        #checks
     })
 }
 
@@ -166,10 +202,11 @@ fn parse_args(args: TokenStream) -> syn::Result<ResourceArgs> {
     let mut out = ResourceArgs::default();
     let mut seen: Vec<String> = Vec::new();
     let mut scope_key: Option<(String, Span)> = None;
+    let mut scale_span: Option<Span> = None;
 
     for meta in &metas {
         let (key, key_span) = meta_key(meta, KEYS, "resource")?;
-        if seen.contains(&key) {
+        if seen.contains(&key) && !REPEATABLE.contains(&key.as_str()) {
             return Err(syn::Error::new(
                 key_span,
                 format!("duplicate key `{key}`: each key may appear once in #[resource(...)]"),
@@ -187,6 +224,14 @@ fn parse_args(args: TokenStream) -> syn::Result<ResourceArgs> {
             }
             check_scope_once(&mut scope_key, &key, key_span)?;
             out.namespaced = true;
+            continue;
+        }
+
+        if key == "scale" {
+            scale_span = Some(key_span);
+        }
+        if let Some(tokens) = kube_passthrough(meta, &key, key_span)? {
+            out.extra.push(tokens);
             continue;
         }
 
@@ -235,6 +280,15 @@ fn parse_args(args: TokenStream) -> syn::Result<ResourceArgs> {
         }
     }
 
+    if let Some(span) = scale_span
+        && out.status.is_none()
+    {
+        return Err(syn::Error::new(
+            span,
+            "the scale subresource needs the status subresource: add `status = \"...\"`",
+        ));
+    }
+
     for required in ["group", "version", "kind"] {
         if !seen.iter().any(|k| k == required) {
             return Err(syn::Error::new(
@@ -247,6 +301,294 @@ fn parse_args(args: TokenStream) -> syn::Result<ResourceArgs> {
         }
     }
     Ok(out)
+}
+
+/// Root keys that lower to one `#[kube(...)]` argument each, after checking.
+fn kube_passthrough(meta: &Meta, key: &str, key_span: Span) -> syn::Result<Option<TokenStream>> {
+    let flag = |meta: &Meta| matches!(meta, Meta::Path(_));
+    let tokens = match key {
+        "storage" | "skip" => {
+            if !flag(meta) {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("`{key}` is a flag: write `{key}` without a value"),
+                ));
+            }
+            // `storage` is read by `kubesmith generate` when it merges versions (kube-derive
+            // marks every single-version CRD as stored); `skip` keeps the version out of the
+            // CRD `generate` writes.
+            quote!()
+        }
+        "no_spec" => {
+            if !flag(meta) {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    "`no_spec` is a flag: write `no_spec` without a value",
+                ));
+            }
+            quote_spanned!(key_span=> no_spec)
+        }
+        "validation" => {
+            // kube-derive puts these on the root type (through its KubeSchema derive), where
+            // rules can relate spec, status and metadata; `#[kubesmith(validation(...))]` on
+            // the spec struct is scoped to `.spec`.
+            let Meta::List(list) = meta else {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("expected `validation(...)`, e.g. {}", example(key)),
+                ));
+            };
+            let inner = list.parse_args_with(crate::schema::meta_list)?;
+            let mut rule = None;
+            let mut calls = Vec::new();
+            for m in &inner {
+                let (k, kspan) = meta_key(
+                    m,
+                    &[
+                        "rule",
+                        "message",
+                        "message_expression",
+                        "reason",
+                        "field_path",
+                        "optional_old_self",
+                    ],
+                    "validation",
+                )?;
+                if k == "optional_old_self" {
+                    if !flag(m) {
+                        return Err(syn::Error::new(kspan, "`optional_old_self` is a flag"));
+                    }
+                    calls.push(quote!(.optional_old_self(true)));
+                    continue;
+                }
+                let v = expect_str(meta_value(m, &k, example(key))?, &k, example(key))?;
+                match k.as_str() {
+                    "rule" => rule = Some(v),
+                    "message" => {
+                        calls.push(quote!(.message(::kube::core::Message::Message(#v.into()))))
+                    }
+                    "message_expression" => {
+                        calls.push(quote!(.message(::kube::core::Message::Expression(#v.into()))))
+                    }
+                    "reason" => {
+                        let reasons = [
+                            "FieldValueInvalid",
+                            "FieldValueForbidden",
+                            "FieldValueRequired",
+                            "FieldValueDuplicate",
+                        ];
+                        if !reasons.contains(&v.value().as_str()) {
+                            return Err(syn::Error::new(
+                                v.span(),
+                                format!(
+                                    "unknown `reason` {:?}; valid values: {}",
+                                    v.value(),
+                                    reasons.join(", ")
+                                ),
+                            ));
+                        }
+                        let variant = syn::Ident::new(&v.value(), v.span());
+                        calls.push(quote!(.reason(::kube::core::Reason::#variant)));
+                    }
+                    _ => calls.push(quote!(.field_path(#v))),
+                }
+            }
+            let Some(rule) = rule else {
+                return Err(syn::Error::new_spanned(
+                    list,
+                    format!("`validation` needs a `rule`, e.g. {}", example(key)),
+                ));
+            };
+            quote!(validation = ::kube::core::Rule::new(#rule) #(#calls)*)
+        }
+        "served" => {
+            let value = meta_value(meta, key, example(key))?;
+            match value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(b),
+                    ..
+                }) => quote!(served = #b),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "`served` expects `true` or `false`, e.g. served = false",
+                    ));
+                }
+            }
+        }
+        "deprecated" => match meta {
+            Meta::Path(_) => quote_spanned!(key_span=> deprecated),
+            _ => {
+                let warning = expect_str(meta_value(meta, key, example(key))?, key, example(key))?;
+                quote!(deprecated = #warning)
+            }
+        },
+        "selectable" => {
+            let paths = expect_str_list(meta_value(meta, key, example(key))?, key, example(key))?;
+            for p in &paths {
+                check_json_path(key, p)?;
+            }
+            quote!(#(selectable = #paths),*)
+        }
+        "label" | "annotation" => {
+            let Meta::List(list) = meta else {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!(
+                        "expected `{key}(\"key\", \"value\")`, e.g. {}",
+                        example(key)
+                    ),
+                ));
+            };
+            let lits = list.parse_args_with(Punctuated::<LitStr, Token![,]>::parse_terminated)?;
+            if lits.len() != 2 {
+                return Err(syn::Error::new_spanned(
+                    list,
+                    format!("`{key}` takes a key and a value, e.g. {}", example(key)),
+                ));
+            }
+            let (k, v) = (&lits[0], &lits[1]);
+            let ident = syn::Ident::new(key, key_span);
+            quote!(#ident(#k, #v))
+        }
+        "printcolumn" | "scale" => {
+            let Meta::List(list) = meta else {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("expected `{key}(...)`, e.g. {}", example(key)),
+                ));
+            };
+            let inner = list.parse_args_with(crate::schema::meta_list)?;
+            let (valid, required): (&[&str], &[&str]) = if key == "printcolumn" {
+                (
+                    &[
+                        "name",
+                        "type",
+                        "json_path",
+                        "description",
+                        "format",
+                        "priority",
+                    ],
+                    &["name", "type", "json_path"],
+                )
+            } else {
+                (
+                    &[
+                        "spec_replicas_path",
+                        "status_replicas_path",
+                        "label_selector_path",
+                    ],
+                    &["spec_replicas_path", "status_replicas_path"],
+                )
+            };
+            let mut args = Vec::new();
+            let mut seen = Vec::new();
+            for m in &inner {
+                let (k, kspan) = meta_key(m, valid, key)?;
+                if seen.contains(&k) {
+                    return Err(syn::Error::new(
+                        kspan,
+                        format!("duplicate key `{k}` in {key}(...)"),
+                    ));
+                }
+                seen.push(k.clone());
+                let value = meta_value(m, &k, example(key))?;
+                if k == "priority" {
+                    match value {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(i),
+                            ..
+                        }) if i.base10_parse::<i32>().is_ok_and(|p| p >= 0) => {
+                            args.push(quote!(priority = #i));
+                        }
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "`priority` expects a non-negative integer, e.g. priority = 1 \
+                                 (0 shows the column in the standard view, higher only with -o wide)",
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                let lit = expect_str(value, &k, example(key))?;
+                match k.as_str() {
+                    "type" => {
+                        let valid = ["integer", "number", "string", "boolean", "date"];
+                        if !valid.contains(&lit.value().as_str()) {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                format!(
+                                    "unknown printer column type {:?}; valid types: {}",
+                                    lit.value(),
+                                    valid.join(", ")
+                                ),
+                            ));
+                        }
+                        args.push(quote!(type_ = #lit));
+                    }
+                    "format" => {
+                        let valid = [
+                            "int32",
+                            "int64",
+                            "float",
+                            "double",
+                            "byte",
+                            "date",
+                            "date-time",
+                            "password",
+                        ];
+                        if !valid.contains(&lit.value().as_str()) {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                format!(
+                                    "unknown printer column format {:?}; valid formats: {}",
+                                    lit.value(),
+                                    valid.join(", ")
+                                ),
+                            ));
+                        }
+                        args.push(quote!(format = #lit));
+                    }
+                    "name" | "description" => {
+                        let ident = syn::Ident::new(&k, kspan);
+                        args.push(quote!(#ident = #lit));
+                    }
+                    path_key => {
+                        check_json_path(path_key, &lit)?;
+                        let ident = syn::Ident::new(path_key, kspan);
+                        args.push(quote!(#ident = #lit));
+                    }
+                }
+            }
+            for r in required {
+                if !seen.iter().any(|k| k == r) {
+                    return Err(syn::Error::new_spanned(
+                        list,
+                        format!("missing `{r}` in {key}(...), e.g. {}", example(key)),
+                    ));
+                }
+            }
+            let ident = syn::Ident::new(key, key_span);
+            quote!(#ident(#(#args),*))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(tokens))
+}
+
+/// Printer columns, scale paths and selectable fields are simple JSON paths (`.spec.size`).
+fn check_json_path(key: &str, lit: &LitStr) -> syn::Result<()> {
+    let v = lit.value();
+    if v.starts_with('.') && v.len() > 1 && !v.contains(char::is_whitespace) {
+        return Ok(());
+    }
+    Err(syn::Error::new(
+        lit.span(),
+        format!(
+            "`{key}` must be a JSON path starting with '.', e.g. \".spec.replicas\"; found {v:?}"
+        ),
+    ))
 }
 
 fn check_scope_once(seen: &mut Option<(String, Span)>, key: &str, span: Span) -> syn::Result<()> {

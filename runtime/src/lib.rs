@@ -1,6 +1,8 @@
 //! The runtime every kubesmith operator links: an informer [`cache`], a client-go style work
-//! [`queue`], [`controller`]s with a builder, a [`manager`] that runs them, and helpers for
-//! [`finalizer`]s, status [`conditions`], [`events`] and CRD [`manifests`].
+//! [`queue`], [`controller`]s with a builder, a [`manager`] that runs them (with
+//! [`leaderelection`], Prometheus [`metrics`] and health probes), and helpers for
+//! [`finalizer`]s, status [`conditions`], [`events`], [`owner`] references, writing children
+//! ([`apply`]) and CRD [`manifests`].
 //!
 //! Data flows one way: API server → watch → cache → queue → reconcile → API server.
 //! Start from [`prelude`], [`Manager`] and [`Controller`]:
@@ -31,13 +33,17 @@
 //! }
 //! ```
 
+pub mod apply;
 pub mod cache;
 pub mod conditions;
 pub mod controller;
 pub mod events;
 pub mod finalizer;
+pub mod leaderelection;
 pub mod manager;
 pub mod manifests;
+pub mod metrics;
+pub mod owner;
 pub mod prelude;
 pub mod queue;
 
@@ -75,6 +81,16 @@ pub enum Error {
         /// What is wrong and what would be valid.
         reason: String,
     },
+    /// An environment variable has an invalid value.
+    #[error("invalid value {value:?} for ${name}: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
     /// A controller could not be registered.
     #[error("invalid controller {name:?}: {reason}")]
     InvalidController {
@@ -91,6 +107,42 @@ pub enum Error {
         /// The bind error.
         #[source]
         source: std::io::Error,
+    },
+    /// The metrics address could not be bound.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The address from [`Options::metrics_bind_address`].
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics server's TLS setup failed (unreadable certificate or key, say).
+    #[error("cannot serve metrics over HTTPS: {0}")]
+    MetricsTls(String),
+    /// A health or readiness check could not be added.
+    #[error("invalid {endpoint} check {name:?}: {reason}")]
+    InvalidCheck {
+        /// `healthz` or `readyz`.
+        endpoint: &'static str,
+        /// The check's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The leader election settings are inconsistent.
+    #[error("invalid leader election settings: {0}")]
+    InvalidLeaderElection(String),
+    /// The leader lease could not be renewed within the renew deadline; controllers were
+    /// stopped at once because another replica may be leading already.
+    #[error(
+        "leader election lost: could not renew lease {namespace}/{lease} within the renew deadline"
+    )]
+    LeaderElectionLost {
+        /// The Lease's name.
+        lease: String,
+        /// The Lease's namespace.
+        namespace: String,
     },
     /// The signal handlers for SIGTERM/SIGINT could not be installed.
     #[error("cannot install signal handlers: {0}")]
@@ -115,3 +167,13 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Io(#[source] std::io::Error),
 }
+
+/// The runtime guide (`docs/runtime.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/runtime.md")]
+struct RuntimeGuide;
+
+/// The testing guide (`docs/testing.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/testing.md")]
+struct TestingGuide;

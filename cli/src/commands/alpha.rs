@@ -67,6 +67,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
             project_name: Some(project.project_name.clone()),
             owner: None,
             license: init::License::Apache2,
+            namespaced: project.namespaced,
             runtime_path: runtime_path.map(|p| resolve(input, &output, &p)),
         },
     )?;
@@ -81,10 +82,28 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                 namespaced: resource.api.as_ref().is_none_or(|api| api.namespaced),
                 resource: resource.api.is_some(),
                 controller: resource.controller,
+                controller_name: None,
                 force: false,
                 skip_generate: true,
             },
         )?;
+        for named in &resource.controllers {
+            create_api::run(
+                &output,
+                &create_api::CreateApiArgs {
+                    group: resource.group.clone(),
+                    version: resource.version.clone(),
+                    kind: resource.kind.clone(),
+                    plural: resource.plural.clone(),
+                    namespaced: true,
+                    resource: false,
+                    controller: true,
+                    controller_name: Some(named.name.clone()),
+                    force: false,
+                    skip_generate: true,
+                },
+            )?;
+        }
     }
     if !project.resources.is_empty() && !args.skip_generate {
         println!("\nGenerating the manifests (kubesmith generate):");

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::commands::generate;
 use crate::names;
-use crate::project::{ApiInfo, PROJECT_FILE, Project, Resource};
+use crate::project::{ApiInfo, ControllerInfo, PROJECT_FILE, Project, Resource};
 use crate::scaffold::Plan;
 use crate::templates::{self, PathVars};
 
@@ -39,6 +39,10 @@ pub struct CreateApiArgs {
     /// Scaffold a controller for the kind.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub controller: bool,
+    /// Name of the controller, to add another controller for a kind that has one
+    /// (default: the lower-cased kind).
+    #[arg(long)]
+    pub controller_name: Option<String>,
     /// Overwrite the files of an existing resource.
     #[arg(long)]
     pub force: bool,
@@ -64,6 +68,11 @@ struct Context {
     kind_module: String,
     kind_file: String,
     sample_file: String,
+    reconciler: String,
+    /// `, namespace = "<project>-system"` on every RBAC attribute of a namespace-scoped manager.
+    rbac_namespace: String,
+    controller_module: String,
+    controller_name: String,
 }
 
 pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
@@ -98,12 +107,28 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         args.version,
         args.kind
     );
+    let default_controller = args.kind.to_ascii_lowercase();
+    if let Some(name) = &args.controller_name {
+        names::validate_controller_name(name)?;
+        if !args.controller {
+            bail!("--controller-name needs a controller; drop --controller=false");
+        }
+    }
+    let named = args
+        .controller_name
+        .as_deref()
+        .filter(|name| *name != default_controller);
+    let controller_exists = existing.as_ref().is_some_and(|r| match named {
+        Some(name) => r.controllers.iter().any(|c| c.name == name),
+        None => r.controller,
+    });
     match &existing {
         Some(r) if args.resource && r.api.is_some() && !args.force => bail!(
             "API resource {gvk} already exists; pass --force to scaffold its files again (overwrites them)"
         ),
-        Some(r) if !args.resource && r.controller && !args.force => bail!(
-            "a controller for {gvk} already exists; pass --force to scaffold it again (overwrites it)"
+        Some(_) if args.controller && controller_exists && !args.force => bail!(
+            "controller {:?} already exists for {gvk}; pass --controller-name to add another controller, or --force to scaffold it again (overwrites it)",
+            named.unwrap_or(&default_controller)
         ),
         None | Some(Resource { api: None, .. }) if !args.resource => bail!(
             "--resource=false needs an existing API for {gvk}; run `kubesmith create api` for it first (controllers for built-in kinds are not supported yet)"
@@ -124,6 +149,16 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     let version_module = names::module_ident(&args.version);
     let kind_module = names::module_ident(&names::snake_case(&args.kind));
     let kind_file = names::module_file(&kind_module).to_string();
+    let controller_name = named.unwrap_or(&default_controller).to_string();
+    let controller_module = match named {
+        Some(name) => names::module_ident(&name.replace('-', "_")),
+        None => kind_module.clone(),
+    };
+    let controller_file = names::module_file(&controller_module).to_string();
+    let reconciler = match named {
+        Some(name) => format!("{}Reconciler", names::pascal_case(name)),
+        None => format!("{}Reconciler", args.kind),
+    };
     let sample_stem = format!(
         "{}_{}_{}",
         args.group,
@@ -145,11 +180,20 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         kind_module: kind_module.clone(),
         kind_file: kind_file.clone(),
         sample_file: format!("{sample_stem}.yaml"),
+        reconciler,
+        rbac_namespace: if project.namespaced {
+            format!(", namespace = \"{}-system\"", project.project_name)
+        } else {
+            String::new()
+        },
+        controller_module: controller_module.clone(),
+        controller_name,
     };
     let vars = PathVars {
         group: names::module_file(&group_module),
         version: names::module_file(&version_module),
         kind: &kind_file,
+        controller: &controller_file,
         sample_stem: &sample_stem,
     };
 
@@ -223,18 +267,19 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         plan.insert(
             "src/controller/mod.rs",
             "+kubesmith:scaffold:controllers",
-            &format!("pub mod {kind_module};"),
+            &format!("pub mod {controller_module};"),
         )?;
         plan.insert(
             "src/lib.rs",
             "+kubesmith:scaffold:controllers",
-            &format!("controller::{kind_module}::add(mgr)?;"),
+            &format!("controller::{controller_module}::add(mgr)?;"),
         )?;
     }
 
     let mut resource = existing.unwrap_or(Resource {
         api: None,
         controller: false,
+        controllers: Vec::new(),
         domain: project.domain.clone(),
         group: args.group.clone(),
         kind: args.kind.clone(),
@@ -253,7 +298,16 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         ));
         resource.plural = (plural != names::default_plural(&args.kind)).then_some(plural);
     }
-    resource.controller |= args.controller;
+    match named {
+        Some(name) if args.controller => {
+            if !resource.controllers.iter().any(|c| c.name == name) {
+                resource.controllers.push(ControllerInfo {
+                    name: name.to_string(),
+                });
+            }
+        }
+        _ => resource.controller |= args.controller,
+    }
     project.upsert(resource);
     plan.own(PROJECT_FILE, project.render()?);
     plan.commit("create api")?;

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
+use crate::crd;
 use crate::project::Project;
 use crate::rbac;
 use crate::scaffold::Plan;
@@ -45,16 +46,19 @@ pub fn crd_line(modules: &[&str], kind: &str) -> String {
 
 pub fn run(dir: &Path, args: &GenerateArgs) -> Result<()> {
     Project::load(dir)?;
+    let mut max_desc_len = None;
     if let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) {
         for warning in versions::drift(&manifest) {
             eprintln!("warning: {warning}");
         }
+        max_desc_len = crd::max_desc_len(&manifest)?;
     }
     let files = source::parse_dir(&dir.join("src"))?;
 
     // crds() must list every type before the manifests program is built.
     let mut registrations = Plan::new(dir, false);
-    for root in source::resource_roots(&files) {
+    let roots = source::resource_roots(&files);
+    for root in &roots {
         let modules: Vec<&str> = root.modules.iter().map(String::as_str).collect();
         registrations.insert("src/lib.rs", CRDS_MARKER, &crd_line(&modules, &root.kind))?;
     }
@@ -65,7 +69,7 @@ pub fn run(dir: &Path, args: &GenerateArgs) -> Result<()> {
         Plan::new(dir, false)
     };
     plan.own(ROLE_FILE, role_file(&files)?);
-    for (rel, text) in crd_files(dir)? {
+    for (rel, text) in crd_files(dir, &roots, max_desc_len)? {
         plan.own(rel, text);
     }
     if !args.check {
@@ -95,11 +99,19 @@ pub fn role_file(files: &[SourceFile]) -> Result<String> {
     Ok(format!("{HEADER}{}", rbac::role_yaml(&rules)))
 }
 
-/// `config/crd/bases/<group>_<plural>.yaml` for every CRD the project's `crds()` returns.
-fn crd_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let crds = run_manifests_program(dir)?;
+/// `config/crd/bases/<group>_<plural>.yaml` for every CRD the project's `crds()` returns,
+/// the versions of one kind merged into one CRD.
+fn crd_files(
+    dir: &Path,
+    roots: &[source::ResourceRoot],
+    max_desc_len: Option<usize>,
+) -> Result<Vec<(PathBuf, String)>> {
+    let crds = crd::merge(run_manifests_program(dir)?, roots)?;
     let mut files = Vec::new();
     for mut crd in crds {
+        if let Some(max) = max_desc_len {
+            crd::truncate_descriptions(&mut crd, max);
+        }
         let group = crd
             .pointer("/spec/group")
             .and_then(Value::as_str)

@@ -29,6 +29,10 @@ pub struct InitArgs {
     /// License of the generated project.
     #[arg(long, value_enum, default_value_t = License::Apache2)]
     pub license: License,
+    /// Scaffold a namespace-scoped manager: it watches only its own namespace
+    /// ($WATCH_NAMESPACE) and gets a Role instead of a ClusterRole.
+    #[arg(long)]
+    pub namespaced: bool,
     /// Path to the kubesmith-runtime crate the project depends on (relative paths are taken
     /// relative to the project directory). Defaults to the checkout kubesmith was built from.
     #[arg(long, env = "KUBESMITH_RUNTIME_PATH")]
@@ -55,6 +59,7 @@ struct Context<'a> {
     dependencies: String,
     dev_dependencies: String,
     package_extra: String,
+    namespaced: bool,
 }
 
 pub fn run(dir: &Path, args: &InitArgs) -> Result<()> {
@@ -98,6 +103,7 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<()> {
         dependencies: versions::toml_lines(versions::PINNED),
         dev_dependencies: versions::toml_lines(versions::PINNED_DEV),
         package_extra,
+        namespaced: args.namespaced,
     };
 
     let mut plan = Plan::new(dir, false)
@@ -109,7 +115,7 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<()> {
         cli_version: env!("CARGO_PKG_VERSION").to_string(),
         domain: args.domain.clone(),
         layout: vec![LAYOUT.to_string()],
-        namespaced: false,
+        namespaced: args.namespaced,
         project_name: project_name.clone(),
         repo: names::crate_ident(&project_name),
         resources: Vec::new(),

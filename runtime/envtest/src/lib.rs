@@ -116,9 +116,11 @@
 //! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
 //!   read), and only Deployments have a "mark ready" helper.
 //! - No admission or conversion webhooks (webhook configurations are stored, never called), no
-//!   authentication or authorization (no `tokenreviews` or `subjectaccessreviews`), no
-//!   scheduler, kubelet or workload controllers: Deployments get no ReplicaSets, Pods never
-//!   run, Jobs never complete; status changes only when a client writes `/status`.
+//!   authentication or authorization of its own clients, no scheduler, kubelet or workload
+//!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
+//!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview are
+//!   answered from service-account token Secrets and ClusterRoles/ClusterRoleBindings, for
+//!   operators that delegate auth (see `auth.rs`).
 //! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
 //!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
 //!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets,
@@ -145,6 +147,7 @@
 //!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
 //! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
+mod auth;
 mod discovery;
 mod faults;
 mod gc;

@@ -423,6 +423,9 @@ fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiErr
     if let ["healthz" | "readyz" | "livez", ..] = segs.as_slice() {
         return Ok(text("ok"));
     }
+    if let Some(review) = crate::auth::route(shared, parts, &body) {
+        return review;
+    }
     let is_get = parts.method == Method::GET;
     let get_only = || {
         if is_get {

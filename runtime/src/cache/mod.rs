@@ -185,6 +185,8 @@ pub struct Cache {
 
 struct CacheInner {
     client: Client,
+    /// Namespaced types are watched in this namespace only; `None` watches all.
+    namespace: Option<String>,
     informers: Mutex<HashMap<InformerKey, Arc<dyn ErasedInformer>>>,
     /// Set once started; informers created later start right away.
     running: Mutex<Option<Running>>,
@@ -210,16 +212,28 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// An empty cache reading through `client`; nothing is watched until [`start`](Self::start).
     pub fn new(client: Client) -> Self {
+        Self::with_namespace(client, None)
+    }
+
+    /// A cache that watches namespaced types only in `namespace` (cluster-scoped types are
+    /// watched cluster-wide), for operators whose RBAC is a Role in one namespace.
+    pub fn with_namespace(client: Client, namespace: Option<String>) -> Self {
         Self {
             inner: Arc::new(CacheInner {
                 client,
+                namespace,
                 informers: Mutex::new(HashMap::new()),
                 running: Mutex::new(None),
             }),
         }
     }
 
-    /// The store of all `K` objects in all namespaces, creating (and, if the cache runs,
+    /// The namespace namespaced types are watched in; `None` for all namespaces.
+    pub fn namespace(&self) -> Option<&str> {
+        self.inner.namespace.as_deref()
+    }
+
+    /// The store of all `K` objects in the cache's namespace (all namespaces by default), creating (and, if the cache runs,
     /// starting) its informer on first use.
     pub fn store<K: CacheResource>(&self) -> Store<K> {
         self.informer::<K>().store.clone()
@@ -306,13 +320,15 @@ impl Cache {
     }
 
     fn informer<K: CacheResource>(&self) -> Arc<Informer<K>> {
-        let key = InformerKey::of::<K>(None);
+        let namespace = self.inner.namespace.as_deref();
+        let key = InformerKey::of::<K>(namespace);
         let (informer, created) = {
             let mut informers = lock(&self.inner.informers);
             match informers.get(&key) {
                 Some(existing) => (Arc::clone(existing), false),
                 None => {
-                    let informer: Arc<dyn ErasedInformer> = Arc::new(Informer::<K>::new(None));
+                    let informer: Arc<dyn ErasedInformer> =
+                        Arc::new(Informer::<K>::new(namespace.map(str::to_owned)));
                     informers.insert(key, Arc::clone(&informer));
                     (informer, true)
                 }
@@ -327,7 +343,7 @@ impl Cache {
         let any: Arc<dyn Any + Send + Sync> = informer.as_any();
         // Cannot fail: the key contains K's TypeId. A fresh informer is a harmless fallback.
         any.downcast::<Informer<K>>()
-            .unwrap_or_else(|_| Arc::new(Informer::<K>::new(None)))
+            .unwrap_or_else(|_| Arc::new(Informer::<K>::new(namespace.map(str::to_owned))))
     }
 }
 

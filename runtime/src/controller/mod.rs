@@ -348,6 +348,8 @@ impl<K: CacheResource> Builder<K> {
         self.manager.register_controller(name.clone(), move || {
             let cache = manager.cache().clone();
             let queue = WorkQueue::<Request>::new();
+            queue.instrument(manager.metrics().workqueue(&name));
+            let metrics = manager.metrics().controller(&name, workers);
             let shared = Arc::new(Shared {
                 client: manager.client().clone(),
                 cache: cache.clone(),
@@ -371,6 +373,7 @@ impl<K: CacheResource> Builder<K> {
                 shared,
                 synced,
                 workers,
+                metrics,
             ))
         })?;
         Ok(())

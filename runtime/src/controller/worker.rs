@@ -12,6 +12,7 @@ use super::requeue::RequeueTimer;
 use super::{Action, Context, Reconciler, Request, Shared, SyncWaiter};
 use crate::cache::CacheResource;
 use crate::manager::{RunContext, Runnable};
+use crate::metrics::ControllerMetrics;
 use crate::queue::WorkQueue;
 
 pub(super) struct Runner<K, R> {
@@ -22,6 +23,7 @@ pub(super) struct Runner<K, R> {
     /// The caches this controller reads; workers start once all have synced.
     synced: Vec<SyncWaiter>,
     workers: usize,
+    metrics: ControllerMetrics,
 }
 
 impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
@@ -32,6 +34,7 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
         shared: Arc<Shared<K>>,
         synced: Vec<SyncWaiter>,
         workers: usize,
+        metrics: ControllerMetrics,
     ) -> Self {
         Self {
             name,
@@ -40,6 +43,7 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
             shared,
             synced,
             workers,
+            metrics,
         }
     }
 
@@ -84,13 +88,36 @@ impl<K: CacheResource, R: Reconciler<K>> Runner<K, R> {
             shared: Arc::clone(&self.shared),
         };
         let reconciler = Arc::clone(&self.reconciler);
+        let timing = ActiveWorker::enter(&self.metrics);
         // The call itself is inside the guarded future too: a non-async `reconcile` may panic
         // before returning its future.
         let result = AssertUnwindSafe(async move { reconciler.reconcile(ctx).await })
             .catch_unwind()
             .instrument(span.clone())
             .await;
+        drop(timing);
         let _entered = span.enter();
+        let m = &self.metrics;
+        match &result {
+            Err(_) => {
+                m.panics.inc();
+                m.errors.inc();
+                m.error.inc();
+            }
+            Ok(Err(err)) => {
+                m.errors.inc();
+                m.error.inc();
+                if err.is_terminal() {
+                    m.terminal_errors.inc();
+                }
+            }
+            Ok(Ok(action)) if *action != Action::await_change() => {
+                m.requeue_after.inc();
+            }
+            Ok(Ok(_)) => {
+                m.success.inc();
+            }
+        }
         match result {
             Err(panic) => {
                 tracing::error!(panic = %panic_message(&*panic), "panic: reconcile panicked [recovered]; retrying with backoff");
@@ -124,6 +151,18 @@ impl<K: CacheResource, R: Reconciler<K>> Runnable for Runner<K, R> {
             run.stop.clone(),
             &run.runtime,
         ));
+        // client-go refreshes the in-progress gauges every 500 ms.
+        let queue = self.queue.clone();
+        let stop = run.stop.clone();
+        run.runtime.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = tick.tick() => queue.update_unfinished_work(),
+                }
+            }
+        });
         for _ in 0..self.workers {
             run.tasks.spawn_on(
                 Arc::clone(&self).work(Arc::clone(&timer), run.clone()),
@@ -145,5 +184,31 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
+    }
+}
+
+/// Counts a worker as active and times its reconcile; dropping it (also when a reconcile is
+/// abandoned at the graceful shutdown timeout) records both.
+struct ActiveWorker<'a> {
+    metrics: &'a ControllerMetrics,
+    start: tokio::time::Instant,
+}
+
+impl<'a> ActiveWorker<'a> {
+    fn enter(metrics: &'a ControllerMetrics) -> Self {
+        metrics.active_workers.inc();
+        Self {
+            metrics,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for ActiveWorker<'_> {
+    fn drop(&mut self) {
+        self.metrics.active_workers.dec();
+        self.metrics
+            .time
+            .observe(self.start.elapsed().as_secs_f64());
     }
 }

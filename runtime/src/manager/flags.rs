@@ -1,4 +1,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +28,14 @@ use crate::Error;
 ///
 /// let cli = Cli::parse_from(["operator", "--health-probe-bind-address", "0"]);
 /// assert_eq!(cli.flags.options().unwrap().health_probe_bind_address, None);
+///
+/// // Go-style booleans: `--leader-elect` alone means true, `--metrics-secure=false` turns one off
+/// let cli = Cli::parse_from(["operator", "--leader-elect", "--metrics-bind-address=:8443",
+///                            "--metrics-secure=false", "--graceful-shutdown-timeout=1m30s"]);
+/// let options = cli.flags.options().unwrap();
+/// assert!(options.leader_election && !options.metrics_secure);
+/// assert_eq!(options.metrics_bind_address, Some("0.0.0.0:8443".parse().unwrap()));
+/// assert_eq!(options.graceful_shutdown_timeout, std::time::Duration::from_secs(90));
 /// ```
 #[derive(Clone, Debug, clap::Args)]
 pub struct Flags {
@@ -33,6 +43,54 @@ pub struct Flags {
     /// "0" or "" disables the probes).
     #[arg(long, default_value = ":8081", value_name = "ADDRESS")]
     pub health_probe_bind_address: String,
+
+    /// The address the metrics endpoint binds to, as HOST:PORT or :PORT (":8443" for HTTPS,
+    /// ":8080" for HTTP); "0" (the default) disables the metrics service.
+    #[arg(long, default_value = "0", value_name = "ADDRESS")]
+    pub metrics_bind_address: String,
+
+    /// Serve metrics over HTTPS with authentication and authorization (TokenReview and
+    /// SubjectAccessReview); --metrics-secure=false serves plain HTTP.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub metrics_secure: bool,
+
+    /// Directory that contains the metrics server certificate; empty uses a self-signed one.
+    #[arg(long, default_value = "", value_name = "DIR")]
+    pub metrics_cert_path: String,
+
+    /// The name of the metrics server certificate file.
+    #[arg(long, default_value = "tls.crt", value_name = "FILE")]
+    pub metrics_cert_name: String,
+
+    /// The name of the metrics server key file.
+    #[arg(long, default_value = "tls.key", value_name = "FILE")]
+    pub metrics_cert_key: String,
+
+    /// Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and
+    /// Rapid Reset CVEs).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub enable_http2: bool,
+
+    /// Enable leader election: only the replica holding the Lease runs controllers.
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub leader_elect: bool,
+
+    /// Name of the leader election Lease (default: the operator's `<project>-leader`).
+    #[arg(long, value_name = "NAME")]
+    pub leader_election_id: Option<String>,
+
+    /// Namespace of the leader election Lease (default: $POD_NAMESPACE, else the pod's
+    /// service account namespace, else "default").
+    #[arg(long, value_name = "NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// How long in-flight reconciles may take to finish on SIGTERM, as a Go duration
+    /// ("8s", "1m30s"); keep it below the pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
+    pub graceful_shutdown_timeout: Duration,
 
     /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive list such
     /// as "info,kube=debug". RUST_LOG, when set, takes precedence.
@@ -64,8 +122,39 @@ impl Flags {
                 reason,
             }
         })?;
+        let metrics_address = parse_bind_address(&self.metrics_bind_address).map_err(|reason| {
+            Error::InvalidFlag {
+                flag: "metrics-bind-address",
+                value: self.metrics_bind_address.clone(),
+                reason,
+            }
+        })?;
+        let non_empty = |value: &Option<String>, flag: &'static str| match value {
+            Some(v) if v.trim().is_empty() => Err(Error::InvalidFlag {
+                flag,
+                value: v.clone(),
+                reason: "must not be empty".into(),
+            }),
+            other => Ok(other.clone()),
+        };
         Ok(Options {
             health_probe_bind_address: address,
+            metrics_bind_address: metrics_address,
+            metrics_secure: self.metrics_secure,
+            metrics_cert_path: Some(self.metrics_cert_path.trim())
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            metrics_cert_name: self.metrics_cert_name.clone(),
+            metrics_cert_key: self.metrics_cert_key.clone(),
+            enable_http2: self.enable_http2,
+            graceful_shutdown_timeout: self.graceful_shutdown_timeout,
+            leader_election: self.leader_elect,
+            watch_namespace: watch_namespace()?,
+            leader_election_id: non_empty(&self.leader_election_id, "leader-election-id")?,
+            leader_election_namespace: non_empty(
+                &self.leader_election_namespace,
+                "leader-election-namespace",
+            )?,
             ..Options::default()
         })
     }
@@ -100,6 +189,66 @@ fn parse_log_level(value: &str) -> Result<String, String> {
     EnvFilter::try_new(value)
         .map(|_| value.to_owned())
         .map_err(|err| format!("{err}; {EXPECTED}"))
+}
+
+/// `$WATCH_NAMESPACE`, as kubebuilder's namespaced scaffold reads it: unset or empty watches
+/// all namespaces.
+fn watch_namespace() -> Result<Option<String>, Error> {
+    let Ok(value) = std::env::var("WATCH_NAMESPACE") else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.contains(',') {
+        return Err(Error::InvalidEnv {
+            name: "WATCH_NAMESPACE",
+            value: value.to_owned(),
+            reason: "exactly one namespace is supported".into(),
+        });
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// Parses a Go duration such as `8s`, `500ms`, `1m30s` or `1h` (units h, m, s, ms, us, µs, ns).
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration such as 8s, 500ms or 1m30s";
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = value;
+    let mut total = Duration::ZERO;
+    if rest.is_empty() {
+        return Err(EXPECTED.to_owned());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in {value:?}; {EXPECTED}"))?;
+        let (number, tail) = rest.split_at(digits);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("invalid number in {value:?}; {EXPECTED}"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let seconds = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(format!("unknown unit {unit:?} in {value:?}; {EXPECTED}")),
+        };
+        total += Duration::try_from_secs_f64(number * seconds)
+            .map_err(|_| format!("{value:?} is out of range; {EXPECTED}"))?;
+        rest = tail;
+    }
+    Ok(total)
 }
 
 /// Parses Go's `[host]:port` notation: `:8081` listens on all interfaces, `0` or empty is off.
@@ -152,6 +301,17 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(parse_duration("8s"), Ok(Duration::from_secs(8)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("8").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("8d").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
     fn log_levels() {
         assert!(parse_log_level("debug").is_ok());
         assert!(parse_log_level("INFO").is_ok());
@@ -165,11 +325,13 @@ mod tests {
 
     #[test]
     fn invalid_flag_names_flag_and_value() {
-        let flags = Flags {
-            health_probe_bind_address: "nope".into(),
-            log_level: "info".into(),
-            log_format: LogFormat::Text,
-        };
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let flags = Cli::parse_from(["op", "--health-probe-bind-address", "nope"]).flags;
         let err = flags.options().unwrap_err().to_string();
         assert!(err.contains("--health-probe-bind-address"), "{err}");
         assert!(err.contains("\"nope\""), "{err}");

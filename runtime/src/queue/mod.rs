@@ -13,13 +13,14 @@ mod rate_limiter;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::QueueMetrics;
 use rate_limiter::lock;
 pub use rate_limiter::{
     BucketRateLimiter, DefaultControllerRateLimiter, ItemExponentialFailureRateLimiter, RateLimiter,
@@ -83,6 +84,8 @@ struct Inner<T> {
     /// Cancels the timers of delayed items on shutdown.
     timers: CancellationToken,
     limiter: Box<dyn RateLimiter<T>>,
+    /// Set once by the controller that owns the queue (`workqueue_*` metrics).
+    metrics: OnceLock<QueueMetrics>,
 }
 
 struct State<T> {
@@ -92,6 +95,11 @@ struct State<T> {
     /// Items waiting for their ready time; the value is the earliest time asked for.
     waiting: HashMap<T, Instant>,
     shutting_down: bool,
+    /// When each queued item was added (for `workqueue_queue_duration_seconds`); kept only
+    /// when the queue has metrics.
+    added_at: HashMap<T, Instant>,
+    /// When each item being processed was handed out (for `work_duration` and friends).
+    started_at: HashMap<T, Instant>,
 }
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for WorkQueue<T> {
@@ -116,11 +124,14 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
                     processing: HashSet::new(),
                     waiting: HashMap::new(),
                     shutting_down: false,
+                    added_at: HashMap::new(),
+                    started_at: HashMap::new(),
                 }),
                 available: Notify::new(),
                 idle: Notify::new(),
                 timers: CancellationToken::new(),
                 limiter: Box::new(limiter),
+                metrics: OnceLock::new(),
             }),
         }
     }
@@ -133,6 +144,16 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         let mut state = lock(&self.inner.state);
         if state.shutting_down || state.dirty.contains(&item) {
             return;
+        }
+        if let Some(metrics) = self.inner.metrics.get() {
+            // As client-go: counted (and depth raised) even when the item waits for its
+            // processing to finish; `get` lowers the depth again when it is handed out.
+            metrics.adds.inc();
+            metrics.depth.inc();
+            state
+                .added_at
+                .entry(item.clone())
+                .or_insert_with(Instant::now);
         }
         state.dirty.insert(item.clone());
         if state.processing.contains(&item) {
@@ -149,6 +170,12 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     ///
     /// Needs a tokio runtime for the timer; without one the item is added immediately.
     pub fn add_after(&self, item: T, delay: Duration) {
+        // client-go's `workqueue_retries_total` counts every delayed add, zero delays included.
+        if let Some(metrics) = self.inner.metrics.get()
+            && !self.is_shutting_down()
+        {
+            metrics.retries.inc();
+        }
         if delay.is_zero() {
             return self.add(item);
         }
@@ -227,6 +254,16 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
                 let mut state = lock(&self.inner.state);
                 if let Some(item) = state.queue.pop_front() {
                     state.dirty.remove(&item);
+                    if let Some(metrics) = self.inner.metrics.get() {
+                        let now = Instant::now();
+                        metrics.depth.dec();
+                        if let Some(added) = state.added_at.remove(&item) {
+                            metrics
+                                .queue_duration
+                                .observe(now.duration_since(added).as_secs_f64());
+                        }
+                        state.started_at.insert(item.clone(), now);
+                    }
                     state.processing.insert(item.clone());
                     let more = !state.queue.is_empty();
                     drop(state);
@@ -249,6 +286,13 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         let mut state = lock(&self.inner.state);
         if !state.processing.remove(item) {
             return;
+        }
+        if let Some(metrics) = self.inner.metrics.get()
+            && let Some(started) = state.started_at.remove(item)
+        {
+            metrics
+                .work_duration
+                .observe(started.elapsed().as_secs_f64());
         }
         let requeued = state.dirty.contains(item);
         if requeued {
@@ -284,6 +328,30 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         }
         self.inner.timers.cancel();
         self.inner.available.notify_waiters();
+    }
+
+    /// Records `workqueue_*` metrics from now on (set once; later calls are ignored).
+    pub(crate) fn instrument(&self, metrics: QueueMetrics) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Updates `workqueue_unfinished_work_seconds` and
+    /// `workqueue_longest_running_processor_seconds` (client-go does this every 500 ms).
+    pub(crate) fn update_unfinished_work(&self) {
+        let Some(metrics) = self.inner.metrics.get() else {
+            return;
+        };
+        let state = lock(&self.inner.state);
+        let now = Instant::now();
+        let mut total = 0.0;
+        let mut longest = 0.0_f64;
+        for started in state.started_at.values() {
+            let seconds = now.duration_since(*started).as_secs_f64();
+            total += seconds;
+            longest = longest.max(seconds);
+        }
+        metrics.unfinished.set(total);
+        metrics.longest.set(longest);
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.

@@ -63,9 +63,10 @@ impl Reconciler<api::Memcached> for MemcachedReconciler {
     }
 }
 
-/// Registers the Memcached controller with the manager.
+/// Registers the memcached controller with the manager.
 pub fn add(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     Controller::managed_by(mgr)
         .for_::<api::Memcached>()
+        .named("memcached")
         .complete(MemcachedReconciler)
 }

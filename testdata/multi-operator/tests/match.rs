@@ -1,4 +1,4 @@
-//! The {{ kind }} controller against the embedded Kubernetes API server.
+//! The Match controller against the embedded Kubernetes API server.
 
 use std::time::Duration;
 
@@ -6,15 +6,15 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kubesmith_envtest::Environment;
 use kubesmith_runtime::{Manager, Options};
-use {{ crate_name }}::api::{{ group_module }}::{{ version_module }} as api;
-use {{ crate_name }}::controller::{{ kind_module }}::FINALIZER;
+use multi_operator::api::sea_creatures::v1beta2 as api;
+use multi_operator::controller::r#match::FINALIZER;
 
-const SAMPLE: &str = include_str!("../config/samples/{{ sample_file }}");
+const SAMPLE: &str = include_str!("../config/samples/sea-creatures_v1beta2_match.yaml");
 
 /// Generous, because a loaded CI machine is slow; the test ends as soon as the condition holds.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn is_ready(obj: &api::{{ kind }}) -> bool {
+fn is_ready(obj: &api::Match) -> bool {
     let observed = obj.status.as_ref().and_then(|status| {
         status
             .conditions
@@ -22,26 +22,32 @@ fn is_ready(obj: &api::{{ kind }}) -> bool {
             .find(|c| c.type_ == "Ready" && c.status == "True")
             .map(|c| c.observed_generation)
     });
-    obj.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER)
+    obj.metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == FINALIZER)
         && observed == Some(obj.metadata.generation)
 }
 
 #[tokio::test]
 async fn sample_is_reconciled_and_released_on_delete() {
-    let env = Environment::start().await.expect("start the embedded API server");
-    env.install_crds({{ crate_name }}::crds())
+    let env = Environment::start()
+        .await
+        .expect("start the embedded API server");
+    env.install_crds(multi_operator::crds())
         .await
         .expect("install the CRDs");
 
     let mgr = Manager::new(env.client(), Options::default());
-    {{ crate_name }}::add_controllers(&mgr).expect("register the controllers");
+    multi_operator::add_controllers(&mgr).expect("register the controllers");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let manager = tokio::spawn(mgr.run_until(async {
         let _ = stopped.await;
     }));
 
-    let sample: api::{{ kind }} = serde_yaml::from_str(SAMPLE).expect("the sample parses");
-    let objects: Api<api::{{ kind }}> = {% if namespaced %}Api::namespaced(env.client(), "default"){% else %}Api::all(env.client()){% endif %};
+    let sample: api::Match = serde_yaml::from_str(SAMPLE).expect("the sample parses");
+    let objects: Api<api::Match> = Api::namespaced(env.client(), "default");
     let created = objects
         .create(&PostParams::default(), &sample)
         .await
@@ -49,7 +55,7 @@ async fn sample_is_reconciled_and_released_on_delete() {
     let name = created.metadata.name.clone().expect("a name");
     let uid = created.metadata.uid.clone().expect("a uid");
 
-    let ready = await_condition(objects.clone(), &name, |obj: Option<&api::{{ kind }}>| {
+    let ready = await_condition(objects.clone(), &name, |obj: Option<&api::Match>| {
         obj.is_some_and(is_ready)
     });
     tokio::time::timeout(DEADLINE, ready)

@@ -1,0 +1,452 @@
+//! The `/metrics` endpoint: plain HTTP, or (the default) HTTPS where only callers whose bearer
+//! token passes a TokenReview and whose SubjectAccessReview allows the request get an answer,
+//! as controller-runtime's `filters.WithAuthenticationAndAuthorization`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::server::ResolvesServerCert;
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use super::Metrics;
+use crate::{Error, Options};
+
+/// The content type of prometheus-client's text encoding.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A TLS handshake that takes longer than this is dropped (slow or hostile client).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to serve `/metrics`, from the manager's options.
+#[derive(Clone)]
+pub(crate) struct ServeOptions {
+    secure: bool,
+    cert_dir: Option<PathBuf>,
+    cert_name: String,
+    key_name: String,
+    http2: bool,
+    client: Client,
+}
+
+impl ServeOptions {
+    pub(crate) fn from_manager(options: &Options, client: &Client) -> Self {
+        Self {
+            secure: options.metrics_secure,
+            cert_dir: options.metrics_cert_path.clone(),
+            cert_name: options.metrics_cert_name.clone(),
+            key_name: options.metrics_cert_key.clone(),
+            http2: options.enable_http2,
+            client: client.clone(),
+        }
+    }
+}
+
+/// Binds `addr` (so a bad address or certificate fails the manager's start) and serves
+/// `/metrics` until `stop`.
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    metrics: Metrics,
+    options: ServeOptions,
+    stop: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<std::io::Result<()>>), Error> {
+    let tls = if options.secure {
+        Some(tls_config(&options)?)
+    } else {
+        None
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::MetricsBind { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(metrics);
+    let shutdown = {
+        let stop = stop.clone();
+        async move { stop.cancelled().await }
+    };
+    let task = match tls {
+        None => {
+            tracing::info!(address = %bound, secure = false, "serving metrics over HTTP");
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
+        }
+        Some(tls) => {
+            if options.http2 {
+                // axum is built with HTTP/1 only; ALPN never offers h2, so clients fall back.
+                tracing::warn!(
+                    "--enable-http2: the metrics server speaks HTTP/1.1 only; serving HTTP/1.1"
+                );
+            }
+            tracing::info!(address = %bound, secure = true, "serving metrics over HTTPS with authentication and authorization");
+            let authorizer = Authorizer {
+                client: options.client.clone(),
+            };
+            let app = app.layer(axum::middleware::from_fn_with_state(authorizer, authorize));
+            let listener = TlsListener::spawn(listener, TlsAcceptor::from(tls), stop, bound);
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
+        }
+    };
+    Ok((bound, task))
+}
+
+async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode())
+}
+
+/// The certificate from `--metrics-cert-path` (read again when its files change, as
+/// controller-runtime's certwatcher, so cert-manager rotations need no restart), or a fresh
+/// self-signed one.
+fn tls_config(options: &ServeOptions) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| Error::MetricsTls(err.to_string()))?
+        .with_no_client_auth();
+    let mut config = match &options.cert_dir {
+        Some(dir) => builder.with_cert_resolver(Arc::new(ReloadingCertificate::load(
+            dir.join(&options.cert_name),
+            dir.join(&options.key_name),
+            provider,
+        )?)),
+        None => {
+            let (certs, key) = self_signed()?;
+            builder.with_single_cert(certs, key).map_err(|err| {
+                Error::MetricsTls(format!("unusable self-signed certificate: {err}"))
+            })?
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A certificate read from files, read again when their modification times change.
+#[derive(Debug)]
+struct ReloadingCertificate {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: std::sync::Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    modified: (Option<SystemTime>, Option<SystemTime>),
+    certified: Arc<CertifiedKey>,
+}
+
+impl ReloadingCertificate {
+    fn load(
+        cert: PathBuf,
+        key: PathBuf,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let modified = (modified(&cert), modified(&key));
+        let certified = Self::read(&cert, &key, &provider)?;
+        Ok(Self {
+            cert,
+            key,
+            provider,
+            current: std::sync::Mutex::new(Loaded {
+                modified,
+                certified: Arc::new(certified),
+            }),
+        })
+    }
+
+    fn read(
+        cert: &Path,
+        key: &Path,
+        provider: &rustls::crypto::CryptoProvider,
+    ) -> Result<CertifiedKey, Error> {
+        let (certs, key_der) = read_certificate(cert, key)?;
+        CertifiedKey::from_der(certs, key_der, provider).map_err(|err| {
+            Error::MetricsTls(format!(
+                "unusable certificate {} or key {}: {err}",
+                cert.display(),
+                key.display()
+            ))
+        })
+    }
+}
+
+impl ResolvesServerCert for ReloadingCertificate {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = (modified(&self.cert), modified(&self.key));
+        if now != current.modified {
+            // Files caught mid-rotation may not match yet: keep the old pair until they do.
+            match Self::read(&self.cert, &self.key, &self.provider) {
+                Ok(certified) => {
+                    tracing::info!(cert = %self.cert.display(), "metrics server: reloaded the certificate");
+                    *current = Loaded {
+                        modified: now,
+                        certified: Arc::new(certified),
+                    };
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics server: keeping the previous certificate");
+                }
+            }
+        }
+        Some(Arc::clone(&current.certified))
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn read_certificate(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| {
+            Error::MetricsTls(format!(
+                "cannot read the certificate {} (--metrics-cert-path/--metrics-cert-name): {err}",
+                cert.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(Error::MetricsTls(format!(
+            "no PEM certificate in {}",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
+        Error::MetricsTls(format!(
+            "cannot read the private key {} (--metrics-cert-path/--metrics-cert-key): {err}",
+            key.display()
+        ))
+    })?;
+    Ok((certs, key))
+}
+
+/// A self-signed certificate for `localhost`, the loopback addresses and this host, as
+/// controller-runtime makes when no certificate is configured.
+fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
+        && !host.is_empty()
+    {
+        names.push(host);
+    }
+    let certified = rcgen::generate_simple_self_signed(names).map_err(|err| {
+        Error::MetricsTls(format!("cannot make a self-signed certificate: {err}"))
+    })?;
+    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    Ok((vec![certified.cert.der().clone()], key.into()))
+}
+
+/// Accepts TCP connections and completes TLS handshakes on their own tasks, so one slow
+/// client cannot hold up the others.
+struct TlsListener {
+    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn spawn(
+        listener: TcpListener,
+        acceptor: TlsAcceptor,
+        stop: CancellationToken,
+        local: SocketAddr,
+    ) -> Self {
+        let (tx, accepted) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(err) => {
+                            // e.g. EMFILE: back off instead of spinning
+                            tracing::warn!(error = %err, "metrics server: accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                };
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "metrics server: TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "metrics server: TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Self { accepted, local }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.accepted.recv().await {
+            Some(connection) => connection,
+            // The acceptor stopped: no more connections; graceful shutdown ends the server.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// Asks the API server who the caller is and whether they may make the request.
+#[derive(Clone)]
+struct Authorizer {
+    client: Client,
+}
+
+/// What the reviews decided.
+enum Decision {
+    Allowed,
+    Unauthenticated,
+    Denied { user: String },
+}
+
+impl Authorizer {
+    async fn review(&self, token: &str, path: &str, verb: &str) -> Result<Decision, kube::Error> {
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.to_owned()),
+                ..TokenReviewSpec::default()
+            },
+            ..TokenReview::default()
+        };
+        let reviewed = Api::<TokenReview>::all(self.client.clone())
+            .create(&PostParams::default(), &review)
+            .await?;
+        let Some(status) = reviewed.status.filter(|s| s.authenticated == Some(true)) else {
+            return Ok(Decision::Unauthenticated);
+        };
+        let user = status.user.unwrap_or_default();
+        let access = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: user.username.clone(),
+                groups: user.groups,
+                uid: user.uid,
+                extra: user.extra,
+                non_resource_attributes: Some(NonResourceAttributes {
+                    path: Some(path.to_owned()),
+                    verb: Some(verb.to_owned()),
+                }),
+                ..SubjectAccessReviewSpec::default()
+            },
+            ..SubjectAccessReview::default()
+        };
+        let decided = Api::<SubjectAccessReview>::all(self.client.clone())
+            .create(&PostParams::default(), &access)
+            .await?;
+        if decided.status.is_some_and(|s| s.allowed) {
+            Ok(Decision::Allowed)
+        } else {
+            Ok(Decision::Denied {
+                user: user.username.unwrap_or_default(),
+            })
+        }
+    }
+}
+
+/// 401 without a valid bearer token, 403 when the SubjectAccessReview denies, as
+/// controller-runtime's filter.
+async fn authorize(State(auth): State<Authorizer>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        return (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+    };
+    let verb = non_resource_verb(request.method());
+    let path = request.uri().path().to_owned();
+    match auth.review(token, &path, verb).await {
+        Ok(Decision::Allowed) => next.run(request).await,
+        Ok(Decision::Unauthenticated) => {
+            (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response()
+        }
+        Ok(Decision::Denied { user }) => {
+            tracing::debug!(%user, %path, verb, "metrics request denied");
+            (
+                StatusCode::FORBIDDEN,
+                format!("Authorization denied for user {user}\n"),
+            )
+                .into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics request: TokenReview/SubjectAccessReview failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Authentication or authorization failed\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The RBAC verb of a non-resource request (the apiserver's `RequestInfoFactory`).
+fn non_resource_verb(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" => "delete",
+        "HEAD" => "head",
+        "OPTIONS" => "options",
+        _ => "get",
+    }
+}

@@ -1,0 +1,6 @@
+//! API types, one module per group.
+
+pub mod crew;
+pub mod sea_creatures;
+pub mod ship;
+// +kubesmith:scaffold:groups

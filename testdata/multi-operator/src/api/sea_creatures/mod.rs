@@ -1,0 +1,4 @@
+//! The sea-creatures.testproject.org API group.
+
+pub mod v1beta2;
+// +kubesmith:scaffold:versions

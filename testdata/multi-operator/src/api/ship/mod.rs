@@ -1,0 +1,4 @@
+//! The ship.testproject.org API group.
+
+pub mod v1beta1;
+// +kubesmith:scaffold:versions

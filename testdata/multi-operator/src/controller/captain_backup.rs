@@ -1,0 +1,72 @@
+//! The Captain controller: makes the cluster match each Captain's spec.
+
+use kubesmith_runtime::prelude::*;
+
+use crate::api::crew::v1 as api;
+
+/// Put on every Captain so the controller can clean up before the object is deleted.
+pub const FINALIZER: &str = "crew.testproject.org/finalizer";
+
+/// Reconciles Captain objects.
+#[derive(Clone, Debug, Default)]
+pub struct CaptainBackupReconciler;
+
+#[kubesmith_runtime::rbac(
+    groups = ["crew.testproject.org"],
+    resources = ["captains"],
+    verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
+)]
+#[kubesmith_runtime::rbac(
+    groups = ["crew.testproject.org"],
+    resources = ["captains/status"],
+    verbs = ["get", "update", "patch"]
+)]
+#[kubesmith_runtime::rbac(groups = ["crew.testproject.org"], resources = ["captains/finalizers"], verbs = ["update"])]
+#[kubesmith_runtime::rbac(groups = ["", "events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
+impl Reconciler<api::Captain> for CaptainBackupReconciler {
+    async fn reconcile(&self, ctx: Context<api::Captain>) -> Result<Action, ReconcileError> {
+        // Gone from the cache: it was deleted after its finalizer was released.
+        let Some(obj) = ctx.get() else {
+            return Ok(Action::await_change());
+        };
+        let api = ctx.api();
+
+        if obj.metadata.deletion_timestamp.is_some() {
+            // TODO(user): release what this Captain holds outside the cluster, then let it go.
+            finalizer::remove(&api, &obj, FINALIZER).await?;
+            return Ok(Action::await_change());
+        }
+        if finalizer::add(&api, &obj, FINALIZER).await? {
+            // The update brings the object back through the queue with the finalizer in place.
+            return Ok(Action::await_change());
+        }
+
+        // TODO(user): make the cluster match obj.spec here.
+
+        let mut status = obj.status.clone().unwrap_or_default();
+        let ready = conditions::new(
+            "Ready",
+            "True",
+            "Reconciled",
+            format!("Captain {} is reconciled", obj.name_any()),
+            obj.metadata.generation,
+        );
+        if conditions::set(&mut status.conditions, ready) {
+            let patch = Patch::Merge(serde_json::json!({ "status": status }));
+            api.patch_status(&obj.name_any(), &PatchParams::default(), &patch)
+                .await?;
+            ctx.recorder()
+                .publish(&*obj, EventType::Normal, "Reconciled", "Reconcile", "")
+                .await;
+        }
+        Ok(Action::await_change())
+    }
+}
+
+/// Registers the captain-backup controller with the manager.
+pub fn add(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    Controller::managed_by(mgr)
+        .for_::<api::Captain>()
+        .named("captain-backup")
+        .complete(CaptainBackupReconciler)
+}

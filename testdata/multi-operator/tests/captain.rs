@@ -1,0 +1,82 @@
+//! The Captain controller against the embedded Kubernetes API server.
+
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kubesmith_envtest::Environment;
+use kubesmith_runtime::{Manager, Options};
+use multi_operator::api::crew::v1 as api;
+use multi_operator::controller::captain::FINALIZER;
+
+const SAMPLE: &str = include_str!("../config/samples/crew_v1_captain.yaml");
+
+/// Generous, because a loaded CI machine is slow; the test ends as soon as the condition holds.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn is_ready(obj: &api::Captain) -> bool {
+    let observed = obj.status.as_ref().and_then(|status| {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready" && c.status == "True")
+            .map(|c| c.observed_generation)
+    });
+    obj.metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == FINALIZER)
+        && observed == Some(obj.metadata.generation)
+}
+
+#[tokio::test]
+async fn sample_is_reconciled_and_released_on_delete() {
+    let env = Environment::start()
+        .await
+        .expect("start the embedded API server");
+    env.install_crds(multi_operator::crds())
+        .await
+        .expect("install the CRDs");
+
+    let mgr = Manager::new(env.client(), Options::default());
+    multi_operator::add_controllers(&mgr).expect("register the controllers");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let manager = tokio::spawn(mgr.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let sample: api::Captain = serde_yaml::from_str(SAMPLE).expect("the sample parses");
+    let objects: Api<api::Captain> = Api::namespaced(env.client(), "default");
+    let created = objects
+        .create(&PostParams::default(), &sample)
+        .await
+        .expect("create the sample");
+    let name = created.metadata.name.clone().expect("a name");
+    let uid = created.metadata.uid.clone().expect("a uid");
+
+    let ready = await_condition(objects.clone(), &name, |obj: Option<&api::Captain>| {
+        obj.is_some_and(is_ready)
+    });
+    tokio::time::timeout(DEADLINE, ready)
+        .await
+        .expect("the sample becomes Ready with the finalizer in time")
+        .expect("watching the sample");
+
+    objects
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete the sample");
+    let gone = await_condition(objects.clone(), &name, conditions::is_deleted(&uid));
+    tokio::time::timeout(DEADLINE, gone)
+        .await
+        .expect("the finalizer is released and the sample is gone in time")
+        .expect("watching the sample");
+
+    let _ = stop.send(());
+    manager
+        .await
+        .expect("the manager task")
+        .expect("the manager stops cleanly");
+    env.stop().await;
+}

@@ -1,0 +1,4 @@
+//! API types, one module per group.
+
+pub mod cache;
+// +kubesmith:scaffold:groups

@@ -1,0 +1,4 @@
+//! Controllers, one module per reconciled kind.
+
+pub mod redis;
+// +kubesmith:scaffold:controllers

@@ -1,0 +1,23 @@
+//! namespaced-operator: API types and controllers, shared by the manager binary and the tests.
+
+pub mod api;
+pub mod controller;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kubesmith_runtime::Manager;
+
+/// Every CRD of this project, as `kubesmith generate` writes them to `config/crd/bases`.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        <api::cache::v1::redis::Redis as kube::CustomResourceExt>::crd(),
+        // +kubesmith:scaffold:crds
+    ]
+}
+
+/// Registers every controller of this project with the manager.
+pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    let _ = mgr; // used by the registrations kubesmith inserts below
+    controller::redis::add(mgr)?;
+    // +kubesmith:scaffold:controllers
+    Ok(())
+}

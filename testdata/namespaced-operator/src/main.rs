@@ -1,0 +1,34 @@
+//! The namespaced-operator manager: runs every controller of this project.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kubesmith_runtime::Manager;
+use kubesmith_runtime::manager::Flags;
+
+/// Runs the namespaced-operator controllers against the cluster of $KUBECONFIG (or in-cluster).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    manager: Flags,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli.manager.init_logging();
+    match run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> Result<(), kubesmith_runtime::Error> {
+    let mgr = Manager::from_env(cli.manager.options()?).await?;
+    namespaced_operator::add_controllers(&mgr)?;
+    mgr.run().await
+}
