@@ -33,13 +33,28 @@
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
 //!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
 //!   `/healthz`, `/readyz`, `/livez`, and OpenAPI v3 documents so that `kubectl apply`
-//!   (with its default strict validation) and `kubectl explain` on custom resources work.
+//!   (with its default strict validation) and `kubectl explain` work: the CRDs' own schemas,
+//!   and for the built-in kinds the schemas k8s-openapi carries (named `io.k8s.api...` as
+//!   kube-apiserver names them).
 //! - Built-in resources: core v1 `namespaces` (with `default`, `kube-system`,
 //!   `kube-public` and `kube-node-lease` pre-created), `configmaps`, `secrets`,
-//!   `serviceaccounts`, `services`, `events`; `events.k8s.io/v1` `events` (the same
+//!   `serviceaccounts`, `services`, `pods`, `events`; `events.k8s.io/v1` `events` (the same
 //!   objects as core events, converted field by field, as kube-apiserver does);
-//!   `coordination.k8s.io/v1` `leases`; `apiextensions.k8s.io/v1`
-//!   `customresourcedefinitions`.
+//!   `coordination.k8s.io/v1` `leases`; `apps/v1` `deployments`, `replicasets`,
+//!   `statefulsets`, `daemonsets`; `batch/v1` `jobs`, `cronjobs`;
+//!   `rbac.authorization.k8s.io/v1` `roles`, `clusterroles`, `rolebindings`,
+//!   `clusterrolebindings`; `networking.k8s.io/v1` `networkpolicies`;
+//!   `admissionregistration.k8s.io/v1` `mutatingwebhookconfigurations`,
+//!   `validatingwebhookconfigurations`; `policy/v1` `poddisruptionbudgets`;
+//!   `apiextensions.k8s.io/v1` `customresourcedefinitions`. Every one is decoded through its
+//!   k8s-openapi type.
+//! - The workloads (`deployments`, `replicasets`, `statefulsets`, `daemonsets`, `jobs`,
+//!   `cronjobs`) and `poddisruptionbudgets` have a `/status` subresource that owns `status`
+//!   (a create starts with `status: {}`, main-resource writes keep the stored status) and
+//!   bump `metadata.generation` on spec changes, as do network policies and webhook
+//!   configurations; `deployments`, `replicasets` and `statefulsets` have `/scale` (an
+//!   `autoscaling/v1` Scale with the formatted label selector). Pods have `/status` and
+//!   start `Pending`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
@@ -55,8 +70,13 @@
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
 //!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
 //!   [`Environment::drop_watches`] (re-watching from the last resourceVersion), plus
+//!   [`Environment::inject`] (a [`Fault`] for a verb and/or resource: 5xx, or 429 with
+//!   `Retry-After`, counted in [`Environment::injected_failures`]),
 //!   [`Environment::fail_requests`] and [`Environment::set_latency`] for retries and
 //!   slow servers.
+//! - Test helpers: [`Environment::create_namespace`] (a fresh namespace per test),
+//!   [`eventually`] (retry a check until a deadline), [`Environment::mark_deployment_ready`]
+//!   (what a Deployment's controller and kubelet would write to its status).
 //!
 //! # What is not supported yet
 //!
@@ -74,9 +94,13 @@
 //!   per item. Ownership, conflicts (409, `force`), removal of fields a manager stops
 //!   applying, update-operation ownership and `kubectl apply --server-side` taking over from
 //!   client-side apply work; the `.` self-ownership markers are not written.
-//! - Strategic merge patch knows the merge keys of the served built-in kinds only
-//!   (`metadata.finalizers`, `metadata.ownerReferences`, service ports, service account
-//!   secrets); `$retainKeys` and unknown directives are refused with 415.
+//! - Strategic merge patch knows these merge keys only: `metadata.finalizers`,
+//!   `metadata.ownerReferences`, service ports, service account secrets, `status.conditions`
+//!   (by `type`), `webhooks` (by `name`), and in a pod spec (of a Pod, a workload's template or
+//!   a CronJob's job template) `containers`, `initContainers`, `ephemeralContainers`,
+//!   `volumes`, `imagePullSecrets`, `hostAliases` and the containers' `env`, `ports`,
+//!   `volumeMounts` (and `volumeDevices`); other lists are replaced. `$setElementOrder` is
+//!   accepted but does not reorder; `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
 //! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
@@ -89,23 +113,43 @@
 //!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - No admission or conversion webhooks, no authentication or
-//!   authorization of its own clients, no scheduler, kubelet or workload controllers.
-//!   TokenReview and SubjectAccessReview are answered from service-account token Secrets and
-//!   ClusterRoles/ClusterRoleBindings, for operators that delegate auth (see `auth.rs`).
-//! - Request bodies are JSON or YAML; protobuf bodies (which typed kubectl commands such as
-//!   `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets
-//!   and serviceaccounts, anything else gets 415. Responses are always JSON.
+//! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
+//!   read), and only Deployments have a "mark ready" helper.
+//! - No admission or conversion webhooks (webhook configurations are stored, never called), no
+//!   authentication or authorization of its own clients, no scheduler, kubelet or workload
+//!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
+//!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview are
+//!   answered from service-account token Secrets and ClusterRoles/ClusterRoleBindings, for
+//!   operators that delegate auth (see `auth.rs`).
+//! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
+//!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
+//!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets,
+//!   serviceaccounts, roles, clusterroles, rolebindings and clusterrolebindings; anything else
+//!   gets 415, so `kubectl create deployment|job|cronjob|service ...` do not work
+//!   (`kubectl apply -f` and `kubectl create -f` do). Responses are always JSON.
+//! - Built-in kinds get no semantic validation (a Deployment whose selector does not match its
+//!   template is stored); a body that does not decode into the k8s-openapi type is a 400.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,
 //!   namespace `status.phase`, secret `type` and a CRD's `selectableFields`; nothing else.
-//! - Built-in defaulting is limited to Secrets (`type: Opaque`) and Services (type, ports,
-//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers); a
-//!   ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
-//! - OpenAPI documents carry the CRDs' own schemas, but only placeholder schemas for the
-//!   built-in kinds, so `kubectl explain` shows no fields for those.
+//! - Built-in defaulting is limited to Secrets (`type: Opaque`), Services (type, ports,
+//!   IP families, a cluster IP from 10.96.0.0/16, no node ports or load balancers), the
+//!   top-level spec defaults of the workloads (Deployment `replicas: 1`, strategy type and
+//!   25% rolling-update parameters, `revisionHistoryLimit`, `progressDeadlineSeconds`; the
+//!   like for ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs), NetworkPolicy
+//!   `policyTypes`, and every pod spec (of Pods and of workload templates): `restartPolicy`,
+//!   `dnsPolicy`, `schedulerName`, `terminationGracePeriodSeconds`, `securityContext`, and per
+//!   container `imagePullPolicy`, `terminationMessagePath`/`Policy` and port protocols. Not
+//!   defaulted: probes' timings, Job selectors and labels, volume sources, and anything else.
+//!   A ServiceAccount gets no token. `default/kubernetes` is the only pre-created Service.
+//! - Printer columns follow kube-apiserver's printers for the served kinds, with the `-o wide`
+//!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
+//!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
+//!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
+//! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
 mod auth;
 mod discovery;
+mod faults;
 mod gc;
 mod kubeconfig;
 mod managed;
@@ -128,11 +172,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use tokio::task::JoinHandle;
 
+pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
 
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
@@ -232,6 +279,24 @@ pub enum Error {
         resource: String,
         /// How long it waited.
         seconds: u64,
+    },
+    /// A request a test helper made to the server failed.
+    #[error("{action} failed")]
+    Request {
+        /// What the helper was doing, e.g. `creating a test namespace`.
+        action: String,
+        /// The error the API answered with.
+        source: kube::Error,
+    },
+    /// [`eventually`] ran out of time; the message is the last failed check's.
+    #[error("still failing after {waited:?} ({attempts} attempts): {last}")]
+    Eventually {
+        /// How long it tried.
+        waited: Duration,
+        /// How many times the check ran.
+        attempts: usize,
+        /// The last check's error, as text.
+        last: String,
     },
     /// The kubeconfig could not be written.
     #[error("could not write the kubeconfig to {}: {message}", path.display())]
@@ -527,12 +592,136 @@ impl Environment {
         self.shared.drop_watches();
     }
 
-    /// Makes the next `count` requests on resources (not discovery or health) fail with
+    /// Replaces every pending failure rule: the next `count` requests on resources (not
+    /// discovery, health or unknown paths) fail with
     /// `code`, answered like kube-apiserver would (429 `TooManyRequests` and 503/504 with
     /// `Retry-After: 1`, which kube's client retries by itself; anything else as an
     /// `InternalError`). A test hook for retry and backoff paths.
     pub fn fail_requests(&self, count: usize, code: u16) {
         self.shared.fail_requests(count, code);
+    }
+
+    /// Makes requests matching `fault` fail (see [`Fault`]); rules add up and are consulted in
+    /// the order they were added. Every injected failure is recorded in
+    /// [`Environment::injected_failures`].
+    ///
+    /// ```
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, PostParams};
+    /// use kubesmith_envtest::{Environment, Fault};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = Environment::start().await?;
+    /// env.inject(Fault::new(500).verb("create").resource("configmaps"));
+    /// let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    /// let mut cm = ConfigMap::default();
+    /// cm.metadata.name = Some("c".into());
+    /// assert!(cms.create(&PostParams::default(), &cm).await.is_err());
+    /// assert!(cms.create(&PostParams::default(), &cm).await.is_ok());
+    /// assert_eq!(env.injected_failures().len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn inject(&self, fault: Fault) {
+        self.shared.inject(fault);
+    }
+
+    /// Every failure injected so far (by [`Environment::inject`] or
+    /// [`Environment::fail_requests`]), oldest first.
+    pub fn injected_failures(&self) -> Vec<InjectedFailure> {
+        self.shared.injected_failures()
+    }
+
+    /// Creates a fresh namespace named `test-<random>` and returns its name, so that tests
+    /// sharing one environment do not see each other's objects.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = kubesmith_envtest::Environment::start().await?;
+    /// let (a, b) = (env.create_namespace().await?, env.create_namespace().await?);
+    /// assert!(a.starts_with("test-") && a != b);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create_namespace(&self) -> Result<String, Error> {
+        let namespaces: Api<Namespace> = Api::all(self.client());
+        let mut ns = Namespace::default();
+        ns.metadata.generate_name = Some("test-".into());
+        let created = namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .map_err(|source| Error::Request {
+                action: "creating a test namespace".into(),
+                source,
+            })?;
+        Ok(created.metadata.name.unwrap_or_default())
+    }
+
+    /// Marks a Deployment as rolled out and available, as its controller and the kubelet would
+    /// on a cluster (neither runs here): through `/status`, `replicas`, `updatedReplicas`,
+    /// `readyReplicas` and `availableReplicas` become `spec.replicas`, `observedGeneration`
+    /// the current generation, and the `Available` and `Progressing` conditions are true.
+    /// Watchers see one MODIFIED event. Returns the updated Deployment.
+    ///
+    /// ```
+    /// use k8s_openapi::api::apps::v1::Deployment;
+    /// use kube::api::{Api, PostParams};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = kubesmith_envtest::Environment::start().await?;
+    /// let deploy: Deployment = serde_json::from_value(serde_json::json!({
+    ///     "metadata": { "name": "web" },
+    ///     "spec": { "replicas": 2, "selector": { "matchLabels": { "app": "web" } },
+    ///               "template": { "metadata": { "labels": { "app": "web" } },
+    ///                             "spec": { "containers": [{ "name": "web", "image": "nginx" }] } } }
+    /// }))?;
+    /// Api::<Deployment>::namespaced(env.client(), "default").create(&PostParams::default(), &deploy).await?;
+    /// let ready = env.mark_deployment_ready("default", "web").await?;
+    /// assert_eq!(ready.status.unwrap().available_replicas, Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn mark_deployment_ready(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Deployment, Error> {
+        let action = format!("marking deployment {namespace}/{name} ready");
+        let deployments: Api<Deployment> = Api::namespaced(self.client(), namespace);
+        let current = deployments
+            .get(name)
+            .await
+            .map_err(|source| Error::Request {
+                action: action.clone(),
+                source,
+            })?;
+        let replicas = current.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let generation = current.metadata.generation.unwrap_or(1);
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let condition = |type_: &str, reason: &str, message: String| {
+            serde_json::json!({ "type": type_, "status": "True", "reason": reason, "message": message,
+                "lastUpdateTime": now, "lastTransitionTime": now })
+        };
+        let status = serde_json::json!({ "status": {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "conditions": [
+                condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability.".into()),
+                condition("Progressing", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}\" has successfully progressed.")),
+            ],
+        } });
+        deployments
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .map_err(|source| Error::Request { action, source })
     }
 
     /// Delays every request by `latency` (zero turns it off). A test hook for slow servers.
@@ -653,4 +842,59 @@ fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, Error> {
         }
     }
     Ok(crds)
+}
+
+/// Runs `check` until it succeeds or `timeout` has passed, and returns its value, or
+/// [`Error::Eventually`] with the last error. For conditions a controller reaches
+/// asynchronously; checks run every 10 ms at first, backing off to every 250 ms.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut tries = 0;
+/// let n = kubesmith_envtest::eventually(Duration::from_secs(30), || {
+///     tries += 1;
+///     let now = tries;
+///     async move { if now >= 3 { Ok(now) } else { Err(format!("only {now} tries")) } }
+/// })
+/// .await?;
+/// assert_eq!(n, 3);
+///
+/// let err = kubesmith_envtest::eventually(Duration::from_millis(50), || async {
+///     Err::<(), _>("never")
+/// })
+/// .await
+/// .unwrap_err();
+/// assert!(err.to_string().ends_with("never"));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn eventually<T, E, F, Fut>(timeout: Duration, mut check: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let start = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = match check().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e.to_string(),
+        };
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(Error::Eventually {
+                waited,
+                attempts,
+                last,
+            });
+        }
+        tokio::time::sleep(pause.min(timeout - waited)).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
 }

@@ -411,6 +411,90 @@ fn check_typed(
     Ok(())
 }
 
+/// Fills a built-in's absent defaulted fields (see [`ResourceType::defaults`]), creating the
+/// objects on the way; a field present with any value, even `null`, is left to validation.
+fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
+    for (pointer, value) in &rt.defaults {
+        set_default(obj, pointer, value);
+    }
+    // Defaults that depend on another (already defaulted) field, such as rolling-update
+    // parameters only for the RollingUpdate strategy.
+    for (condition, expected, pointer, value) in &rt.conditional_defaults {
+        if obj.pointer(condition).and_then(Value::as_str) == Some(*expected) {
+            set_default(obj, pointer, value);
+        }
+    }
+    if let Some(spec) = rt.pod_spec_at.and_then(|p| obj.pointer_mut(p)) {
+        default_pod_spec(spec);
+    }
+}
+
+/// Sets the field at `pointer` to `value` if it is absent, creating the objects on the way;
+/// stops at anything that is not an object (validation owns such values).
+fn set_default(obj: &mut Value, pointer: &str, value: &Value) {
+    let segments: Vec<&str> = pointer.split('/').filter(|s| !s.is_empty()).collect();
+    let mut parent = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(Value::Object(m)) = obj.pointer_mut(&parent) else {
+            return;
+        };
+        if i + 1 == segments.len() {
+            m.entry(seg.to_string()).or_insert_with(|| value.clone());
+            return;
+        }
+        m.entry(seg.to_string()).or_insert_with(|| json!({}));
+        parent.push('/');
+        parent.push_str(seg);
+    }
+}
+
+/// core/v1 `SetDefaults_PodSpec`, `SetDefaults_Container` and `SetDefaults_ContainerPort`:
+/// the fields a controller comparing its desired pod template with the stored one sees
+/// appear (a classic cause of update loops, so tests should see them too).
+fn default_pod_spec(spec: &mut Value) {
+    let Value::Object(spec) = spec else {
+        return;
+    };
+    for (field, value) in [
+        ("restartPolicy", json!("Always")),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("schedulerName", json!("default-scheduler")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("securityContext", json!({})),
+    ] {
+        spec.entry(field).or_insert(value);
+    }
+    for list in ["containers", "initContainers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            // `:latest` (or no tag) is pulled every time, anything else if not present.
+            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
+            let tag = image
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t);
+            let pull = if !image.contains('@') && tag.is_none_or(|t| t == "latest") {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            c.entry("imagePullPolicy").or_insert_with(|| json!(pull));
+            c.entry("terminationMessagePath")
+                .or_insert_with(|| json!("/dev/termination-log"));
+            c.entry("terminationMessagePolicy")
+                .or_insert_with(|| json!("File"));
+            if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    port.entry("protocol").or_insert_with(|| json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
 fn default_secret(obj: &mut Value) {
     fold_string_data(obj);
     if obj
@@ -933,6 +1017,10 @@ impl Cluster {
                 m.remove("status");
             }
         }
+        if let (Some(status), Value::Object(m)) = (&rt.initial_status, &mut obj) {
+            m.insert("status".into(), status.clone());
+        }
+        apply_defaults(rt, &mut obj);
         match rt.special {
             Special::Namespace => {
                 obj["spec"] = json!({ "finalizers": ["kubernetes"] });
@@ -1040,6 +1128,9 @@ impl Cluster {
         to_storage(rt, &mut new);
         let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
         let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
+        if part != Part::Status {
+            apply_defaults(rt, &mut result);
+        }
         match rt.special {
             Special::Secret => default_secret(&mut result),
             Special::Service if part != Part::Status => {

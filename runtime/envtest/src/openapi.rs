@@ -1,7 +1,7 @@
 //! OpenAPI v3 discovery (`/openapi/v3`) and per-group-version documents. kubectl's default
 //! `--validate=strict` reads them to learn that the server supports `fieldValidation`, and
-//! `kubectl explain` reads the schemas: a CRD's own, or a placeholder object that accepts
-//! anything for the built-in kinds.
+//! `kubectl explain` reads the schemas: a CRD's own, or for the built-in kinds the schemas
+//! k8s-openapi derives from kube-apiserver's own OpenAPI (under the same `io.k8s.*` names).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -18,6 +18,11 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 fn schema_name(t: &ResourceType) -> String {
+    if !t.custom
+        && let Some(typed) = crate::typed::schemas(&t.group, &t.kind)
+    {
+        return typed.name.clone();
+    }
     let group = if t.group.is_empty() {
         "core".to_string()
     } else {
@@ -62,7 +67,7 @@ fn operation(
 }
 
 /// A CRD's own schema when it has one (so `kubectl explain` shows its fields), else a
-/// placeholder object that accepts anything.
+/// placeholder object that accepts anything (a CRD version without a schema).
 fn schema_for(t: &ResourceType) -> Value {
     let gvk = json!([{ "group": t.group, "version": t.version, "kind": t.kind }]);
     let mut schema = match &t.schema {
@@ -165,7 +170,21 @@ pub(crate) fn gv_doc(registry: &Registry, group: &str, version: &str) -> Option<
                 "delete": operation(t, "delete", format!("delete{kind}"), vec![query_param("dryRun", "")], false),
             }),
         );
-        schemas.insert(schema_name(t), schema_for(t));
+        match crate::typed::schemas(&t.group, &t.kind).filter(|_| !t.custom) {
+            // A built-in: its k8s-openapi schema and everything it references.
+            Some(typed) => {
+                for (name, schema) in &typed.schemas {
+                    schemas.insert(name.clone(), schema.clone());
+                }
+                if let Some(own) = schemas.get_mut(&typed.name) {
+                    own["x-kubernetes-group-version-kind"] =
+                        json!([{ "group": t.group, "version": t.version, "kind": t.kind }]);
+                }
+            }
+            None => {
+                schemas.insert(schema_name(t), schema_for(t));
+            }
+        }
     }
     Some(json!({
         "openapi": "3.0.0",
@@ -193,4 +212,51 @@ pub(crate) fn root(registry: &Registry) -> Value {
         }
     }
     json!({ "paths": paths })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    /// Every built-in group-version document is self-contained: each `$ref` names a component
+    /// of the same document, and each kind's schema carries its group-version-kind.
+    #[test]
+    fn builtin_documents_resolve_every_reference() {
+        let registry = Registry::new();
+        for (group, versions) in registry.groups() {
+            for version in versions {
+                let doc = gv_doc(&registry, &group, &version).unwrap();
+                let schemas = doc["components"]["schemas"].as_object().unwrap();
+                let mut found = Vec::new();
+                refs(&doc, &mut found);
+                for r in found {
+                    let name = r.strip_prefix("#/components/schemas/").unwrap();
+                    assert!(schemas.contains_key(name), "{group}/{version}: {r}");
+                }
+                for t in registry.types_in(&group, &version) {
+                    let own = &schemas[&schema_name(t)];
+                    assert_eq!(
+                        own["x-kubernetes-group-version-kind"][0]["kind"], t.kind,
+                        "{group}/{version}"
+                    );
+                }
+            }
+        }
+        let apps = gv_doc(&registry, "apps", "v1").unwrap();
+        let spec = &apps["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentSpec"];
+        assert_eq!(spec["properties"]["replicas"]["type"], "integer");
+    }
 }

@@ -58,11 +58,56 @@ const MERGE_LISTS: &[(&[&str], &str)] = &[
     (&["imagePullSecrets"], "name"),
 ];
 
+/// Where a PodSpec sits in the served kinds: Pods, the workloads' templates, CronJobs' job templates.
+const POD_SPEC_AT: &[&[&str]] = &[
+    &["spec"],
+    &["spec", "template", "spec"],
+    &["spec", "jobTemplate", "spec", "template", "spec"],
+];
+
+/// PodSpec lists with `patchStrategy:"merge"` (core/v1 types.go), relative to the PodSpec.
+const POD_SPEC_LISTS: &[(&[&str], &str)] = &[
+    (&["containers"], "name"),
+    (&["initContainers"], "name"),
+    (&["ephemeralContainers"], "name"),
+    (&["volumes"], "name"),
+    (&["imagePullSecrets"], "name"),
+    (&["hostAliases"], "ip"),
+    (&["containers", "env"], "name"),
+    (&["containers", "ports"], "containerPort"),
+    (&["containers", "volumeMounts"], "mountPath"),
+    (&["containers", "volumeDevices"], "devicePath"),
+    (&["initContainers", "env"], "name"),
+    (&["initContainers", "ports"], "containerPort"),
+    (&["initContainers", "volumeMounts"], "mountPath"),
+];
+
+/// Other merge lists by absolute path: conditions in the served statuses, webhooks.
+const OTHER_MERGE_LISTS: &[(&[&str], &str)] =
+    &[(&["status", "conditions"], "type"), (&["webhooks"], "name")];
+
+fn same(p: &[&str], path: &[String]) -> bool {
+    p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b)
+}
+
 fn merge_key(path: &[String]) -> Option<&'static str> {
-    MERGE_LISTS
+    if let Some((_, k)) = MERGE_LISTS
         .iter()
-        .find(|(p, _)| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b))
-        .map(|(_, k)| *k)
+        .chain(OTHER_MERGE_LISTS)
+        .find(|(p, _)| same(p, path))
+    {
+        return Some(k);
+    }
+    POD_SPEC_AT.iter().find_map(|prefix| {
+        if path.len() <= prefix.len() || !prefix.iter().zip(path).all(|(a, b)| a == b) {
+            return None;
+        }
+        let rest = &path[prefix.len()..];
+        POD_SPEC_LISTS
+            .iter()
+            .find(|(p, _)| same(p, rest))
+            .map(|(_, k)| *k)
+    })
 }
 
 /// Applies a strategic merge patch. Maps merge recursively, `null` deletes, the known merge lists

@@ -1,6 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`)
 //! for the few built-in kinds typed kubectl commands create (`kubectl create namespace`,
-//! `create configmap`, `create secret generic`, `create serviceaccount`). The envelope is
+//! `create configmap`, `create secret generic`, `create serviceaccount`, `create role`,
+//! `create clusterrole`, `create rolebinding`, `create clusterrolebinding`). The envelope is
 //! the 4-byte magic `k8s\0` followed by a `runtime.Unknown` message whose `raw` field holds
 //! the object. Fields this decoder does not model are refused by number, never dropped.
 
@@ -116,6 +117,67 @@ const SERVICE_ACCOUNT: &[Field] = &[
     f(4, "automountServiceAccountToken", Ty::Bool),
 ];
 
+// rbac.authorization.k8s.io/v1 (k8s.io/api/rbac/v1/generated.proto), for `kubectl create
+// role|clusterrole|rolebinding|clusterrolebinding`.
+const POLICY_RULE: &[Field] = &[
+    rep(1, "verbs", Ty::Str),
+    rep(2, "apiGroups", Ty::Str),
+    rep(3, "resources", Ty::Str),
+    rep(4, "resourceNames", Ty::Str),
+    rep(5, "nonResourceURLs", Ty::Str),
+];
+
+const LABEL_SELECTOR: &[Field] = &[
+    f(1, "matchLabels", Ty::MapStrStr),
+    rep(
+        2,
+        "matchExpressions",
+        Ty::Msg(&[
+            f(1, "key", Ty::Str),
+            f(2, "operator", Ty::Str),
+            rep(3, "values", Ty::Str),
+        ]),
+    ),
+];
+
+const ROLE: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    rep(2, "rules", Ty::Msg(POLICY_RULE)),
+];
+
+const CLUSTER_ROLE: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    rep(2, "rules", Ty::Msg(POLICY_RULE)),
+    f(
+        3,
+        "aggregationRule",
+        Ty::Msg(&[rep(1, "clusterRoleSelectors", Ty::Msg(LABEL_SELECTOR))]),
+    ),
+];
+
+const ROLE_BINDING: &[Field] = &[
+    f(1, "metadata", Ty::Msg(OBJECT_META)),
+    rep(
+        2,
+        "subjects",
+        Ty::Msg(&[
+            f(1, "kind", Ty::Str),
+            f(2, "apiGroup", Ty::Str),
+            f(3, "name", Ty::Str),
+            f(4, "namespace", Ty::Str),
+        ]),
+    ),
+    f(
+        3,
+        "roleRef",
+        Ty::Msg(&[
+            f(1, "apiGroup", Ty::Str),
+            f(2, "kind", Ty::Str),
+            f(3, "name", Ty::Str),
+        ]),
+    ),
+];
+
 const TYPE_META: &[Field] = &[f(1, "apiVersion", Ty::Str), f(2, "kind", Ty::Str)];
 
 fn schema(group: &str, kind: &str) -> Option<&'static [Field]> {
@@ -124,6 +186,9 @@ fn schema(group: &str, kind: &str) -> Option<&'static [Field]> {
         ("", "ConfigMap") => Some(CONFIG_MAP),
         ("", "Secret") => Some(SECRET),
         ("", "ServiceAccount") => Some(SERVICE_ACCOUNT),
+        ("rbac.authorization.k8s.io", "Role") => Some(ROLE),
+        ("rbac.authorization.k8s.io", "ClusterRole") => Some(CLUSTER_ROLE),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => Some(ROLE_BINDING),
         _ => None,
     }
 }

@@ -36,6 +36,18 @@ pub(crate) enum Render {
     Ports,
     /// An object reference as `kind/name` (Event `OBJECT`).
     Reference,
+    /// A reference as `Kind/name`, kind as written (RoleBinding `ROLE`).
+    KindName,
+    /// A count that prints `0` when unset (workload replica counts).
+    Int,
+    /// `found/total`, both `0` when unset, the total read at the given path (Deployment `READY`).
+    OfTotal(&'static str),
+    /// A label selector as `key=value,key in (a,b)` or `<none>` (NetworkPolicy `POD-SELECTOR`).
+    Selector,
+    /// The sum of the numbers selected, `0` if none (Pod `RESTARTS`).
+    Sum,
+    /// Ready container statuses over `spec.containers` (Pod `READY`, e.g. `1/2`).
+    ContainersReady,
 }
 
 /// How objects of a type differ from their stored form.
@@ -74,8 +86,20 @@ pub(crate) struct ResourceType {
     pub status_subresource: bool,
     /// The CRD version's `openAPIV3Schema`, published in the OpenAPI documents (not enforced).
     pub schema: Option<Value>,
-    /// The `/scale` subresource, for CRDs that declare one.
+    /// The `/scale` subresource, for CRDs that declare one and the scalable workloads.
     pub scale: Option<ScalePaths>,
+    /// What `status` a create stores for built-ins whose strategy resets it (Deployments
+    /// start with `status: {}`, Pods as `Pending`); `None` keeps the sent status.
+    pub initial_status: Option<Value>,
+    /// Fields a built-in's defaulting fills when absent (JSON pointer, value), on create and
+    /// on every update of the main resource, as the type's `SetDefaults_*` functions do.
+    pub defaults: Vec<(&'static str, Value)>,
+    /// Defaults applied when another field has a value: (its pointer, the value, the pointer
+    /// to default, the default).
+    pub conditional_defaults: Vec<(&'static str, &'static str, &'static str, Value)>,
+    /// Where the kind keeps a PodSpec (JSON pointer), defaulted like core/v1
+    /// `SetDefaults_PodSpec` and `SetDefaults_Container` do.
+    pub pod_spec_at: Option<&'static str>,
     /// Served from a CRD: strategic merge patch is refused and updates need a resourceVersion.
     pub custom: bool,
     /// `metadata.generation` is maintained (CRs and CRDs).
@@ -156,6 +180,10 @@ fn builtin(
         status_subresource: false,
         schema: None,
         scale: None,
+        initial_status: None,
+        defaults: Vec::new(),
+        conditional_defaults: Vec::new(),
+        pod_spec_at: None,
         custom: false,
         tracks_generation: false,
         columns: vec![age_column()],
@@ -182,6 +210,39 @@ fn columns(specs: &[(&str, &str, &str, Render)]) -> Vec<PrinterColumn> {
         .collect();
     out.push(age_column());
     out
+}
+
+/// The `-o wide` columns (priority 1), which kube-apiserver's printers put after Age.
+fn wide(specs: &[(&str, &str, Render)]) -> Vec<PrinterColumn> {
+    specs
+        .iter()
+        .map(|(name, path, render)| PrinterColumn {
+            name: (*name).into(),
+            type_: "string".into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 1,
+            json_path: (*path).into(),
+            render: *render,
+        })
+        .collect()
+}
+
+/// A workload's wide columns: its template's containers and images, and its selector.
+fn workload_wide() -> Vec<PrinterColumn> {
+    wide(&[
+        (
+            "Containers",
+            ".spec.template.spec.containers[*].name",
+            Render::Value,
+        ),
+        (
+            "Images",
+            ".spec.template.spec.containers[*].image",
+            Render::Value,
+        ),
+        ("Selector", ".spec.selector", Render::Selector),
+    ])
 }
 
 fn fields(names: &[&str]) -> Vec<String> {
@@ -274,7 +335,7 @@ fn builtins() -> Vec<ResourceType> {
     serviceaccounts.columns = columns(&[("Secrets", "string", ".secrets", Render::Count)]);
     let mut leases = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]);
     leases.columns = columns(&[("Holder", "string", ".spec.holderIdentity", Render::Value)]);
-    vec![
+    let mut out = vec![
         namespaces,
         configmaps,
         secrets,
@@ -284,23 +345,371 @@ fn builtins() -> Vec<ResourceType> {
         events,
         leases,
         crds,
-        // Stored so TokenReview/SubjectAccessReview (auth.rs) can judge by them.
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterroles",
-            "ClusterRole",
-            false,
-            &[],
+    ];
+    out.extend(operator_kinds());
+    out
+}
+
+/// A Deployment-like `/scale`: replicas at `spec.replicas`/`status.replicas`, the selector
+/// formatted from `spec.selector` (kube-apiserver's `metav1.FormatLabelSelector`).
+fn workload_scale() -> Option<ScalePaths> {
+    Some(ScalePaths {
+        spec_replicas: ".spec.replicas".into(),
+        status_replicas: ".status.replicas".into(),
+        label_selector: Some(".spec.selector".into()),
+    })
+}
+
+/// The generic table for types without printers: Name and the raw creation time.
+fn created_at_columns() -> Vec<PrinterColumn> {
+    let mut created_at = age_column();
+    created_at.name = "Created At".into();
+    created_at.render = Render::Timestamp;
+    vec![created_at]
+}
+
+/// A kind whose strategy resets status on create, keeps it on main-resource updates (the
+/// `/status` subresource owns it) and bumps `metadata.generation` on spec changes.
+fn with_status_and_generation(mut t: ResourceType) -> ResourceType {
+    t.status_subresource = true;
+    t.tracks_generation = true;
+    t.initial_status = Some(json!({}));
+    t
+}
+
+/// The kinds an operator's manifests and controllers touch beyond the core set: workloads,
+/// RBAC, network policies, webhook configurations and disruption budgets. Columns follow
+/// kube-apiserver's printers (pkg/printers/internalversion/printers.go), without the wide ones.
+fn operator_kinds() -> Vec<ResourceType> {
+    let mut pods = builtin("", "v1", "pods", "Pod", true, &["po"]);
+    pods.status_subresource = true;
+    pods.categories = vec!["all".into()];
+    // The pod strategy's PrepareForCreate: a new Pod is Pending until a kubelet says otherwise.
+    pods.initial_status = Some(json!({ "phase": "Pending" }));
+    pods.columns = columns(&[
+        (
+            "Ready",
+            "string",
+            ".status.containerStatuses",
+            Render::ContainersReady,
         ),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterrolebindings",
-            "ClusterRoleBinding",
-            false,
-            &[],
+        ("Status", "string", ".status.phase", Render::Value),
+        (
+            "Restarts",
+            "integer",
+            ".status.containerStatuses[*].restartCount",
+            Render::Sum,
         ),
+    ]);
+    pods.columns.extend(wide(&[
+        ("IP", ".status.podIP", Render::Value),
+        ("Node", ".spec.nodeName", Render::Value),
+    ]));
+    pods.pod_spec_at = Some("/spec");
+
+    let mut deployments = with_status_and_generation(builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        true,
+        &["deploy"],
+    ));
+    deployments.categories = vec!["all".into()];
+    deployments.scale = workload_scale();
+    deployments.columns = columns(&[
+        (
+            "Ready",
+            "string",
+            ".status.readyReplicas",
+            Render::OfTotal(".spec.replicas"),
+        ),
+        (
+            "Up-to-date",
+            "integer",
+            ".status.updatedReplicas",
+            Render::Int,
+        ),
+        (
+            "Available",
+            "integer",
+            ".status.availableReplicas",
+            Render::Int,
+        ),
+    ]);
+    deployments.columns.extend(workload_wide());
+    // apps/v1 SetDefaults_Deployment.
+    deployments.defaults = vec![
+        ("/spec/replicas", json!(1)),
+        ("/spec/strategy/type", json!("RollingUpdate")),
+        ("/spec/revisionHistoryLimit", json!(10)),
+        ("/spec/progressDeadlineSeconds", json!(600)),
+    ];
+    deployments.pod_spec_at = Some("/spec/template/spec");
+    let rolling = ("/spec/strategy/type", "RollingUpdate");
+    deployments.conditional_defaults = vec![
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/strategy/rollingUpdate/maxUnavailable",
+            json!("25%"),
+        ),
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/strategy/rollingUpdate/maxSurge",
+            json!("25%"),
+        ),
+    ];
+
+    let mut replicasets = with_status_and_generation(builtin(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+    ));
+    replicasets.categories = vec!["all".into()];
+    replicasets.scale = workload_scale();
+    replicasets.columns = columns(&[
+        ("Desired", "integer", ".spec.replicas", Render::Int),
+        ("Current", "integer", ".status.replicas", Render::Int),
+        ("Ready", "integer", ".status.readyReplicas", Render::Int),
+    ]);
+    replicasets.columns.extend(workload_wide());
+    replicasets.defaults = vec![("/spec/replicas", json!(1))];
+    replicasets.pod_spec_at = Some("/spec/template/spec");
+
+    let mut statefulsets = with_status_and_generation(builtin(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        true,
+        &["sts"],
+    ));
+    statefulsets.categories = vec!["all".into()];
+    statefulsets.scale = workload_scale();
+    statefulsets.columns = columns(&[(
+        "Ready",
+        "string",
+        ".status.readyReplicas",
+        Render::OfTotal(".spec.replicas"),
+    )]);
+    statefulsets.defaults = vec![
+        ("/spec/replicas", json!(1)),
+        ("/spec/podManagementPolicy", json!("OrderedReady")),
+        ("/spec/updateStrategy/type", json!("RollingUpdate")),
+        ("/spec/revisionHistoryLimit", json!(10)),
+    ];
+    statefulsets.pod_spec_at = Some("/spec/template/spec");
+    statefulsets.conditional_defaults = vec![(
+        "/spec/updateStrategy/type",
+        "RollingUpdate",
+        "/spec/updateStrategy/rollingUpdate/partition",
+        json!(0),
+    )];
+
+    let mut daemonsets = with_status_and_generation(builtin(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        true,
+        &["ds"],
+    ));
+    daemonsets.categories = vec!["all".into()];
+    daemonsets.columns = columns(&[
+        (
+            "Desired",
+            "integer",
+            ".status.desiredNumberScheduled",
+            Render::Int,
+        ),
+        (
+            "Current",
+            "integer",
+            ".status.currentNumberScheduled",
+            Render::Int,
+        ),
+        ("Ready", "integer", ".status.numberReady", Render::Int),
+        (
+            "Up-to-date",
+            "integer",
+            ".status.updatedNumberScheduled",
+            Render::Int,
+        ),
+        (
+            "Available",
+            "integer",
+            ".status.numberAvailable",
+            Render::Int,
+        ),
+    ]);
+    daemonsets.defaults = vec![
+        ("/spec/updateStrategy/type", json!("RollingUpdate")),
+        ("/spec/revisionHistoryLimit", json!(10)),
+    ];
+    daemonsets.pod_spec_at = Some("/spec/template/spec");
+    let rolling = ("/spec/updateStrategy/type", "RollingUpdate");
+    daemonsets.conditional_defaults = vec![
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/updateStrategy/rollingUpdate/maxUnavailable",
+            json!(1),
+        ),
+        (
+            rolling.0,
+            rolling.1,
+            "/spec/updateStrategy/rollingUpdate/maxSurge",
+            json!(0),
+        ),
+    ];
+
+    let mut jobs = with_status_and_generation(builtin("batch", "v1", "jobs", "Job", true, &[]));
+    jobs.categories = vec!["all".into()];
+    jobs.columns = columns(&[(
+        "Completions",
+        "string",
+        ".status.succeeded",
+        Render::OfTotal(".spec.completions"),
+    )]);
+    jobs.defaults = vec![
+        ("/spec/parallelism", json!(1)),
+        ("/spec/completions", json!(1)),
+        ("/spec/backoffLimit", json!(6)),
+        ("/spec/completionMode", json!("NonIndexed")),
+        ("/spec/suspend", json!(false)),
+    ];
+    jobs.pod_spec_at = Some("/spec/template/spec");
+
+    let mut cronjobs =
+        with_status_and_generation(builtin("batch", "v1", "cronjobs", "CronJob", true, &["cj"]));
+    cronjobs.categories = vec!["all".into()];
+    cronjobs.columns = columns(&[
+        ("Schedule", "string", ".spec.schedule", Render::Value),
+        ("Suspend", "boolean", ".spec.suspend", Render::Value),
+        ("Active", "integer", ".status.active", Render::Count),
+        (
+            "Last Schedule",
+            "date",
+            ".status.lastScheduleTime",
+            Render::Value,
+        ),
+    ]);
+    cronjobs.defaults = vec![
+        ("/spec/concurrencyPolicy", json!("Allow")),
+        ("/spec/suspend", json!(false)),
+        ("/spec/successfulJobsHistoryLimit", json!(3)),
+        ("/spec/failedJobsHistoryLimit", json!(1)),
+    ];
+    cronjobs.pod_spec_at = Some("/spec/jobTemplate/spec/template/spec");
+
+    let rbac = "rbac.authorization.k8s.io";
+    let mut roles = builtin(rbac, "v1", "roles", "Role", true, &[]);
+    roles.columns = created_at_columns();
+    let mut clusterroles = builtin(rbac, "v1", "clusterroles", "ClusterRole", false, &[]);
+    clusterroles.columns = created_at_columns();
+    let mut rolebindings = builtin(rbac, "v1", "rolebindings", "RoleBinding", true, &[]);
+    rolebindings.columns = columns(&[("Role", "string", ".roleRef", Render::KindName)]);
+    let mut clusterrolebindings = builtin(
+        rbac,
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        &[],
+    );
+    clusterrolebindings.columns = columns(&[("Role", "string", ".roleRef", Render::KindName)]);
+
+    let mut networkpolicies = builtin(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+    );
+    networkpolicies.tracks_generation = true;
+    networkpolicies.columns = columns(&[(
+        "Pod-Selector",
+        "string",
+        ".spec.podSelector",
+        Render::Selector,
+    )]);
+    networkpolicies.defaults = vec![("/spec/policyTypes", json!(["Ingress"]))];
+
+    let admission = "admissionregistration.k8s.io";
+    let mut mutating = builtin(
+        admission,
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        false,
+        &[],
+    );
+    mutating.tracks_generation = true;
+    mutating.categories = vec!["api-extensions".into()];
+    mutating.columns = columns(&[("Webhooks", "integer", ".webhooks", Render::Count)]);
+    let mut validating = builtin(
+        admission,
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        false,
+        &[],
+    );
+    validating.tracks_generation = true;
+    validating.categories = vec!["api-extensions".into()];
+    validating.columns = columns(&[("Webhooks", "integer", ".webhooks", Render::Count)]);
+
+    let mut pdbs = with_status_and_generation(builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+    ));
+    pdbs.columns = columns(&[
+        (
+            "Min Available",
+            "string",
+            ".spec.minAvailable",
+            Render::Value,
+        ),
+        (
+            "Max Unavailable",
+            "string",
+            ".spec.maxUnavailable",
+            Render::Value,
+        ),
+        (
+            "Allowed Disruptions",
+            "integer",
+            ".status.disruptionsAllowed",
+            Render::Int,
+        ),
+    ]);
+
+    vec![
+        pods,
+        deployments,
+        replicasets,
+        statefulsets,
+        daemonsets,
+        jobs,
+        cronjobs,
+        roles,
+        clusterroles,
+        rolebindings,
+        clusterrolebindings,
+        networkpolicies,
+        mutating,
+        validating,
+        pdbs,
     ]
 }
 
@@ -677,6 +1086,10 @@ pub(crate) fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
                     .and_then(Value::as_str)
                     .map(String::from),
             }),
+            initial_status: None,
+            defaults: Vec::new(),
+            conditional_defaults: Vec::new(),
+            pod_spec_at: None,
             custom: true,
             tracks_generation: true,
             columns,

@@ -43,12 +43,14 @@ pub(crate) fn to_scale(paths: &ScalePaths, obj: &Value) -> Value {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let mut status = json!({ "replicas": lookup(obj, &paths.status_replicas).and_then(Value::as_i64).unwrap_or(0) });
-    if let Some(sel) = paths
-        .label_selector
-        .as_deref()
-        .and_then(|p| lookup(obj, p))
-        .and_then(Value::as_str)
-    {
+    // CRDs point at a selector string; the workloads' `spec.selector` is a LabelSelector,
+    // which kube-apiserver formats into the Scale's string form.
+    let selector = match paths.label_selector.as_deref().and_then(|p| lookup(obj, p)) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(sel @ Value::Object(_)) => Some(format_label_selector(sel)),
+        _ => None,
+    };
+    if let Some(sel) = selector {
         status["selector"] = json!(sel);
     }
     json!({
@@ -58,6 +60,43 @@ pub(crate) fn to_scale(paths: &ScalePaths, obj: &Value) -> Value {
         "spec": { "replicas": replicas },
         "status": status,
     })
+}
+
+/// A LabelSelector as text (apimachinery `metav1.FormatLabelSelector`): `matchLabels` as
+/// `k=v` in key order, then `matchExpressions` (`k in (a,b)`, `k notin (a)`, `k`, `!k`).
+pub(crate) fn format_label_selector(selector: &Value) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+        let mut pairs: Vec<(&String, &Value)> = labels.iter().collect();
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in pairs {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for expr in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
+        let values: Vec<&str> = expr
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let text = match expr.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("Exists") => key.to_string(),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => continue,
+        };
+        parts.push(text);
+    }
+    parts.join(",")
 }
 
 /// Writes a Scale's `spec.replicas` (and its resourceVersion precondition) into the object.

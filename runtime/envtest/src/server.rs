@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery;
+use crate::faults::{Fault, InjectedFailure};
 use crate::managed;
 use crate::objects::{
     Cluster, DeleteOptions, Deleted, ListQuery, Part, RvCheck, UpdateMode, WriteOptions,
@@ -30,22 +31,24 @@ use crate::table::{self, IncludeObject, TableOptions};
 use crate::typed::FieldValidation;
 use crate::watch::{self, Start, View, WatchRequest};
 
-/// Request bodies larger than this are refused (kube-apiserver's limit is 3 MiB per object).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// kube-apiserver's request body limit (`--max-request-bytes`' default, 3 MiB); larger bodies
+/// get 413 RequestEntityTooLarge before anything is decoded.
+const MAX_BODY: usize = 3 * 1024 * 1024;
 /// The default watch timeout when the client sends none (kube-apiserver: minRequestTimeout 1800 s).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Failures and latency tests ask for.
 #[derive(Debug, Default)]
 struct Faults {
-    /// How many of the next resource requests fail, and with which code.
-    failures: usize,
-    code: u16,
+    /// Pending failure rules, consulted in order; exhausted ones are removed.
+    rules: Vec<Fault>,
+    /// Every failure injected so far, in order.
+    injected: Vec<InjectedFailure>,
     latency: Duration,
 }
 
 /// The Status an injected failure answers with, shaped like kube-apiserver's for that code.
-fn injected(code: u16) -> ApiError {
+fn injected(code: u16, retry_after: u64) -> ApiError {
     let (reason, message) = match code {
         429 => (
             "TooManyRequests",
@@ -66,7 +69,7 @@ fn injected(code: u16) -> ApiError {
     };
     let mut e = ApiError::new(code, reason, message);
     if matches!(code, 429 | 503 | 504) {
-        e.details = Some(serde_json::json!({ "retryAfterSeconds": 1 }));
+        e.details = Some(serde_json::json!({ "retryAfterSeconds": retry_after }));
     }
     e
 }
@@ -98,11 +101,31 @@ impl Shared {
         }
     }
 
-    /// Makes the next `count` resource requests fail with `code`.
+    /// Adds a failure rule (see [`Fault`]).
+    pub fn inject(&self, fault: Fault) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        f.rules.retain(|r| r.times > 0);
+        if fault.times > 0 {
+            f.rules.push(fault);
+        }
+    }
+
+    /// Replaces every pending rule with `count` failures of any request.
     pub fn fail_requests(&self, count: usize, code: u16) {
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        f.failures = count;
-        f.code = code;
+        f.rules.clear();
+        if count > 0 {
+            f.rules.push(Fault::new(code).times(count));
+        }
+    }
+
+    /// The failures injected so far.
+    pub fn injected_failures(&self) -> Vec<InjectedFailure> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .injected
+            .clone()
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -119,14 +142,21 @@ impl Shared {
             .latency
     }
 
-    /// Consumes one injected failure, if any is pending.
-    fn take_failure(&self) -> Option<ApiError> {
+    /// Consumes one use of the first rule matching this request, if any.
+    fn take_failure(&self, verb: &str, resource: &str) -> Option<ApiError> {
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        if f.failures == 0 {
-            return None;
-        }
-        f.failures -= 1;
-        Some(injected(f.code))
+        let rule = f
+            .rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.matches(verb, resource))?;
+        rule.times -= 1;
+        let (code, retry_after) = (rule.code, rule.retry_after_seconds);
+        f.injected.push(InjectedFailure {
+            verb: verb.to_string(),
+            resource: resource.to_string(),
+            code,
+        });
+        Some(injected(code, retry_after))
     }
 
     fn watch_token(&self) -> CancellationToken {
@@ -155,10 +185,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::too_large(MAX_BODY).into_response();
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
-            return ApiError::bad_request(format!("could not read the request body: {e}"))
+            // A chunked body that outgrows the limit fails the same way as a declared one.
+            let source = e.into_inner();
+            if source.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(MAX_BODY).into_response();
+            }
+            return ApiError::bad_request(format!("could not read the request body: {source}"))
                 .into_response();
         }
     };
@@ -339,7 +382,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         "application/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}"))),
         other => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for namespaces, configmaps, secrets and serviceaccounts); got {other}"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for namespaces, configmaps, secrets, serviceaccounts and the RBAC kinds); got {other}"
         ))),
     }
 }
@@ -747,6 +790,21 @@ impl Call<'_> {
     }
 }
 
+/// The Kubernetes verb of a resource request (as in audit logs and RBAC).
+fn request_verb(method: &Method, named: bool, watching: bool) -> &'static str {
+    match (method.as_str(), named) {
+        ("GET", _) if watching => "watch",
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
 fn resource(
     shared: &Shared,
     parts: &Parts,
@@ -756,19 +814,25 @@ fn resource(
     version: &str,
     rest: &[&str],
 ) -> Result<Response, ApiError> {
-    if let Some(e) = shared.take_failure() {
-        return Err(e);
-    }
     let mut cluster = shared.lock();
     let (target, legacy_watch) = parse_target(&cluster, group, version, rest)?;
+    let method = &parts.method;
+    let watching = legacy_watch || params.flag("watch")?;
+    let verb = request_verb(method, target.name.is_some(), watching);
+    let resource = match target.part {
+        Part::Main => target.rt.plural.clone(),
+        Part::Status => format!("{}/status", target.rt.plural),
+        Part::Scale => format!("{}/scale", target.rt.plural),
+    };
+    if let Some(e) = shared.take_failure(verb, &resource) {
+        return Err(e);
+    }
     let call = Call {
         parts,
         params,
         body: &body,
         target,
     };
-    let method = &parts.method;
-    let watching = legacy_watch || params.flag("watch")?;
     if watching && *method != Method::GET {
         return Err(ApiError::method_not_allowed(format!(
             "watch is only allowed with GET, not {method}"

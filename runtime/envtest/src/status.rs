@@ -171,6 +171,15 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// A request body over the server's limit (apimachinery `NewRequestEntityTooLargeError`).
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }

@@ -118,6 +118,51 @@ fn cell(obj: &Value, column: &PrinterColumn) -> Value {
                 .unwrap_or_default();
             return json!(format!("{}/{name}", kind.to_lowercase()));
         }
+        Render::KindName => {
+            let field = |k: &str| {
+                found
+                    .first()
+                    .and_then(|r| r.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            return json!(format!("{}/{}", field("kind"), field("name")));
+        }
+        Render::Int => return found.first().cloned().unwrap_or_else(|| json!(0)),
+        Render::OfTotal(total_path) => {
+            let count = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
+            let total = eval_json_path(obj, total_path);
+            return json!(format!("{}/{}", count(found.first()), count(total.first())));
+        }
+        Render::Selector => {
+            let text = found
+                .first()
+                .map(crate::scale::format_label_selector)
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "<none>".into());
+            return json!(text);
+        }
+        Render::Sum => {
+            let total: i64 = found.iter().filter_map(Value::as_i64).sum();
+            return json!(total);
+        }
+        Render::ContainersReady => {
+            let ready = found
+                .first()
+                .and_then(Value::as_array)
+                .map_or(0, |statuses| {
+                    statuses
+                        .iter()
+                        .filter(|s| s.get("ready").and_then(Value::as_bool) == Some(true))
+                        .count()
+                });
+            let total = eval_json_path(obj, ".spec.containers")
+                .first()
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            return json!(format!("{ready}/{total}"));
+        }
         Render::Timestamp | Render::Value => {}
     }
     let Some(first) = found.first() else {

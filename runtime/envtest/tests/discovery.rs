@@ -63,7 +63,21 @@ async fn kube_discovery_legacy_and_aggregated() {
             ("namespaces", Scope::Cluster)
         );
         assert!(discovery.get("coordination.k8s.io").is_some());
-        assert!(discovery.get("apps").is_none(), "no workloads are served");
+        let apps = discovery.get("apps").expect("workloads are served");
+        let (deploy, caps) = apps.recommended_kind("Deployment").expect("deployments");
+        assert_eq!(deploy.plural, "deployments");
+        let mut subs: Vec<&str> = caps
+            .subresources
+            .iter()
+            .map(|(sub, _)| sub.plural.rsplit('/').next().unwrap_or_default())
+            .collect();
+        subs.sort();
+        assert_eq!(subs, ["scale", "status"]);
+        assert!(discovery.get("rbac.authorization.k8s.io").is_some());
+        assert!(
+            discovery.get("autoscaling").is_none(),
+            "no autoscalers are served"
+        );
     }
     let info = env.client().apiserver_version().await.unwrap();
     assert_eq!(
@@ -127,8 +141,9 @@ async fn raw_endpoints() {
     );
 
     for missing in [
-        "/api/v1/pods",
-        "/apis/apps/v1/deployments",
+        "/api/v1/replicationcontrollers",
+        "/apis/autoscaling/v2/horizontalpodautoscalers",
+        "/apis/apps/v1/namespaces/default/deployments/x/y/z",
         "/apis/stable.example.com/v1/crontabs/x",
         "/nothing",
     ] {
