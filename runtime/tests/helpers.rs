@@ -158,7 +158,7 @@ async fn server_side_apply_uses_the_controllers_field_manager_and_forces_ownersh
 #[tokio::test]
 async fn a_child_with_a_controller_reference_is_stored_with_it() {
     let env = support::env().await;
-    // envtest serves no apps/v1 (no workload controllers); the owner only needs its
+    // envtest serves apps/v1 now (no workload controllers); the owner only needs its
     // identity, as the API server would have returned it.
     let owner = Deployment {
         metadata: ObjectMeta {
