@@ -5,6 +5,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 # One target dir for the workspace and the generated projects, so dependencies compile once.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+# Incremental artifacts help edit-compile loops, not one-shot CI builds: without them the
+# build is faster from scratch and target/ is several GiB smaller.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "== fmt"
 cargo fmt --all --check
