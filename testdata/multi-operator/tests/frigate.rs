@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kubesmith_envtest::Environment;
 use kubesmith_runtime::{Manager, Options};
@@ -63,6 +63,20 @@ async fn sample_is_reconciled_and_released_on_delete() {
     tokio::time::timeout(DEADLINE, ready)
         .await
         .expect("the sample becomes Ready with the finalizer in time")
+        .expect("watching the sample");
+
+    // A new spec: the Ready condition follows the new generation.
+    let patch = serde_json::json!({ "spec": { "foo": "baz" } });
+    objects
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("change the spec");
+    let updated = await_condition(objects.clone(), &name, |obj: Option<&api::Frigate>| {
+        obj.is_some_and(|obj| obj.metadata.generation == Some(2) && is_ready(obj))
+    });
+    tokio::time::timeout(DEADLINE, updated)
+        .await
+        .expect("Ready follows generation 2 in time")
         .expect("watching the sample");
 
     objects

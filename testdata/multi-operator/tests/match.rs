@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, PostParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kubesmith_envtest::Environment;
 use kubesmith_runtime::{Manager, Options};
@@ -64,6 +65,40 @@ async fn sample_is_reconciled_and_released_on_delete() {
         .await
         .expect("the sample becomes Ready with the finalizer in time")
         .expect("watching the sample");
+
+    // A new spec: the Ready condition follows the new generation.
+    let patch = serde_json::json!({ "spec": { "foo": "baz" } });
+    objects
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("change the spec");
+    let updated = await_condition(objects.clone(), &name, |obj: Option<&api::Match>| {
+        obj.is_some_and(|obj| obj.metadata.generation == Some(2) && is_ready(obj))
+    });
+    tokio::time::timeout(DEADLINE, updated)
+        .await
+        .expect("Ready follows generation 2 in time")
+        .expect("watching the sample");
+
+    // The owned ConfigMap comes back when deleted.
+    let configmaps: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let child = format!("{name}-config");
+    let old = configmaps
+        .get(&child)
+        .await
+        .expect("the owned ConfigMap exists");
+    configmaps
+        .delete(&child, &DeleteParams::default())
+        .await
+        .expect("delete the owned ConfigMap");
+    let old_uid = old.metadata.uid.clone();
+    let recreated = await_condition(configmaps.clone(), &child, move |cm: Option<&ConfigMap>| {
+        cm.is_some_and(|cm| cm.metadata.uid != old_uid)
+    });
+    tokio::time::timeout(DEADLINE, recreated)
+        .await
+        .expect("the owned ConfigMap is re-created in time")
+        .expect("watching the ConfigMap");
 
     objects
         .delete(&name, &DeleteParams::default())

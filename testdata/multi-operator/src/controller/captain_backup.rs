@@ -1,6 +1,10 @@
 //! The Captain controller: makes the cluster match each Captain's spec.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
 use kubesmith_runtime::prelude::*;
+use kubesmith_runtime::{apply, owner};
 
 use crate::api::crew::v1 as api;
 
@@ -22,6 +26,11 @@ pub struct CaptainBackupReconciler;
     verbs = ["get", "update", "patch"]
 )]
 #[kubesmith_runtime::rbac(groups = ["crew.testproject.org"], resources = ["captains/finalizers"], verbs = ["update"])]
+#[kubesmith_runtime::rbac(
+    groups = [""],
+    resources = ["configmaps"],
+    verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
+)]
 #[kubesmith_runtime::rbac(groups = ["", "events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
 impl Reconciler<api::Captain> for CaptainBackupReconciler {
     async fn reconcile(&self, ctx: Context<api::Captain>) -> Result<Action, ReconcileError> {
@@ -42,6 +51,23 @@ impl Reconciler<api::Captain> for CaptainBackupReconciler {
         }
 
         // TODO(user): make the cluster match obj.spec here.
+
+        // An example child: a ConfigMap this Captain controls. The controller `owns`
+        // ConfigMaps, so deleting it brings it back; the garbage collector deletes it with
+        // its owner.
+        let mut config = ConfigMap::default();
+        config.metadata.name = Some(format!("{}-config", obj.name_any()));
+        config.metadata.namespace = obj.namespace();
+        owner::set_controller_reference(&*obj, &mut config)?;
+        let owner_references = config.metadata.owner_references.clone();
+        let data = BTreeMap::from([("foo".to_string(), obj.spec.foo.clone().unwrap_or_default())]);
+        let configmaps: Api<ConfigMap> =
+            Api::namespaced(ctx.client().clone(), &obj.namespace().unwrap_or_default());
+        apply::create_or_update(&configmaps, config, |cm| {
+            cm.metadata.owner_references = owner_references;
+            cm.data = Some(data);
+        })
+        .await?;
 
         let mut status = obj.status.clone().unwrap_or_default();
         let ready = conditions::new(
@@ -67,6 +93,7 @@ impl Reconciler<api::Captain> for CaptainBackupReconciler {
 pub fn add(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     Controller::managed_by(mgr)
         .for_::<api::Captain>()
+        .owns::<ConfigMap>()
         .named("captain-backup")
         .complete(CaptainBackupReconciler)
 }

@@ -1,6 +1,10 @@
 //! The Redis controller: makes the cluster match each Redis's spec.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
 use kubesmith_runtime::prelude::*;
+use kubesmith_runtime::{apply, owner};
 
 use crate::api::cache::v1 as api;
 
@@ -22,6 +26,11 @@ pub struct RedisReconciler;
     verbs = ["get", "update", "patch"], namespace = "namespaced-operator-system"
 )]
 #[kubesmith_runtime::rbac(groups = ["cache.example.com"], resources = ["redises/finalizers"], verbs = ["update"], namespace = "namespaced-operator-system")]
+#[kubesmith_runtime::rbac(
+    groups = [""],
+    resources = ["configmaps"],
+    verbs = ["get", "list", "watch", "create", "update", "patch", "delete"], namespace = "namespaced-operator-system"
+)]
 #[kubesmith_runtime::rbac(groups = ["", "events.k8s.io"], resources = ["events"], verbs = ["create", "patch"], namespace = "namespaced-operator-system")]
 impl Reconciler<api::Redis> for RedisReconciler {
     async fn reconcile(&self, ctx: Context<api::Redis>) -> Result<Action, ReconcileError> {
@@ -42,6 +51,23 @@ impl Reconciler<api::Redis> for RedisReconciler {
         }
 
         // TODO(user): make the cluster match obj.spec here.
+
+        // An example child: a ConfigMap this Redis controls. The controller `owns`
+        // ConfigMaps, so deleting it brings it back; the garbage collector deletes it with
+        // its owner.
+        let mut config = ConfigMap::default();
+        config.metadata.name = Some(format!("{}-config", obj.name_any()));
+        config.metadata.namespace = obj.namespace();
+        owner::set_controller_reference(&*obj, &mut config)?;
+        let owner_references = config.metadata.owner_references.clone();
+        let data = BTreeMap::from([("foo".to_string(), obj.spec.foo.clone().unwrap_or_default())]);
+        let configmaps: Api<ConfigMap> =
+            Api::namespaced(ctx.client().clone(), &obj.namespace().unwrap_or_default());
+        apply::create_or_update(&configmaps, config, |cm| {
+            cm.metadata.owner_references = owner_references;
+            cm.data = Some(data);
+        })
+        .await?;
 
         let mut status = obj.status.clone().unwrap_or_default();
         let ready = conditions::new(
@@ -67,6 +93,7 @@ impl Reconciler<api::Redis> for RedisReconciler {
 pub fn add(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     Controller::managed_by(mgr)
         .for_::<api::Redis>()
+        .owns::<ConfigMap>()
         .named("redis")
         .complete(RedisReconciler)
 }
