@@ -736,7 +736,7 @@ fn init_namespaced_scaffolds_a_namespace_scoped_manager() {
     let controller = read(&dir, "src/controller/memcached.rs");
     assert_eq!(
         controller.matches(r#"namespace = "scoped-system""#).count(),
-        4,
+        5,
         "{controller}"
     );
 }
