@@ -117,15 +117,29 @@ async fn run_once(side: Side, adds: usize, keys: usize, workers: usize) -> Resul
             let refs: Vec<ObjectRef<ConfigMap>> = (0..keys)
                 .map(|i| ObjectRef::new(&crate::load::name(i)).within(NAMESPACE))
                 .collect();
-            let input = futures::stream::iter(
-                (0..adds).map(move |i| Ok::<_, Infallible>(refs[i % keys].clone())),
-            );
+            // kube's scheduler ends as soon as its input stream ends, dropping what is still
+            // queued, so the input is held open until every key was reconciled after its last
+            // add (the same work kubesmith's shutdown-and-drain waits for).
+            let coverage = Arc::new(Coverage::new(adds, keys));
+            let input = {
+                let coverage = Arc::clone(&coverage);
+                let until_covered = Arc::clone(&coverage);
+                futures::stream::iter((0..adds).map(move |i| {
+                    coverage.added(i);
+                    Ok::<_, Infallible>(refs[i % keys].clone())
+                }))
+                .chain(
+                    futures::stream::once(async move { until_covered.done.notified().await })
+                        .filter_map(|()| futures::future::ready(None)),
+                )
+            };
             let counter = Arc::clone(&processed);
             let workers = u16::try_from(workers).unwrap_or(u16::MAX);
             let start = Instant::now();
             applier(
-                move |_obj, _ctx: Arc<()>| {
+                move |obj: Arc<ConfigMap>, _ctx: Arc<()>| {
                     counter.fetch_add(1, Ordering::Relaxed);
+                    coverage.reconciled(&obj);
                     futures::future::ready(Ok::<_, Infallible>(Action::await_change()))
                 },
                 |_, _, _| Action::await_change(),
@@ -140,6 +154,57 @@ async fn run_once(side: Side, adds: usize, keys: usize, workers: usize) -> Resul
                 start.elapsed().as_secs_f64(),
                 processed.load(Ordering::SeqCst),
             ))
+        }
+    }
+}
+
+/// Tracks, per key, the index of its latest add and whether a reconcile started after it.
+struct Coverage {
+    keys: usize,
+    last_add: Vec<AtomicUsize>,
+    covered: Vec<AtomicUsize>,
+    final_add: Vec<usize>,
+    satisfied: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Coverage {
+    fn new(adds: usize, keys: usize) -> Self {
+        Self {
+            keys,
+            last_add: (0..keys).map(|_| AtomicUsize::new(usize::MAX)).collect(),
+            covered: (0..keys).map(|_| AtomicUsize::new(usize::MAX)).collect(),
+            // The last add of key k is the largest i < adds with i % keys == k.
+            final_add: (0..keys)
+                .map(|k| (adds - 1 - k) / keys * keys + k)
+                .collect(),
+            satisfied: AtomicUsize::new(0),
+            done: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn added(&self, i: usize) {
+        self.last_add[i % self.keys].store(i, Ordering::SeqCst);
+    }
+
+    fn reconciled(&self, obj: &ConfigMap) {
+        // Names end in the key's index (see load::name).
+        let Some(k) = obj
+            .metadata
+            .name
+            .as_deref()
+            .and_then(|n| n.rsplit('-').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|k| *k < self.keys)
+        else {
+            return;
+        };
+        let seen = self.last_add[k].load(Ordering::SeqCst);
+        if seen == self.final_add[k]
+            && self.covered[k].swap(seen, Ordering::SeqCst) != seen
+            && self.satisfied.fetch_add(1, Ordering::SeqCst) + 1 == self.keys
+        {
+            self.done.notify_one();
         }
     }
 }

@@ -143,11 +143,15 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} {u} | {} {u} | {:.2} | {} | {} | {} |",
+                "| {} | {} {u} | {} {u} | {} | {} | {} | {} |",
                 r.figure,
                 num(r.kubesmith),
                 num(r.kube_runtime),
-                r.ratio(),
+                if r.ratio().is_finite() {
+                    format!("{:.2}", r.ratio())
+                } else {
+                    "n/a".into()
+                },
                 match r.better {
                     Better::Lower => "lower (ratio < 1 favours kubesmith)",
                     Better::Higher => "higher (ratio > 1 favours kubesmith)",

@@ -95,7 +95,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if objects == 0 || latency_rate == 0 || latency_seconds <= 0.0 || queue_adds == 0 {
         bail!("--objects, --latency-rate, --latency-seconds and --queue-adds must be positive");
     }
-    if args.concurrency.iter().any(|c| *c == 0) || args.queue_workers.iter().any(|w| *w == 0) {
+    if args.concurrency.contains(&0) || args.queue_workers.contains(&0) {
         bail!("--concurrency and --queue-workers take positive numbers, e.g. 1,4,16");
     }
     let exe = std::env::current_exe().context("locating the kubesmith-bench binary")?;
@@ -418,7 +418,7 @@ struct ChildRunner<'a> {
 
 impl ChildRunner<'_> {
     fn both(&mut self, name: &str, args: impl Fn(Side) -> Vec<String>) -> Result<Pair> {
-        let sides = if self.order % 2 == 0 {
+        let sides = if self.order.is_multiple_of(2) {
             [Side::Kubesmith, Side::KubeRuntime]
         } else {
             [Side::KubeRuntime, Side::Kubesmith]

@@ -11,7 +11,16 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
     let out = dir.path().join("BENCHMARKS.md");
     std::fs::write(&out, "# hand-written prose\n").unwrap();
     let output = Command::new(BIN)
-        .args(["run", "--server", "self", "--skip-cli", "--objects", "20", "--concurrency", "2"])
+        .args([
+            "run",
+            "--server",
+            "self",
+            "--skip-cli",
+            "--objects",
+            "20",
+            "--concurrency",
+            "2",
+        ])
         .args(["--latency-rate", "20", "--latency-seconds", "0.5"])
         .args(["--queue-adds", "400", "--queue-workers", "2"])
         .arg("--out")
@@ -21,7 +30,10 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "harness failed:\n{stderr}");
     let md = std::fs::read_to_string(&out).unwrap();
-    assert!(md.starts_with("# hand-written prose\n"), "prose kept:\n{md}");
+    assert!(
+        md.starts_with("# hand-written prose\n"),
+        "prose kept:\n{md}"
+    );
     for figure in [
         "initial sync time",
         "memory retained per object",
@@ -38,7 +50,14 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
 #[test]
 fn bad_flags_get_a_clear_error() {
     let output = Command::new(BIN)
-        .args(["run", "--server", "self", "--skip-cli", "--concurrency", "0"])
+        .args([
+            "run",
+            "--server",
+            "self",
+            "--skip-cli",
+            "--concurrency",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
