@@ -52,14 +52,43 @@ async fn warm_up(client: &Client, namespace: &str) -> Result<()> {
     Ok(())
 }
 
-/// Initial sync of every ConfigMap into the side's cache: time, RSS growth, peak RSS growth.
-pub async fn sync(side: Side, kubeconfig: &Path, namespace: &str) -> Result<Figures> {
+/// How a sync child reads its memory: the resident set from procfs (`kubesmith-bench`), or
+/// the live heap from dhat's counting allocator (`kubesmith-bench-heap`).
+pub struct Probe {
+    /// Current and peak-since-reset bytes.
+    pub read: fn() -> Result<crate::procfs::Memory>,
+    /// Resets the peak to the current value (a no-op where the peak cannot be reset: the
+    /// baseline taken just before is then the floor, and the sync's peak dominates anyway).
+    pub reset: fn() -> Result<()>,
+}
+
+impl Probe {
+    pub const RSS: Probe = Probe {
+        read: crate::procfs::memory,
+        reset: crate::procfs::reset_peak,
+    };
+}
+
+/// Runs the sync figure in this process and prints its `RESULT` line.
+pub fn sync_child(t: &crate::Target, probe: &Probe) -> Result<()> {
+    let figures = crate::runtime()?.block_on(sync(t.side, &t.kubeconfig, &t.namespace, probe))?;
+    println!("RESULT {}", serde_json::to_string(&figures)?);
+    Ok(())
+}
+
+/// Initial sync of every ConfigMap into the side's cache: time, memory growth, peak growth.
+pub async fn sync(
+    side: Side,
+    kubeconfig: &Path,
+    namespace: &str,
+    probe: &Probe,
+) -> Result<Figures> {
     let client = client(kubeconfig).await?;
     warm_up(&client, namespace).await?;
     // Let the warm-up's transient allocations settle before the baseline.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = crate::procfs::memory()?;
-    crate::procfs::reset_peak()?;
+    let before = (probe.read)()?;
+    (probe.reset)()?;
     let cpu_before = crate::procfs::cpu_seconds(0)?;
     let start = Instant::now();
 
@@ -90,23 +119,27 @@ pub async fn sync(side: Side, kubeconfig: &Path, namespace: &str) -> Result<Figu
     let elapsed = start.elapsed();
     let cpu = crate::procfs::cpu_seconds(0)? - cpu_before;
     // The peak is read at once; the retained size after transient buffers were freed.
-    let peak = crate::procfs::memory()?;
+    let peak = (probe.read)()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = crate::procfs::memory()?;
+    let after = (probe.read)()?;
     drop(_keep);
-    let per_object = |bytes: u64| bytes.saturating_sub(before.rss) as f64 / objects.max(1) as f64;
+    let per_object =
+        |bytes: u64| bytes.saturating_sub(before.current) as f64 / objects.max(1) as f64;
     Ok(Figures::from([
         ("objects".into(), objects as f64),
         ("sync_seconds".into(), elapsed.as_secs_f64()),
         ("client_cpu_seconds".into(), cpu),
-        ("baseline_rss_bytes".into(), before.rss as f64),
-        ("retained_bytes_per_object".into(), per_object(after.rss)),
+        ("baseline_bytes".into(), before.current as f64),
+        (
+            "retained_bytes_per_object".into(),
+            per_object(after.current),
+        ),
         (
             "peak_bytes_per_object".into(),
-            per_object(peak.hwm.max(after.hwm)),
+            per_object(peak.peak.max(after.peak)),
         ),
-        ("rss_after_sync_bytes".into(), after.rss as f64),
-        ("peak_rss_bytes".into(), peak.hwm.max(after.hwm) as f64),
+        ("after_sync_bytes".into(), after.current as f64),
+        ("peak_bytes".into(), peak.peak.max(after.peak) as f64),
     ]))
 }
 

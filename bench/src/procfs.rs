@@ -5,13 +5,14 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
-/// `VmRSS` and `VmHWM` (peak resident set) of this process, in bytes.
+/// Memory of this process in bytes: now, and the peak since the last reset.
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
-    pub rss: u64,
-    pub hwm: u64,
+    pub current: u64,
+    pub peak: u64,
 }
 
+/// `VmRSS` and `VmHWM` (peak resident set).
 pub fn memory() -> Result<Memory> {
     let status = std::fs::read_to_string("/proc/self/status")
         .context("reading /proc/self/status (the harness needs Linux procfs)")?;
@@ -29,8 +30,8 @@ pub fn memory() -> Result<Memory> {
         Ok(kib * 1024)
     };
     Ok(Memory {
-        rss: field("VmRSS:")?,
-        hwm: field("VmHWM:")?,
+        current: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
     })
 }
 

@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Work queue worker counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     queue_workers: Vec<usize>,
+    /// Rounds per figure and side (the table shows medians) [default: 3, 1 with --quick].
+    #[arg(long)]
+    repeat: Option<usize>,
     /// Skip the `kubesmith init` + `create api` timing.
     #[arg(long)]
     skip_cli: bool,
@@ -92,8 +95,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let queue_adds = args
         .queue_adds
         .unwrap_or(if args.quick { 100_000 } else { 500_000 });
-    if objects == 0 || latency_rate == 0 || latency_seconds <= 0.0 || queue_adds == 0 {
-        bail!("--objects, --latency-rate, --latency-seconds and --queue-adds must be positive");
+    let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 });
+    if objects == 0 || repeat == 0 || latency_rate == 0 || latency_seconds <= 0.0 || queue_adds == 0
+    {
+        bail!(
+            "--objects, --repeat, --latency-rate, --latency-seconds and --queue-adds must be positive"
+        );
     }
     if args.concurrency.contains(&0) || args.queue_workers.contains(&0) {
         bail!("--concurrency and --queue-workers take positive numbers, e.g. 1,4,16");
@@ -180,6 +187,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut runner = ChildRunner {
         exe: &exe,
         server_pid: server.pid(),
+        repeat,
         order: 0,
     };
     let target = |side: Side| -> Vec<String> {
@@ -216,14 +224,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Better::Lower,
     ));
     report.row(sync.row(
-        "memory retained per object after sync (RSS growth / N)",
+        "RSS retained per object after sync (VmRSS growth / N)",
         "retained_bytes_per_object",
         1.0,
         "B",
         Better::Lower,
     ));
     report.row(sync.row(
-        "peak memory per object during sync (VmHWM growth / N)",
+        "RSS peak per object during sync (VmHWM growth / N)",
         "peak_bytes_per_object",
         1.0,
         "B",
@@ -236,6 +244,37 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "ms",
         Better::Lower,
     ));
+
+    // The same sync under dhat's counting allocator: exact live and peak heap bytes.
+    let heap_exe = exe.with_file_name("kubesmith-bench-heap");
+    if heap_exe.is_file() {
+        eprintln!("==> initial sync, heap bytes (dhat)");
+        let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
+        let mut retained = heap.row(
+            "heap retained per object after sync (dhat live bytes / N)",
+            "retained_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        );
+        // dhat slows the process; its runs' server CPU says nothing about either side.
+        retained.server_cpu = None;
+        report.row(retained);
+        let mut peak = heap.row(
+            "heap peak per object during sync (dhat max live bytes / N)",
+            "peak_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        );
+        peak.server_cpu = None;
+        report.row(peak);
+    } else {
+        report.note(format!(
+            "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
+            heap_exe.display()
+        ));
+    }
 
     for &c in &args.concurrency {
         eprintln!("==> reconcile throughput, concurrency {c}");
@@ -411,48 +450,93 @@ impl Pair {
 struct ChildRunner<'a> {
     exe: &'a Path,
     server_pid: u32,
+    /// Rounds per figure; each figure is the median of the rounds.
+    repeat: usize,
     /// Alternates which side goes first, so drift (server history growing, the machine's
     /// other load) does not always favour the same side.
     order: usize,
 }
 
+/// Per key, the median over rounds.
+fn median(rounds: &[Figures]) -> Figures {
+    let mut out = Figures::new();
+    if let Some(first) = rounds.first() {
+        for key in first.keys() {
+            let mut v: Vec<f64> = rounds.iter().filter_map(|r| r.get(key).copied()).collect();
+            v.sort_by(f64::total_cmp);
+            out.insert(key.clone(), v[v.len() / 2]);
+        }
+    }
+    out
+}
+
 impl ChildRunner<'_> {
+    /// Runs `kubesmith-bench child <args>` for both sides.
     fn both(&mut self, name: &str, args: impl Fn(Side) -> Vec<String>) -> Result<Pair> {
-        let sides = if self.order.is_multiple_of(2) {
-            [Side::Kubesmith, Side::KubeRuntime]
-        } else {
-            [Side::KubeRuntime, Side::Kubesmith]
-        };
-        self.order += 1;
-        let mut ks = None;
-        let mut kr = None;
-        for side in sides {
-            let out = self.one(name, side, &args(side))?;
-            match side {
-                Side::Kubesmith => ks = Some(out),
-                Side::KubeRuntime => kr = Some(out),
+        let exe = self.exe.to_path_buf();
+        self.both_on(&exe, true, name, args)
+    }
+
+    /// Runs `program [child] <args>` for both sides, `repeat` rounds, alternating the order.
+    fn both_on(
+        &mut self,
+        program: &Path,
+        child: bool,
+        name: &str,
+        args: impl Fn(Side) -> Vec<String>,
+    ) -> Result<Pair> {
+        let mut ks = Vec::new();
+        let mut kr = Vec::new();
+        for _ in 0..self.repeat {
+            let sides = if self.order.is_multiple_of(2) {
+                [Side::Kubesmith, Side::KubeRuntime]
+            } else {
+                [Side::KubeRuntime, Side::Kubesmith]
+            };
+            self.order += 1;
+            for side in sides {
+                let (mut figures, server_cpu) =
+                    self.one(program, child, name, side, &args(side))?;
+                figures.insert("server_cpu_seconds".into(), server_cpu);
+                match side {
+                    Side::Kubesmith => ks.push(figures),
+                    Side::KubeRuntime => kr.push(figures),
+                }
             }
         }
-        let ((ks, ks_server_cpu), (kr, kr_server_cpu)) = (
-            ks.context("no kubesmith result")?,
-            kr.context("no kube-runtime result")?,
-        );
+        let (ks, kr) = (median(&ks), median(&kr));
+        let cpu = |f: &Figures| f.get("server_cpu_seconds").copied().unwrap_or(f64::NAN);
         Ok(Pair {
+            ks_server_cpu: cpu(&ks),
+            kr_server_cpu: cpu(&kr),
             ks,
             kr,
-            ks_server_cpu,
-            kr_server_cpu,
         })
     }
 
-    fn one(&self, name: &str, side: Side, args: &[String]) -> Result<(Figures, f64)> {
+    fn one(
+        &self,
+        program: &Path,
+        child: bool,
+        name: &str,
+        side: Side,
+        args: &[String],
+    ) -> Result<(Figures, f64)> {
         let server_before = crate::procfs::cpu_seconds(self.server_pid)?;
-        let output = Command::new(self.exe)
-            .arg("child")
+        let mut cmd = Command::new(program);
+        if child {
+            cmd.arg("child");
+        }
+        let output = cmd
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .with_context(|| format!("running the {name} child for {side}"))?;
+            .with_context(|| {
+                format!(
+                    "running the {name} child for {side} ({})",
+                    program.display()
+                )
+            })?;
         let server_cpu = crate::procfs::cpu_seconds(self.server_pid)? - server_before;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -36,7 +36,8 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
     );
     for figure in [
         "initial sync time",
-        "memory retained per object",
+        "RSS retained per object",
+        "heap retained per object",
         "reconciles/s, 1 patch each, concurrency 2",
         "event -> reconcile latency p99",
         "work queue adds/s, 2 workers, each key 4x",
