@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// Rounds per figure and side (the table shows medians) [default: 3, 1 with --quick].
     #[arg(long)]
     repeat: Option<usize>,
+    /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
+    #[arg(long)]
+    skip_heap: bool,
     /// Skip the `kubesmith init` + `create api` timing.
     #[arg(long)]
     skip_cli: bool,
@@ -247,7 +250,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
     // The same sync under dhat's counting allocator: exact live and peak heap bytes.
     let heap_exe = exe.with_file_name("kubesmith-bench-heap");
-    if heap_exe.is_file() {
+    if args.skip_heap {
+        report.note("heap bytes (dhat) not measured: --skip-heap".into());
+    } else if heap_exe.is_file() {
         eprintln!("==> initial sync, heap bytes (dhat)");
         let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
         let mut retained = heap.row(
@@ -294,6 +299,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "/s",
             Better::Higher,
         ));
+        // CPU per patched object: less sensitive to the machine's other load than wall time.
+        let mut cpu = r.row(
+            &format!("client CPU per reconcile, concurrency {c}"),
+            "client_cpu_us_per_reconcile",
+            1.0,
+            "µs",
+            Better::Lower,
+        );
+        let per = |f: &Figures| {
+            f.get("client_cpu_seconds").copied().unwrap_or(f64::NAN) * 1e6
+                / f.get("patched").copied().unwrap_or(f64::NAN)
+        };
+        (cpu.kubesmith, cpu.kube_runtime) = (per(&r.ks), per(&r.kr));
+        report.row(cpu);
     }
 
     eprintln!("==> event -> reconcile latency ({latency_rate}/s for {latency_seconds}s)");

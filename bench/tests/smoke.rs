@@ -16,6 +16,8 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
             "--server",
             "self",
             "--skip-cli",
+            // dhat's heap variant is left out: unoptimised, it alone takes longer than the rest.
+            "--skip-heap",
             "--objects",
             "20",
             "--concurrency",
@@ -37,7 +39,6 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
     for figure in [
         "initial sync time",
         "RSS retained per object",
-        "heap retained per object",
         "reconciles/s, 1 patch each, concurrency 2",
         "event -> reconcile latency p99",
         "work queue adds/s, 2 workers, each key 4x",
