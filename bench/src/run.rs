@@ -48,6 +48,14 @@ pub struct RunArgs {
     /// Rounds per figure and side (the table shows medians) [default: 3, 1 with --quick].
     #[arg(long)]
     repeat: Option<usize>,
+    /// Which figures to measure (the API server's own figures are always taken).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sync,reconcile,latency,queue,cli"
+    )]
+    figures: Vec<Part>,
     /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
     #[arg(long)]
     skip_heap: bool,
@@ -58,6 +66,16 @@ pub struct RunArgs {
     /// markers, appended if they are missing).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// A group of figures, for `--figures`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Sync,
+    Reconcile,
+    Latency,
+    Queue,
+    Cli,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -113,7 +131,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(p) => p.clone(),
         None => exe.with_file_name("kubesmith"),
     };
-    let needs_cli = args.server == Server::Cli || !args.skip_cli;
+    let wants = |part: Part| args.figures.contains(&part);
+    let needs_cli = args.server == Server::Cli || (!args.skip_cli && wants(Part::Cli));
     if needs_cli && !kubesmith.is_file() {
         bail!(
             "the kubesmith CLI is not at {} (build it with `cargo build --release -p kubesmith`, \
@@ -124,6 +143,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
     let mut report = Report::new(objects, args.quick);
     report.command = std::env::args().collect::<Vec<_>>().join(" ");
+    report.key = format!(
+        "objects={objects} figures={}",
+        args.figures
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let kubeconfig = dir.path().join("kubeconfig");
 
@@ -208,198 +235,207 @@ pub fn run(args: &RunArgs) -> Result<()> {
         ]
     };
 
-    eprintln!("==> initial sync");
-    let sync = runner.both("sync", |side| {
-        let mut a = vec!["sync".to_owned()];
-        a.extend(target(side));
-        a
-    })?;
-    let objs = objects as f64;
-    anyhow::ensure!(
-        sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
-        "a cache did not hold all {objects} objects after sync"
-    );
-    report.row(sync.row(
-        "initial sync time",
-        "sync_seconds",
-        1e3,
-        "ms",
-        Better::Lower,
-    ));
-    report.row(sync.row(
-        "RSS retained per object after sync (VmRSS growth / N)",
-        "retained_bytes_per_object",
-        1.0,
-        "B",
-        Better::Lower,
-    ));
-    report.row(sync.row(
-        "RSS peak per object during sync (VmHWM growth / N)",
-        "peak_bytes_per_object",
-        1.0,
-        "B",
-        Better::Lower,
-    ));
-    report.row(sync.row(
-        "client CPU time of the sync",
-        "client_cpu_seconds",
-        1e3,
-        "ms",
-        Better::Lower,
-    ));
-
-    // The same sync under dhat's counting allocator: exact live and peak heap bytes.
-    let heap_exe = exe.with_file_name("kubesmith-bench-heap");
-    if args.skip_heap {
-        report.note("heap bytes (dhat) not measured: --skip-heap".into());
-    } else if heap_exe.is_file() {
-        eprintln!("==> initial sync, heap bytes (dhat)");
-        let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
-        let mut retained = heap.row(
-            "heap retained per object after sync (dhat live bytes / N)",
+    if wants(Part::Sync) {
+        eprintln!("==> initial sync");
+        let sync = runner.both("sync", |side| {
+            let mut a = vec!["sync".to_owned()];
+            a.extend(target(side));
+            a
+        })?;
+        let objs = objects as f64;
+        anyhow::ensure!(
+            sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
+            "a cache did not hold all {objects} objects after sync"
+        );
+        report.row(sync.row(
+            "initial sync time",
+            "sync_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+        report.row(sync.row(
+            "RSS retained per object after sync (VmRSS growth / N)",
             "retained_bytes_per_object",
             1.0,
             "B",
             Better::Lower,
-        );
-        // dhat slows the process; its runs' server CPU says nothing about either side.
-        retained.server_cpu = None;
-        report.row(retained);
-        let mut peak = heap.row(
-            "heap peak per object during sync (dhat max live bytes / N)",
+        ));
+        report.row(sync.row(
+            "RSS peak per object during sync (VmHWM growth / N)",
             "peak_bytes_per_object",
             1.0,
             "B",
             Better::Lower,
-        );
-        peak.server_cpu = None;
-        report.row(peak);
-    } else {
-        report.note(format!(
+        ));
+        report.row(sync.row(
+            "client CPU time of the sync",
+            "client_cpu_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+
+        // The same sync under dhat's counting allocator: exact live and peak heap bytes.
+        let heap_exe = exe.with_file_name("kubesmith-bench-heap");
+        if args.skip_heap {
+            report.note("heap bytes (dhat) not measured: --skip-heap".into());
+        } else if heap_exe.is_file() {
+            eprintln!("==> initial sync, heap bytes (dhat)");
+            let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
+            let mut retained = heap.row(
+                "heap retained per object after sync (dhat live bytes / N)",
+                "retained_bytes_per_object",
+                1.0,
+                "B",
+                Better::Lower,
+            );
+            // dhat slows the process; its runs' server CPU says nothing about either side.
+            retained.server_cpu = None;
+            report.row(retained);
+            let mut peak = heap.row(
+                "heap peak per object during sync (dhat max live bytes / N)",
+                "peak_bytes_per_object",
+                1.0,
+                "B",
+                Better::Lower,
+            );
+            peak.server_cpu = None;
+            report.row(peak);
+        } else {
+            report.note(format!(
             "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
             heap_exe.display()
         ));
+        }
     }
 
-    for &c in &args.concurrency {
-        eprintln!("==> reconcile throughput, concurrency {c}");
-        let r = runner.both("reconcile", |side| {
+    if wants(Part::Reconcile) {
+        for &c in &args.concurrency {
+            eprintln!("==> reconcile throughput, concurrency {c}");
+            let r = runner.both("reconcile", |side| {
+                let mut a = vec![
+                    "reconcile".to_owned(),
+                    "--concurrency".into(),
+                    c.to_string(),
+                ];
+                a.extend(target(side));
+                a
+            })?;
+            report.row(r.row(
+                &format!("reconciles/s, 1 patch each, concurrency {c}"),
+                "reconciles_per_second",
+                1.0,
+                "/s",
+                Better::Higher,
+            ));
+            // CPU per patched object: less sensitive to the machine's other load than wall time.
+            let mut cpu = r.row(
+                &format!("client CPU per reconcile, concurrency {c}"),
+                "client_cpu_us_per_reconcile",
+                1.0,
+                "µs",
+                Better::Lower,
+            );
+            let per = |f: &Figures| {
+                f.get("client_cpu_seconds").copied().unwrap_or(f64::NAN) * 1e6
+                    / f.get("patched").copied().unwrap_or(f64::NAN)
+            };
+            (cpu.kubesmith, cpu.kube_runtime) = (per(&r.ks), per(&r.kr));
+            report.row(cpu);
+        }
+    }
+
+    if wants(Part::Latency) {
+        eprintln!("==> event -> reconcile latency ({latency_rate}/s for {latency_seconds}s)");
+        let l = runner.both("latency", |side| {
             let mut a = vec![
-                "reconcile".to_owned(),
-                "--concurrency".into(),
-                c.to_string(),
+                "latency".to_owned(),
+                "--rate".into(),
+                latency_rate.to_string(),
+                "--seconds".into(),
+                latency_seconds.to_string(),
             ];
             a.extend(target(side));
             a
         })?;
-        report.row(r.row(
-            &format!("reconciles/s, 1 patch each, concurrency {c}"),
-            "reconciles_per_second",
-            1.0,
-            "/s",
-            Better::Higher,
-        ));
-        // CPU per patched object: less sensitive to the machine's other load than wall time.
-        let mut cpu = r.row(
-            &format!("client CPU per reconcile, concurrency {c}"),
-            "client_cpu_us_per_reconcile",
-            1.0,
-            "µs",
-            Better::Lower,
-        );
-        let per = |f: &Figures| {
-            f.get("client_cpu_seconds").copied().unwrap_or(f64::NAN) * 1e6
-                / f.get("patched").copied().unwrap_or(f64::NAN)
-        };
-        (cpu.kubesmith, cpu.kube_runtime) = (per(&r.ks), per(&r.kr));
-        report.row(cpu);
-    }
-
-    eprintln!("==> event -> reconcile latency ({latency_rate}/s for {latency_seconds}s)");
-    let l = runner.both("latency", |side| {
-        let mut a = vec![
-            "latency".to_owned(),
-            "--rate".into(),
-            latency_rate.to_string(),
-            "--seconds".into(),
-            latency_seconds.to_string(),
-        ];
-        a.extend(target(side));
-        a
-    })?;
-    for (side, f) in [("kubesmith", &l.ks), ("kube-runtime", &l.kr)] {
-        let (w, o) = (
-            f.get("writes").copied().unwrap_or(0.0),
-            f.get("observed").copied().unwrap_or(0.0),
-        );
-        report.note(format!(
-            "latency stream, {side}: {w} writes, {o} observed by a reconcile"
-        ));
-    }
-    report.row(l.row(
-        &format!("event -> reconcile latency p50 ({latency_rate} updates/s)"),
-        "p50_ms",
-        1.0,
-        "ms",
-        Better::Lower,
-    ));
-    report.row(l.row(
-        &format!("event -> reconcile latency p99 ({latency_rate} updates/s)"),
-        "p99_ms",
-        1.0,
-        "ms",
-        Better::Lower,
-    ));
-
-    eprintln!("==> work queue ({queue_adds} adds per configuration)");
-    let workers = args
-        .queue_workers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let q = runner.both("queue", |side| {
-        vec![
-            "queue".to_owned(),
-            "--side".into(),
-            side.to_possible_value()
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default(),
-            "--adds".into(),
-            queue_adds.to_string(),
-            "--workers".into(),
-            workers.clone(),
-        ]
-    })?;
-    for &w in &args.queue_workers {
-        for (label, text) in [("distinct", "distinct keys"), ("dups", "each key 4x")] {
-            let mut row = q.row(
-                &format!("work queue adds/s, {w} workers, {text}"),
-                &format!("w{w}_{label}_adds_per_second"),
-                1.0,
-                "/s",
-                Better::Higher,
+        for (side, f) in [("kubesmith", &l.ks), ("kube-runtime", &l.kr)] {
+            let (w, o) = (
+                f.get("writes").copied().unwrap_or(0.0),
+                f.get("observed").copied().unwrap_or(0.0),
             );
-            // The server is idle here; its CPU column would only be noise.
-            row.server_cpu = None;
-            report.row(row);
-            if label == "dups" {
-                let p = |f: &Figures| {
-                    f.get(&format!("w{w}_dups_processed"))
-                        .copied()
-                        .unwrap_or(0.0)
-                };
-                report.note(format!(
+            report.note(format!(
+                "latency stream, {side}: {w} writes, {o} observed by a reconcile"
+            ));
+        }
+        report.row(l.row(
+            &format!("event -> reconcile latency p50 ({latency_rate} updates/s)"),
+            "p50_ms",
+            1.0,
+            "ms",
+            Better::Lower,
+        ));
+        report.row(l.row(
+            &format!("event -> reconcile latency p99 ({latency_rate} updates/s)"),
+            "p99_ms",
+            1.0,
+            "ms",
+            Better::Lower,
+        ));
+    }
+
+    if wants(Part::Queue) {
+        eprintln!("==> work queue ({queue_adds} adds per configuration)");
+        let workers = args
+            .queue_workers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let q = runner.both("queue", |side| {
+            vec![
+                "queue".to_owned(),
+                "--side".into(),
+                side.to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default(),
+                "--adds".into(),
+                queue_adds.to_string(),
+                "--workers".into(),
+                workers.clone(),
+            ]
+        })?;
+        for &w in &args.queue_workers {
+            for (label, text) in [("distinct", "distinct keys"), ("dups", "each key 4x")] {
+                let mut row = q.row(
+                    &format!("work queue adds/s, {w} workers, {text}"),
+                    &format!("w{w}_{label}_adds_per_second"),
+                    1.0,
+                    "/s",
+                    Better::Higher,
+                );
+                // The server is idle here; its CPU column would only be noise.
+                row.server_cpu = None;
+                report.row(row);
+                if label == "dups" {
+                    let p = |f: &Figures| {
+                        f.get(&format!("w{w}_dups_processed"))
+                            .copied()
+                            .unwrap_or(0.0)
+                    };
+                    report.note(format!(
                     "work queue, {w} workers, each key 4x: {queue_adds} adds ran {} reconciles on kubesmith, {} on kube-runtime",
                     p(&q.ks),
                     p(&q.kr)
                 ));
+                }
             }
         }
     }
+
     drop(server);
 
-    if !args.skip_cli {
+    if !args.skip_cli && wants(Part::Cli) {
         eprintln!("==> kubesmith init + create api");
         let (init_ms, api_ms) = time_cli(&kubesmith)?;
         report.absolute(
