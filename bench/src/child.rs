@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -140,6 +140,132 @@ pub async fn sync(
         ),
         ("after_sync_bytes".into(), after.current as f64),
         ("peak_bytes".into(), peak.peak.max(after.peak) as f64),
+    ]))
+}
+
+/// Relist after 410 Gone: after the initial sync, the side's watch consumer is stalled while
+/// `writes` updates go to the first half of the objects; the server's watch broadcast
+/// overflows, the watch gets an in-stream 410 and both sides relist (kube's `watcher` does it,
+/// with `default_backoff`). Measured: the RSS peak during the relist beyond the RSS after the
+/// initial sync, per object, and the time from the end of the stall to the relisted store.
+///
+/// The relist is recognised without runtime hooks: kube-runtime's stream yields `InitDone`;
+/// kubesmith replays every relisted object as `Updated`, and for an untouched object old and
+/// new carry the same resourceVersion, which a watch event never does.
+pub async fn relist(
+    side: Side,
+    kubeconfig: &Path,
+    namespace: &str,
+    objects: usize,
+    writes: usize,
+) -> Result<Figures> {
+    use std::sync::atomic::AtomicBool;
+    let client = client(kubeconfig).await?;
+    warm_up(&client, namespace).await?;
+    let paused = Arc::new(AtomicBool::new(false));
+    let relisted = Arc::new(Notify::new());
+    let touched = (objects / 2).max(1);
+    let untouched = objects - touched;
+    anyhow::ensure!(untouched > 0, "the relist figure needs at least 2 objects");
+    let keep: Box<dyn std::any::Any> = match side {
+        Side::Kubesmith => {
+            let cache = kubesmith_runtime::cache::Cache::new(client.clone());
+            let store = cache.store::<ConfigMap>();
+            cache.start()?;
+            cache.wait_for_sync().await;
+            let (paused, relisted) = (Arc::clone(&paused), Arc::clone(&relisted));
+            let same_rv = AtomicUsize::new(0);
+            cache.add_event_handler::<ConfigMap>(move |n| {
+                // Stalls the informer's task (a blocking sleep: handlers are synchronous).
+                while paused.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if let kubesmith_runtime::cache::Notification::Updated { old, new } = n
+                    && old.metadata.resource_version == new.metadata.resource_version
+                    && same_rv.fetch_add(1, Ordering::SeqCst) + 1 == untouched
+                {
+                    relisted.notify_one();
+                }
+            });
+            Box::new((cache, store))
+        }
+        Side::KubeRuntime => {
+            let (reader, writer) = reflector::store::<ConfigMap>();
+            let gate = Arc::clone(&paused);
+            let stream = reflector(
+                writer,
+                watcher(
+                    Api::<ConfigMap>::all(client.clone()),
+                    watcher::Config::default(),
+                )
+                .default_backoff()
+                .then(move |event| {
+                    let gate = Arc::clone(&gate);
+                    async move {
+                        while gate.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        event
+                    }
+                }),
+            );
+            let done = Arc::clone(&relisted);
+            let init_done = AtomicUsize::new(0);
+            let task = tokio::spawn(stream.for_each(move |event| {
+                // The first InitDone is the initial sync, the second the relist.
+                if matches!(event, Ok(watcher::Event::InitDone))
+                    && init_done.fetch_add(1, Ordering::SeqCst) == 1
+                {
+                    done.notify_one();
+                }
+                futures::future::ready(())
+            }));
+            reader
+                .wait_until_ready()
+                .await
+                .context("kube-runtime reflector writer dropped")?;
+            Box::new((reader, task))
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let synced = (crate::procfs::memory)()?;
+    crate::procfs::reset_peak()?;
+
+    paused.store(true, Ordering::SeqCst);
+    let api = Api::<ConfigMap>::namespaced(client, namespace);
+    futures::stream::iter(0..writes)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let patch = serde_json::json!({"metadata": {"annotations": {"bench.kubesmith.io/relist": i.to_string()}}});
+                api.patch(&crate::load::name(i % touched), &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+        })
+        .buffer_unordered(8)
+        .try_for_each(|_| futures::future::ready(Ok(())))
+        .await
+        .context("writing while the watch is stalled")?;
+    let unstalled = Instant::now();
+    paused.store(false, Ordering::SeqCst);
+    let ok = tokio::time::timeout(Duration::from_secs(60), relisted.notified())
+        .await
+        .is_ok();
+    let elapsed = unstalled.elapsed();
+    let after = (crate::procfs::memory)()?;
+    drop(keep);
+    anyhow::ensure!(
+        ok,
+        "{side}: no relist within 60 s after {writes} writes to a stalled watch (no 410 from the server?)"
+    );
+    Ok(Figures::from([
+        ("relist_seconds".into(), elapsed.as_secs_f64()),
+        (
+            "relist_extra_peak_bytes_per_object".into(),
+            after.peak.saturating_sub(synced.current) as f64 / objects as f64,
+        ),
+        ("rss_after_sync_bytes".into(), synced.current as f64),
+        ("peak_bytes".into(), after.peak as f64),
     ]))
 }
 

@@ -77,6 +77,12 @@ pub struct Target {
 #[derive(Subcommand, Debug)]
 enum Figure {
     Sync(Target),
+    Relist {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        writes: usize,
+    },
     Reconcile {
         #[command(flatten)]
         target: Target,
@@ -133,6 +139,9 @@ fn run_child(figure: Figure) -> anyhow::Result<()> {
         match figure {
             Figure::Sync(t) => {
                 child::sync(t.side, &t.kubeconfig, &t.namespace, &child::Probe::RSS).await
+            }
+            Figure::Relist { target: t, writes } => {
+                child::relist(t.side, &t.kubeconfig, &t.namespace, t.objects, writes).await
             }
             Figure::Reconcile {
                 target: t,

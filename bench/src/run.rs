@@ -53,9 +53,13 @@ pub struct RunArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "sync,reconcile,latency,queue,cli"
+        default_value = "sync,relist,reconcile,latency,queue,cli"
     )]
     figures: Vec<Part>,
+    /// Updates written while the watch is stalled, to overflow the server's watch buffer
+    /// (4096 events) and the socket buffers so the watch gets a 410.
+    #[arg(long, default_value_t = 20_000)]
+    relist_writes: usize,
     /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
     #[arg(long)]
     skip_heap: bool,
@@ -72,6 +76,7 @@ pub struct RunArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Part {
     Sync,
+    Relist,
     Reconcile,
     Latency,
     Queue,
@@ -308,6 +313,33 @@ pub fn run(args: &RunArgs) -> Result<()> {
             heap_exe.display()
         ));
         }
+    }
+
+    if wants(Part::Relist) {
+        eprintln!(
+            "==> relist after 410 ({} writes to a stalled watch)",
+            args.relist_writes
+        );
+        let writes = args.relist_writes.to_string();
+        let r = runner.both("relist", |side| {
+            let mut a = vec!["relist".to_owned(), "--writes".into(), writes.clone()];
+            a.extend(target(side));
+            a
+        })?;
+        report.row(r.row(
+            "RSS peak per object during a relist after 410, beyond the synced RSS",
+            "relist_extra_peak_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        ));
+        report.row(r.row(
+            "relist time, end of the stall to the relisted store (incl. 0.8 s backoff)",
+            "relist_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
     }
 
     if wants(Part::Reconcile) {
