@@ -1,0 +1,699 @@
+//! `kubesmith-bench run`: starts the API server process, loads the objects, runs every
+//! measurement once per side in a fresh child process, times the CLI, and reports.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams};
+
+use crate::Side;
+use crate::child::Figures;
+use crate::report::{Better, Report, Row};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Small sizes for a smoke run (1k objects, short streams); finishes in a few minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Number of ConfigMaps to load [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    objects: Option<usize>,
+    /// The kubesmith CLI (for `envtest serve` and the scaffolding timings)
+    /// [default: `kubesmith` next to this binary].
+    #[arg(long)]
+    kubesmith: Option<PathBuf>,
+    /// Which process serves the API: `cli` runs `kubesmith envtest serve`; `self` re-runs this
+    /// binary with the same embedded server (for tests without a CLI build).
+    #[arg(long, value_enum, default_value_t = Server::Cli)]
+    server: Server,
+    /// Reconcile concurrencies to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    concurrency: Vec<u16>,
+    /// Updates per second of the latency stream [default: 200, 100 with --quick].
+    #[arg(long)]
+    latency_rate: Option<u32>,
+    /// Length of the latency stream in seconds [default: 10, 3 with --quick].
+    #[arg(long)]
+    latency_seconds: Option<f64>,
+    /// Keys added per work queue configuration [default: 500000, 100000 with --quick].
+    #[arg(long)]
+    queue_adds: Option<usize>,
+    /// Work queue worker counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    queue_workers: Vec<usize>,
+    /// Rounds per figure and side (the table shows medians) [default: 3, 1 with --quick].
+    #[arg(long)]
+    repeat: Option<usize>,
+    /// Which figures to measure (the API server's own figures are always taken).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sync,relist,reconcile,latency,queue,cli"
+    )]
+    figures: Vec<Part>,
+    /// Updates written while the watch is stalled, to overflow the server's watch buffer
+    /// (4096 events) and the socket buffers so the watch gets a 410.
+    #[arg(long, default_value_t = 20_000)]
+    relist_writes: usize,
+    /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
+    #[arg(long)]
+    skip_heap: bool,
+    /// Skip the `kubesmith init` + `create api` timing.
+    #[arg(long)]
+    skip_cli: bool,
+    /// Write the results section into this Markdown file (between the kubesmith-bench
+    /// markers, appended if they are missing).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A group of figures, for `--figures`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Sync,
+    Relist,
+    Reconcile,
+    Latency,
+    Queue,
+    Cli,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Server {
+    Cli,
+    #[value(name = "self")]
+    SelfExe,
+}
+
+/// Kills the server process when the run ends, also on errors.
+struct ServerProcess {
+    child: Child,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let objects = args
+        .objects
+        .unwrap_or(if args.quick { 1_000 } else { 10_000 });
+    let latency_rate = args
+        .latency_rate
+        .unwrap_or(if args.quick { 100 } else { 200 });
+    let latency_seconds = args
+        .latency_seconds
+        .unwrap_or(if args.quick { 3.0 } else { 10.0 });
+    let queue_adds = args
+        .queue_adds
+        .unwrap_or(if args.quick { 100_000 } else { 500_000 });
+    let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 });
+    if objects == 0 || repeat == 0 || latency_rate == 0 || latency_seconds <= 0.0 || queue_adds == 0
+    {
+        bail!(
+            "--objects, --repeat, --latency-rate, --latency-seconds and --queue-adds must be positive"
+        );
+    }
+    if args.concurrency.contains(&0) || args.queue_workers.contains(&0) {
+        bail!("--concurrency and --queue-workers take positive numbers, e.g. 1,4,16");
+    }
+    let exe = std::env::current_exe().context("locating the kubesmith-bench binary")?;
+    let kubesmith = match &args.kubesmith {
+        Some(p) => p.clone(),
+        None => exe.with_file_name("kubesmith"),
+    };
+    let wants = |part: Part| args.figures.contains(&part);
+    let needs_cli = args.server == Server::Cli || (!args.skip_cli && wants(Part::Cli));
+    if needs_cli && !kubesmith.is_file() {
+        bail!(
+            "the kubesmith CLI is not at {} (build it with `cargo build --release -p kubesmith`, \
+             pass --kubesmith PATH, or use --server self --skip-cli)",
+            kubesmith.display()
+        );
+    }
+
+    let mut report = Report::new(objects, args.quick);
+    report.command = std::env::args().collect::<Vec<_>>().join(" ");
+    report.key = format!(
+        "objects={objects} figures={}",
+        args.figures
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let kubeconfig = dir.path().join("kubeconfig");
+
+    eprintln!("==> starting the API server ({:?})", args.server);
+    let started = Instant::now();
+    let mut cmd = match args.server {
+        Server::Cli => {
+            let mut c = Command::new(&kubesmith);
+            c.args(["envtest", "serve", "--kubeconfig"])
+                .arg(&kubeconfig);
+            c
+        }
+        Server::SelfExe => {
+            let mut c = Command::new(&exe);
+            c.args(["serve", "--kubeconfig"]).arg(&kubeconfig);
+            c
+        }
+    };
+    let server = ServerProcess {
+        child: cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the API server {cmd:?}"))?,
+    };
+    let rt = crate::runtime()?;
+    let client = rt.block_on(wait_for_server(&kubeconfig, Duration::from_secs(60)))?;
+    report.absolute(
+        "API server start-up (process spawn to first answer)",
+        started.elapsed().as_secs_f64() * 1e3,
+        "ms",
+    );
+
+    let namespace = "bench";
+    eprintln!("==> loading {objects} ConfigMaps");
+    let creates_per_second = rt.block_on(crate::load::load(&client, namespace, objects))?;
+    report.absolute(
+        "API server: creates per second (8 in flight)",
+        creates_per_second,
+        "/s",
+    );
+    let (size, managed_fields) = rt.block_on(crate::load::stored_size(&client, namespace))?;
+    report.object_bytes = size;
+    report.server_keeps_managed_fields = managed_fields;
+    let list_ms = rt.block_on(async {
+        let start = Instant::now();
+        let list = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+            .list(&ListParams::default())
+            .await?;
+        anyhow::ensure!(
+            list.items.len() == objects,
+            "listed {} of {objects} objects",
+            list.items.len()
+        );
+        Ok(start.elapsed().as_secs_f64() * 1e3)
+    })?;
+    report.absolute(
+        &format!("API server: one unpaginated LIST of {objects} objects"),
+        list_ms,
+        "ms",
+    );
+
+    let mut runner = ChildRunner {
+        exe: &exe,
+        server_pid: server.pid(),
+        repeat,
+        order: 0,
+    };
+    let target = |side: Side| -> Vec<String> {
+        vec![
+            "--side".into(),
+            side.to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default(),
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--namespace".into(),
+            namespace.into(),
+            "--objects".into(),
+            objects.to_string(),
+        ]
+    };
+
+    if wants(Part::Sync) {
+        eprintln!("==> initial sync");
+        let sync = runner.both("sync", |side| {
+            let mut a = vec!["sync".to_owned()];
+            a.extend(target(side));
+            a
+        })?;
+        let objs = objects as f64;
+        anyhow::ensure!(
+            sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
+            "a cache did not hold all {objects} objects after sync"
+        );
+        report.row(sync.row(
+            "initial sync time",
+            "sync_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+        report.row(sync.row(
+            "RSS retained per object after sync (VmRSS growth / N)",
+            "retained_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        ));
+        report.row(sync.row(
+            "RSS peak per object during sync (VmHWM growth / N)",
+            "peak_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        ));
+        report.row(sync.row(
+            "client CPU time of the sync",
+            "client_cpu_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+
+        // The same sync under dhat's counting allocator: exact live and peak heap bytes.
+        let heap_exe = exe.with_file_name("kubesmith-bench-heap");
+        if args.skip_heap {
+            report.note("heap bytes (dhat) not measured: --skip-heap".into());
+        } else if heap_exe.is_file() {
+            eprintln!("==> initial sync, heap bytes (dhat)");
+            let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
+            let mut retained = heap.row(
+                "heap retained per object after sync (dhat live bytes / N)",
+                "retained_bytes_per_object",
+                1.0,
+                "B",
+                Better::Lower,
+            );
+            // dhat slows the process; its runs' server CPU says nothing about either side.
+            retained.server_cpu = None;
+            report.row(retained);
+            let mut peak = heap.row(
+                "heap peak per object during sync (dhat max live bytes / N)",
+                "peak_bytes_per_object",
+                1.0,
+                "B",
+                Better::Lower,
+            );
+            peak.server_cpu = None;
+            report.row(peak);
+        } else {
+            report.note(format!(
+            "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
+            heap_exe.display()
+        ));
+        }
+    }
+
+    if wants(Part::Relist) {
+        eprintln!(
+            "==> relist after 410 ({} writes to a stalled watch)",
+            args.relist_writes
+        );
+        let writes = args.relist_writes.to_string();
+        let r = runner.both("relist", |side| {
+            let mut a = vec!["relist".to_owned(), "--writes".into(), writes.clone()];
+            a.extend(target(side));
+            a
+        })?;
+        report.row(r.row(
+            "RSS peak per object during a relist after 410, beyond the synced RSS",
+            "relist_extra_peak_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        ));
+        report.row(r.row(
+            "relist time, end of the stall to the relisted store (incl. 0.8 s backoff)",
+            "relist_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+    }
+
+    if wants(Part::Reconcile) {
+        for &c in &args.concurrency {
+            eprintln!("==> reconcile throughput, concurrency {c}");
+            let r = runner.both("reconcile", |side| {
+                let mut a = vec![
+                    "reconcile".to_owned(),
+                    "--concurrency".into(),
+                    c.to_string(),
+                ];
+                a.extend(target(side));
+                a
+            })?;
+            report.row(r.row(
+                &format!("reconciles/s, 1 patch each, concurrency {c}"),
+                "reconciles_per_second",
+                1.0,
+                "/s",
+                Better::Higher,
+            ));
+            // CPU per patched object: less sensitive to the machine's other load than wall time.
+            let mut cpu = r.row(
+                &format!("client CPU per reconcile, concurrency {c}"),
+                "client_cpu_us_per_reconcile",
+                1.0,
+                "µs",
+                Better::Lower,
+            );
+            let per = |f: &Figures| {
+                f.get("client_cpu_seconds").copied().unwrap_or(f64::NAN) * 1e6
+                    / f.get("patched").copied().unwrap_or(f64::NAN)
+            };
+            (cpu.kubesmith, cpu.kube_runtime) = (per(&r.ks), per(&r.kr));
+            report.row(cpu);
+        }
+    }
+
+    if wants(Part::Latency) {
+        eprintln!("==> event -> reconcile latency ({latency_rate}/s for {latency_seconds}s)");
+        let l = runner.both("latency", |side| {
+            let mut a = vec![
+                "latency".to_owned(),
+                "--rate".into(),
+                latency_rate.to_string(),
+                "--seconds".into(),
+                latency_seconds.to_string(),
+            ];
+            a.extend(target(side));
+            a
+        })?;
+        for (side, f) in [("kubesmith", &l.ks), ("kube-runtime", &l.kr)] {
+            let (w, o) = (
+                f.get("writes").copied().unwrap_or(0.0),
+                f.get("observed").copied().unwrap_or(0.0),
+            );
+            report.note(format!(
+                "latency stream, {side}: {w} writes, {o} observed by a reconcile"
+            ));
+        }
+        report.row(l.row(
+            &format!("event -> reconcile latency p50 ({latency_rate} updates/s)"),
+            "p50_ms",
+            1.0,
+            "ms",
+            Better::Lower,
+        ));
+        report.row(l.row(
+            &format!("event -> reconcile latency p99 ({latency_rate} updates/s)"),
+            "p99_ms",
+            1.0,
+            "ms",
+            Better::Lower,
+        ));
+    }
+
+    if wants(Part::Queue) {
+        eprintln!("==> work queue ({queue_adds} adds per configuration)");
+        let workers = args
+            .queue_workers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let q = runner.both("queue", |side| {
+            vec![
+                "queue".to_owned(),
+                "--side".into(),
+                side.to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default(),
+                "--adds".into(),
+                queue_adds.to_string(),
+                "--workers".into(),
+                workers.clone(),
+            ]
+        })?;
+        for &w in &args.queue_workers {
+            for (label, text) in [("distinct", "distinct keys"), ("dups", "each key 4x")] {
+                let mut row = q.row(
+                    &format!("work queue adds/s, {w} workers, {text}"),
+                    &format!("w{w}_{label}_adds_per_second"),
+                    1.0,
+                    "/s",
+                    Better::Higher,
+                );
+                // The server is idle here; its CPU column would only be noise.
+                row.server_cpu = None;
+                report.row(row);
+                if label == "dups" {
+                    let p = |f: &Figures| {
+                        f.get(&format!("w{w}_dups_processed"))
+                            .copied()
+                            .unwrap_or(0.0)
+                    };
+                    report.note(format!(
+                    "work queue, {w} workers, each key 4x: {queue_adds} adds ran {} reconciles on kubesmith, {} on kube-runtime",
+                    p(&q.ks),
+                    p(&q.kr)
+                ));
+                }
+            }
+        }
+    }
+
+    drop(server);
+
+    if !args.skip_cli && wants(Part::Cli) {
+        eprintln!("==> kubesmith init + create api");
+        let (init_ms, api_ms) = time_cli(&kubesmith)?;
+        report.absolute(
+            "`kubesmith init --domain example.com` (median of 3)",
+            init_ms,
+            "ms",
+        );
+        report.absolute(
+            "`kubesmith create api ... --skip-generate` (median of 3)",
+            api_ms,
+            "ms",
+        );
+    }
+
+    report.finish();
+    println!("{}", report.markdown());
+    if let Some(out) = &args.out {
+        report.write_into(out)?;
+        eprintln!("==> wrote the results into {}", out.display());
+    }
+    Ok(())
+}
+
+/// Waits until the server wrote its kubeconfig and answers a request.
+async fn wait_for_server(kubeconfig: &Path, timeout: Duration) -> Result<kube::Client> {
+    let deadline = Instant::now() + timeout;
+    let mut last_err = None;
+    while Instant::now() < deadline {
+        if kubeconfig.is_file() {
+            match crate::child::client(kubeconfig).await {
+                Ok(client) => match client.apiserver_version().await {
+                    Ok(_) => return Ok(client),
+                    Err(e) => last_err = Some(anyhow::Error::from(e)),
+                },
+                Err(e) => last_err = Some(e),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(last_err
+        .unwrap_or_else(|| anyhow::anyhow!("no kubeconfig written at {}", kubeconfig.display())))
+    .context(format!("the API server did not come up within {timeout:?}"))
+}
+
+/// Results of one figure for both sides, with the server CPU each side's run cost.
+struct Pair {
+    ks: Figures,
+    kr: Figures,
+    ks_server_cpu: f64,
+    kr_server_cpu: f64,
+}
+
+impl Pair {
+    fn row(&self, figure: &str, key: &str, scale: f64, unit: &'static str, better: Better) -> Row {
+        let get = |f: &Figures| f.get(key).copied().unwrap_or(f64::NAN) * scale;
+        Row {
+            figure: figure.to_owned(),
+            unit,
+            better,
+            kubesmith: get(&self.ks),
+            kube_runtime: get(&self.kr),
+            server_cpu: Some((self.ks_server_cpu, self.kr_server_cpu)),
+        }
+    }
+}
+
+struct ChildRunner<'a> {
+    exe: &'a Path,
+    server_pid: u32,
+    /// Rounds per figure; each figure is the median of the rounds.
+    repeat: usize,
+    /// Alternates which side goes first, so drift (server history growing, the machine's
+    /// other load) does not always favour the same side.
+    order: usize,
+}
+
+/// Per key, the median over rounds.
+fn median(rounds: &[Figures]) -> Figures {
+    let mut out = Figures::new();
+    if let Some(first) = rounds.first() {
+        for key in first.keys() {
+            let mut v: Vec<f64> = rounds.iter().filter_map(|r| r.get(key).copied()).collect();
+            v.sort_by(f64::total_cmp);
+            out.insert(key.clone(), v[v.len() / 2]);
+        }
+    }
+    out
+}
+
+impl ChildRunner<'_> {
+    /// Runs `kubesmith-bench child <args>` for both sides.
+    fn both(&mut self, name: &str, args: impl Fn(Side) -> Vec<String>) -> Result<Pair> {
+        let exe = self.exe.to_path_buf();
+        self.both_on(&exe, true, name, args)
+    }
+
+    /// Runs `program [child] <args>` for both sides, `repeat` rounds, alternating the order.
+    fn both_on(
+        &mut self,
+        program: &Path,
+        child: bool,
+        name: &str,
+        args: impl Fn(Side) -> Vec<String>,
+    ) -> Result<Pair> {
+        let mut ks = Vec::new();
+        let mut kr = Vec::new();
+        for _ in 0..self.repeat {
+            let sides = if self.order.is_multiple_of(2) {
+                [Side::Kubesmith, Side::KubeRuntime]
+            } else {
+                [Side::KubeRuntime, Side::Kubesmith]
+            };
+            self.order += 1;
+            for side in sides {
+                let (mut figures, server_cpu) =
+                    self.one(program, child, name, side, &args(side))?;
+                figures.insert("server_cpu_seconds".into(), server_cpu);
+                match side {
+                    Side::Kubesmith => ks.push(figures),
+                    Side::KubeRuntime => kr.push(figures),
+                }
+            }
+        }
+        let (ks, kr) = (median(&ks), median(&kr));
+        let cpu = |f: &Figures| f.get("server_cpu_seconds").copied().unwrap_or(f64::NAN);
+        Ok(Pair {
+            ks_server_cpu: cpu(&ks),
+            kr_server_cpu: cpu(&kr),
+            ks,
+            kr,
+        })
+    }
+
+    fn one(
+        &self,
+        program: &Path,
+        child: bool,
+        name: &str,
+        side: Side,
+        args: &[String],
+    ) -> Result<(Figures, f64)> {
+        let server_before = crate::procfs::cpu_seconds(self.server_pid)?;
+        let mut cmd = Command::new(program);
+        if child {
+            cmd.arg("child");
+        }
+        let output = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| {
+                format!(
+                    "running the {name} child for {side} ({})",
+                    program.display()
+                )
+            })?;
+        let server_cpu = crate::procfs::cpu_seconds(self.server_pid)? - server_before;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            bail!(
+                "the {name} measurement for {side} failed ({}):\n{}",
+                output.status,
+                stderr.trim()
+            );
+        }
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .with_context(|| {
+                format!("the {name} child for {side} printed no result:\n{stdout}\n{stderr}")
+            })?;
+        let figures: Figures =
+            serde_json::from_str(line).with_context(|| format!("unreadable result {line:?}"))?;
+        eprintln!("    {side:<12} {name}: {line}");
+        Ok((figures, server_cpu))
+    }
+}
+
+/// Wall time of `kubesmith init` and `kubesmith create api --skip-generate` in a fresh
+/// directory, median of three; `generate` (which compiles the project) is not included.
+fn time_cli(kubesmith: &Path) -> Result<(f64, f64)> {
+    let mut init = Vec::new();
+    let mut api = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir()?;
+        let project = dir.path().join("memcached-operator");
+        std::fs::create_dir(&project)?;
+        for (times, args) in [
+            (&mut init, &["init", "--domain", "example.com"][..]),
+            (
+                &mut api,
+                &[
+                    "create",
+                    "api",
+                    "--group",
+                    "cache",
+                    "--version",
+                    "v1alpha1",
+                    "--kind",
+                    "Memcached",
+                    "--skip-generate",
+                ][..],
+            ),
+        ] {
+            let start = Instant::now();
+            let out = Command::new(kubesmith)
+                .args(args)
+                .current_dir(&project)
+                .stdin(Stdio::null())
+                .output()
+                .with_context(|| format!("running {} {}", kubesmith.display(), args.join(" ")))?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            if !out.status.success() {
+                bail!(
+                    "`kubesmith {}` failed ({}):\n{}",
+                    args.join(" "),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(&mut init), median(&mut api)))
+}
