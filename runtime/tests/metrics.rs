@@ -272,11 +272,13 @@ async fn user_checks_join_the_probes() {
     env.stop().await;
 }
 
-/// `GET /metrics` over HTTPS, trusting any certificate (the server's is self-signed).
-async fn https_get(addr: std::net::SocketAddr, token: Option<&str>) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// A TLS connection to the metrics server, trusting any certificate (the server's is
+/// self-signed), offering the ALPN protocols `alpn`.
+async fn tls_connect(
+    addr: std::net::SocketAddr,
+    alpn: &[&[u8]],
+) -> Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     use tokio_rustls::rustls;
-
     #[derive(Debug)]
     struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
     impl rustls::client::danger::ServerCertVerifier for AcceptAny {
@@ -322,16 +324,24 @@ async fn https_get(addr: std::net::SocketAddr, token: Option<&str>) -> Option<(u
     }
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .ok()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
     let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
-    let mut tls = connector.connect(name, tcp).await.ok()?;
+    connector.connect(name, tcp).await.ok()
+}
+
+/// `GET /metrics` over HTTPS (HTTP/1.1).
+async fn https_get(addr: std::net::SocketAddr, token: Option<&str>) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut tls = tls_connect(addr, &[]).await?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -355,16 +365,15 @@ where
     api.create(&PostParams::default(), &obj).await.unwrap()
 }
 
-#[tokio::test]
-async fn secure_metrics_need_a_token_that_passes_review_and_rbac() {
+/// Two service accounts with tokens, "good-token" for `prometheus` (bound to the
+/// metrics-reader role, as the scaffolded config/rbac/metrics_reader_role.yaml and a binding
+/// would do) and "nosy-token" for `nosy` (bound to nothing).
+async fn reviewers(env: &kubesmith_envtest::Environment) {
     use k8s_openapi::api::core::v1::Secret;
-    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use k8s_openapi::api::rbac::v1::ClusterRole;
     use serde_json::json;
 
-    let env = support::env().await;
     let client = env.client();
-    // Two service accounts with tokens; only "prometheus" is bound to the metrics-reader role,
-    // as the scaffolded config/rbac/metrics_reader_role.yaml and a binding would do.
     for (sa, token) in [("prometheus", "good-token"), ("nosy", "nosy-token")] {
         create_json(
             &Api::<Secret>::namespaced(client.clone(), "default"),
@@ -387,17 +396,162 @@ async fn secure_metrics_need_a_token_that_passes_review_and_rbac() {
         }),
     )
     .await;
+    bind_metrics_reader(env, "prometheus").await;
+}
+
+async fn bind_metrics_reader(env: &kubesmith_envtest::Environment, sa: &str) {
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    use serde_json::json;
+
     create_json(
-        &Api::<ClusterRoleBinding>::all(client.clone()),
+        &Api::<ClusterRoleBinding>::all(env.client()),
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": { "name": "prometheus-metrics-reader" },
+            "metadata": { "name": format!("{sa}-metrics-reader") },
             "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "metrics-reader" },
-            "subjects": [{ "kind": "ServiceAccount", "name": "prometheus", "namespace": "default" }],
+            "subjects": [{ "kind": "ServiceAccount", "name": sa, "namespace": "default" }],
         }),
     )
     .await;
+}
 
+#[tokio::test]
+async fn review_answers_are_remembered_as_controller_runtime_does() {
+    use kubesmith_envtest::Fault;
+
+    let env = support::env().await;
+    reviewers(&env).await;
+    let addr = free_addr();
+    let mgr = support::manager(
+        &env,
+        Options {
+            metrics_bind_address: Some(addr),
+            ..Options::default()
+        },
+    );
+    let running = Running::start(&mgr);
+    let (status, body) = eventually("HTTPS answers with 200", || async {
+        https_get(addr, Some("good-token"))
+            .await
+            .filter(|(status, _)| *status == 200)
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        https_get(addr, Some("nosy-token")).await.map(|r| r.0),
+        Some(403)
+    );
+
+    // A denial is remembered for 30 seconds: granting access does not take effect at once.
+    bind_metrics_reader(&env, "nosy").await;
+    assert_eq!(
+        https_get(addr, Some("nosy-token")).await.map(|r| r.0),
+        Some(403)
+    );
+
+    // With the review APIs failing, a remembered answer still serves; an unseen token cannot
+    // be reviewed (500), and that failure is not remembered.
+    env.inject(
+        Fault::new(500)
+            .verb("create")
+            .resource("tokenreviews")
+            .times(1),
+    );
+    env.inject(
+        Fault::new(500)
+            .verb("create")
+            .resource("subjectaccessreviews")
+            .times(1),
+    );
+    let (status, body) = https_get(addr, Some("good-token")).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        env.injected_failures().is_empty(),
+        "{:?}",
+        env.injected_failures()
+    );
+    assert_eq!(
+        https_get(addr, Some("unseen-token")).await.map(|r| r.0),
+        Some(500)
+    );
+    assert_eq!(
+        env.injected_failures()
+            .iter()
+            .map(|f| f.resource.as_str())
+            .collect::<Vec<_>>(),
+        ["tokenreviews"]
+    );
+    assert_eq!(
+        https_get(addr, Some("unseen-token")).await.map(|r| r.0),
+        Some(401)
+    );
+    running.stop().await.unwrap();
+    env.stop().await;
+}
+
+/// An HTTP/2 `GET /metrics` over `io` (prior knowledge: no upgrade, no ALPN check).
+async fn h2_get<IO>(io: IO, token: Option<&str>) -> Result<u16, hyper::Error>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::Empty;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io)).await?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::get("/metrics");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(Empty::<bytes::Bytes>::new())
+        .expect("a valid request");
+    Ok(sender.send_request(request).await?.status().as_u16())
+}
+
+#[tokio::test]
+async fn http2_is_served_only_with_enable_http2() {
+    let env = support::env().await;
+    for (secure, http2) in [(true, false), (true, true), (false, false), (false, true)] {
+        let addr = free_addr();
+        let mgr = support::manager(
+            &env,
+            Options {
+                metrics_bind_address: Some(addr),
+                metrics_secure: secure,
+                enable_http2: http2,
+                ..Options::default()
+            },
+        );
+        let running = Running::start(&mgr);
+        let case = format!("secure={secure} enable_http2={http2}");
+        if secure {
+            let tls =
+                eventually("HTTPS answers", || tls_connect(addr, &[b"h2", b"http/1.1"])).await;
+            let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+            let expected: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+            assert_eq!(negotiated.as_deref(), Some(expected), "{case}");
+            // No token: the authorization filter answers 401 whichever protocol carries it.
+            let answer = h2_get(tls, None).await.ok();
+            assert_eq!(answer, http2.then_some(401), "{case}");
+        } else {
+            let tcp = eventually("HTTP answers", || async {
+                tokio::net::TcpStream::connect(addr).await.ok()
+            })
+            .await;
+            let answer = h2_get(tcp, None).await.ok();
+            assert_eq!(answer, http2.then_some(200), "{case}");
+        }
+        running.stop().await.unwrap();
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn secure_metrics_need_a_token_that_passes_review_and_rbac() {
+    let env = support::env().await;
+    reviewers(&env).await;
     let addr = free_addr();
     let mgr = support::manager(
         &env,

@@ -31,9 +31,11 @@ pub(crate) fn route(
     body: &Bytes,
 ) -> Option<Result<axum::response::Response, ApiError>> {
     let path = parts.uri.path().trim_end_matches('/');
-    let review = match path {
-        "/apis/authentication.k8s.io/v1/tokenreviews" => Review::Token,
-        "/apis/authorization.k8s.io/v1/subjectaccessreviews" => Review::SubjectAccess,
+    let (review, resource) = match path {
+        "/apis/authentication.k8s.io/v1/tokenreviews" => (Review::Token, "tokenreviews"),
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews" => {
+            (Review::SubjectAccess, "subjectaccessreviews")
+        }
         _ => return None,
     };
     if parts.method != Method::POST {
@@ -41,6 +43,9 @@ pub(crate) fn route(
             "{} is not allowed on {path}: reviews are create-only",
             parts.method
         ))));
+    }
+    if let Some(failure) = shared.take_failure("create", resource) {
+        return Some(Err(failure));
     }
     let mut request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,

@@ -143,7 +143,7 @@ impl Shared {
     }
 
     /// Consumes one use of the first rule matching this request, if any.
-    fn take_failure(&self, verb: &str, resource: &str) -> Option<ApiError> {
+    pub(crate) fn take_failure(&self, verb: &str, resource: &str) -> Option<ApiError> {
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let rule = f
             .rules

@@ -2,6 +2,7 @@
 //! token passes a TokenReview and whose SubjectAccessReview allows the request get an answer,
 //! as controller-runtime's `filters.WithAuthenticationAndAuthorization`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,11 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, UserInfo};
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -23,6 +28,7 @@ use kube::{Api, Client};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -37,6 +43,9 @@ use crate::{Error, Options};
 
 /// The content type of prometheus-client's text encoding.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// How long open connections get to finish their requests once the manager stops.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A TLS handshake that takes longer than this is dropped (slow or hostile client).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,40 +94,69 @@ pub(crate) async fn serve(
     let app = Router::new()
         .route("/metrics", get(scrape))
         .with_state(metrics);
-    let shutdown = {
-        let stop = stop.clone();
-        async move { stop.cancelled().await }
-    };
     let task = match tls {
         None => {
-            tracing::info!(address = %bound, secure = false, "serving metrics over HTTP");
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            })
+            tracing::info!(address = %bound, secure = false, http2 = options.http2, "serving metrics over HTTP");
+            tokio::spawn(serve_connections(listener, app, options.http2, stop))
         }
         Some(tls) => {
-            if options.http2 {
-                // axum is built with HTTP/1 only; ALPN never offers h2, so clients fall back.
-                tracing::warn!(
-                    "--enable-http2: the metrics server speaks HTTP/1.1 only; serving HTTP/1.1"
-                );
-            }
-            tracing::info!(address = %bound, secure = true, "serving metrics over HTTPS with authentication and authorization");
-            let authorizer = Authorizer {
-                client: options.client.clone(),
-            };
+            tracing::info!(address = %bound, secure = true, http2 = options.http2, "serving metrics over HTTPS with authentication and authorization");
+            let authorizer = Authorizer::new(options.client.clone());
             let app = app.layer(axum::middleware::from_fn_with_state(authorizer, authorize));
-            let listener = TlsListener::spawn(listener, TlsAcceptor::from(tls), stop, bound);
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            })
+            let listener =
+                TlsListener::spawn(listener, TlsAcceptor::from(tls), stop.clone(), bound);
+            tokio::spawn(serve_connections(listener, app, options.http2, stop))
         }
     };
     Ok((bound, task))
+}
+
+/// Serves `app` on every connection `listener` accepts until `stop`, then gives open
+/// connections [`DRAIN_TIMEOUT`] to finish their requests.
+///
+/// HTTP/2 only when `http2` is set: kubebuilder turns it off by default because of the HTTP/2
+/// Stream Cancellation and Rapid Reset vulnerabilities (GHSA-qppj-fm5r-hxr3,
+/// GHSA-4374-p667-p6c8). Off means off: a client that sends the HTTP/2 preface anyway (prior
+/// knowledge, ignoring ALPN) is refused, not served.
+async fn serve_connections<L>(
+    mut listener: L,
+    app: Router,
+    http2: bool,
+    stop: CancellationToken,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Io: Unpin,
+{
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if !http2 {
+        builder = builder.http1_only();
+    }
+    loop {
+        let io = tokio::select! {
+            () = stop.cancelled() => break,
+            (io, _peer) = listener.accept() => io,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(
+            builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "metrics server: connection closed with an error");
+            }
+        });
+    }
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("metrics server: dropping connections still open after the drain timeout");
+    }
+    Ok(())
 }
 
 async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
@@ -147,7 +185,13 @@ fn tls_config(options: &ServeOptions) -> Result<Arc<rustls::ServerConfig>, Error
             })?
         }
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // What Go's net/http offers, less "h2" unless --enable-http2 (controller-runtime drops it
+    // from NextProtos the same way).
+    config.alpn_protocols = if options.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(config))
 }
 
@@ -343,11 +387,24 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Asks the API server who the caller is and whether they may make the request.
+/// Asks the API server who the caller is and whether they may make the request, and
+/// remembers the answers as controller-runtime's metrics filter does
+/// (`pkg/metrics/filters`: the delegating authenticator caches token reviews for 1 minute,
+/// the delegating authorizer caches allowed decisions for 5 minutes and denied ones for 30
+/// seconds), so a scrape every few seconds does not cost the API server two requests each.
+/// Failed reviews are not remembered: the next request asks again.
 #[derive(Clone)]
 struct Authorizer {
     client: Client,
+    /// By SHA-256 of the token (tokens themselves are not kept): who it authenticates, if anyone.
+    tokens: Arc<Remembered<Option<UserInfo>>>,
+    /// By the SubjectAccessReview spec as JSON: whether it was allowed.
+    decisions: Arc<Remembered<bool>>,
 }
+
+const TOKEN_TTL: Duration = Duration::from_secs(60);
+const ALLOWED_TTL: Duration = Duration::from_secs(5 * 60);
+const DENIED_TTL: Duration = Duration::from_secs(30);
 
 /// What the reviews decided.
 enum Decision {
@@ -357,7 +414,61 @@ enum Decision {
 }
 
 impl Authorizer {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            tokens: Arc::new(Remembered::default()),
+            decisions: Arc::new(Remembered::default()),
+        }
+    }
+
     async fn review(&self, token: &str, path: &str, verb: &str) -> Result<Decision, kube::Error> {
+        let Some(user) = self.authenticate(token).await? else {
+            return Ok(Decision::Unauthenticated);
+        };
+        let spec = SubjectAccessReviewSpec {
+            user: user.username.clone(),
+            groups: user.groups,
+            uid: user.uid,
+            extra: user.extra,
+            non_resource_attributes: Some(NonResourceAttributes {
+                path: Some(path.to_owned()),
+                verb: Some(verb.to_owned()),
+            }),
+            ..SubjectAccessReviewSpec::default()
+        };
+        let key = serde_json::to_string(&spec).unwrap_or_default();
+        let allowed = match self.decisions.get(&key) {
+            Some(allowed) => allowed,
+            None => {
+                let access = SubjectAccessReview {
+                    spec,
+                    ..SubjectAccessReview::default()
+                };
+                let decided = Api::<SubjectAccessReview>::all(self.client.clone())
+                    .create(&PostParams::default(), &access)
+                    .await?;
+                let allowed = decided.status.is_some_and(|s| s.allowed);
+                let ttl = if allowed { ALLOWED_TTL } else { DENIED_TTL };
+                self.decisions.insert(key, allowed, ttl);
+                allowed
+            }
+        };
+        if allowed {
+            Ok(Decision::Allowed)
+        } else {
+            Ok(Decision::Denied {
+                user: user.username.unwrap_or_default(),
+            })
+        }
+    }
+
+    /// The user `token` belongs to, or `None` when the TokenReview does not authenticate it.
+    async fn authenticate(&self, token: &str) -> Result<Option<UserInfo>, kube::Error> {
+        let key = token_key(token);
+        if let Some(user) = self.tokens.get(&key) {
+            return Ok(user);
+        }
         let review = TokenReview {
             spec: TokenReviewSpec {
                 token: Some(token.to_owned()),
@@ -368,34 +479,66 @@ impl Authorizer {
         let reviewed = Api::<TokenReview>::all(self.client.clone())
             .create(&PostParams::default(), &review)
             .await?;
-        let Some(status) = reviewed.status.filter(|s| s.authenticated == Some(true)) else {
-            return Ok(Decision::Unauthenticated);
-        };
-        let user = status.user.unwrap_or_default();
-        let access = SubjectAccessReview {
-            spec: SubjectAccessReviewSpec {
-                user: user.username.clone(),
-                groups: user.groups,
-                uid: user.uid,
-                extra: user.extra,
-                non_resource_attributes: Some(NonResourceAttributes {
-                    path: Some(path.to_owned()),
-                    verb: Some(verb.to_owned()),
-                }),
-                ..SubjectAccessReviewSpec::default()
-            },
-            ..SubjectAccessReview::default()
-        };
-        let decided = Api::<SubjectAccessReview>::all(self.client.clone())
-            .create(&PostParams::default(), &access)
-            .await?;
-        if decided.status.is_some_and(|s| s.allowed) {
-            Ok(Decision::Allowed)
-        } else {
-            Ok(Decision::Denied {
-                user: user.username.unwrap_or_default(),
-            })
+        let user = reviewed
+            .status
+            .filter(|s| s.authenticated == Some(true))
+            .map(|s| s.user.unwrap_or_default());
+        self.tokens.insert(key, user.clone(), TOKEN_TTL);
+        Ok(user)
+    }
+}
+
+fn token_key(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Answers kept until they expire, at most [`Remembered::CAPACITY`] of them (the size of
+/// the apiserver's webhook authorizer cache), so a flood of distinct tokens cannot grow memory
+/// without bound.
+struct Remembered<V> {
+    entries: std::sync::Mutex<HashMap<String, (Instant, V)>>,
+}
+
+impl<V> Default for Remembered<V> {
+    fn default() -> Self {
+        Self {
+            entries: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl<V: Clone> Remembered<V> {
+    const CAPACITY: usize = 8192;
+
+    fn get(&self, key: &str) -> Option<V> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some((expires, value)) if *expires > Instant::now() => Some(value.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, key: String, value: V, ttl: Duration) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, (expires, _)| *expires > now);
+        }
+        if entries.len() >= Self::CAPACITY {
+            let soonest = entries
+                .iter()
+                .min_by_key(|(_, (expires, _))| *expires)
+                .map(|(key, _)| key.clone());
+            if let Some(soonest) = soonest {
+                entries.remove(&soonest);
+            }
+        }
+        entries.insert(key, (now + ttl, value));
     }
 }
 
@@ -448,5 +591,45 @@ fn non_resource_verb(method: &axum::http::Method) -> &'static str {
         "HEAD" => "head",
         "OPTIONS" => "options",
         _ => "get",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn remembered_answers_expire_after_their_ttl() {
+        let remembered = Remembered::default();
+        remembered.insert("allowed".into(), true, ALLOWED_TTL);
+        remembered.insert("denied".into(), false, DENIED_TTL);
+        tokio::time::advance(DENIED_TTL).await;
+        assert_eq!(remembered.get("allowed"), Some(true));
+        assert_eq!(remembered.get("denied"), None);
+        tokio::time::advance(ALLOWED_TTL).await;
+        assert_eq!(remembered.get("allowed"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remembered_answers_stay_within_capacity() {
+        let remembered = Remembered::default();
+        for i in 0..Remembered::<bool>::CAPACITY + 10 {
+            remembered.insert(format!("token-{i}"), true, TOKEN_TTL);
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        let entries = remembered.entries.lock().unwrap();
+        assert_eq!(entries.len(), Remembered::<bool>::CAPACITY);
+        // The ones closest to expiry made room.
+        assert!(!entries.contains_key("token-0"));
+        assert!(entries.contains_key(&format!("token-{}", Remembered::<bool>::CAPACITY + 9)));
+    }
+
+    #[test]
+    fn tokens_are_kept_as_digests() {
+        let key = token_key("secret-token");
+        assert_eq!(key.len(), 64);
+        assert!(!key.contains("secret"));
+        assert_eq!(key, token_key("secret-token"));
+        assert_ne!(key, token_key("other-token"));
     }
 }
