@@ -365,7 +365,7 @@ where
     api.create(&PostParams::default(), &obj).await.unwrap()
 }
 
-/// Two service accounts with tokens, "good-token" for `prometheus` (bound to the
+/// Reviews judged by RBAC, and two service accounts with tokens, "good-token" for `prometheus` (bound to the
 /// metrics-reader role, as the scaffolded config/rbac/metrics_reader_role.yaml and a binding
 /// would do) and "nosy-token" for `nosy` (bound to nothing).
 async fn reviewers(env: &kubesmith_envtest::Environment) {
@@ -373,6 +373,7 @@ async fn reviewers(env: &kubesmith_envtest::Environment) {
     use k8s_openapi::api::rbac::v1::ClusterRole;
     use serde_json::json;
 
+    env.set_reviews(kubesmith_envtest::Reviews::Rbac);
     let client = env.client();
     for (sa, token) in [("prometheus", "good-token"), ("nosy", "nosy-token")] {
         create_json(

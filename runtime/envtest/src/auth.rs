@@ -1,17 +1,18 @@
 //! TokenReview and SubjectAccessReview, for components that delegate authentication and
 //! authorization to the API server (an operator's secure `/metrics` endpoint).
 //!
-//! The embedded server itself still lets every request through; only these two reviews
-//! judge, from objects stored in it:
+//! The embedded server itself still lets every request through. The reviews allow everything
+//! by default ([`Reviews::AllowAll`]); with [`Reviews::Rbac`] they judge from objects stored
+//! in the server, as a cluster would:
 //! - **Tokens** are those of Secrets of type `kubernetes.io/service-account-token`: a token
 //!   equal to a Secret's `data.token` authenticates as the service account named by its
 //!   `kubernetes.io/service-account.name` annotation (`system:serviceaccount:<ns>:<name>`,
 //!   groups `system:serviceaccounts`, `system:serviceaccounts:<ns>`, `system:authenticated`).
 //!   Any other token is not authenticated.
-//! - **Authorization** is RBAC over ClusterRoles and ClusterRoleBindings
-//!   (`rbac.authorization.k8s.io/v1`): a request is allowed when a binding whose subjects
-//!   include the user, one of its groups or its service account refers to a ClusterRole with
-//!   a matching rule (`nonResourceURLs` with a trailing `*` as prefix match, or `apiGroups`,
+//! - **Authorization** is RBAC (`rbac.authorization.k8s.io/v1`): a request is allowed when a
+//!   binding whose subjects include the user, one of its groups or its service account refers
+//!   to a role with a matching rule — ClusterRoleBindings to ClusterRoles anywhere,
+//!   RoleBindings (to a Role of their namespace or a ClusterRole) within their namespace (`nonResourceURLs` with a trailing `*` as prefix match, or `apiGroups`,
 //!   `resources` and `resourceNames`; `*` everywhere). The group `system:masters` may do
 //!   everything.
 
@@ -56,10 +57,25 @@ pub(crate) fn route(
         }
     };
     let spec = request.get("spec").cloned().unwrap_or(Value::Null);
+    let policy = *shared.reviews.lock().unwrap_or_else(|e| e.into_inner());
     let cluster = shared.lock();
-    let status = match review {
-        Review::Token => token_review(&cluster.store, &spec),
-        Review::SubjectAccess => subject_access_review(&cluster.store, &spec),
+    let status = match (review, policy) {
+        (Review::Token, Reviews::DenyAll) => unauthenticated(),
+        (Review::Token, Reviews::AllowAll) => {
+            token_review(&cluster.store, &spec).unwrap_or_else(|| anyone(&spec))
+        }
+        (Review::Token, Reviews::Rbac) => {
+            token_review(&cluster.store, &spec).unwrap_or_else(unauthenticated)
+        }
+        (Review::SubjectAccess, Reviews::DenyAll) => json!({
+            "allowed": false,
+            "reason": "kubesmith-envtest: every access review is denied (Reviews::DenyAll)",
+        }),
+        (Review::SubjectAccess, Reviews::AllowAll) => json!({
+            "allowed": true,
+            "reason": "kubesmith-envtest: every access review is allowed (Reviews::AllowAll)",
+        }),
+        (Review::SubjectAccess, Reviews::Rbac) => subject_access_review(&cluster.store, &spec),
     };
     if let Some(obj) = request.as_object_mut() {
         obj.insert("status".into(), status);
@@ -68,9 +84,51 @@ pub(crate) fn route(
     Some(Ok(json_response(StatusCode::CREATED, &request)))
 }
 
+/// How the server answers TokenReviews and SubjectAccessReviews, which operators that
+/// delegate authentication and authorization to the API server send (the secure metrics
+/// endpoint does, for every scrape). Set with
+/// [`Environment::set_reviews`](crate::Environment::set_reviews).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Reviews {
+    /// Every non-empty token authenticates (a service-account token Secret's token as its
+    /// service account, any other as user `kubesmith-envtest-user` in `system:authenticated`)
+    /// and every access review is allowed: tests that do not care about auth need no setup.
+    #[default]
+    AllowAll,
+    /// As a cluster: only tokens of `kubernetes.io/service-account-token` Secrets authenticate,
+    /// and access is decided by RBAC (ClusterRoleBindings, and RoleBindings in the request's
+    /// namespace; `system:masters` may do anything).
+    Rbac,
+    /// No token authenticates and every access review is denied.
+    DenyAll,
+}
+
+#[derive(Clone, Copy)]
 enum Review {
     Token,
     SubjectAccess,
+}
+
+fn unauthenticated() -> Value {
+    json!({ "authenticated": false, "user": {}, "error": "invalid bearer token" })
+}
+
+/// [`Reviews::AllowAll`]'s answer for a token no Secret holds.
+fn anyone(spec: &Value) -> Value {
+    if spec
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
+        return unauthenticated();
+    }
+    json!({
+        "authenticated": true,
+        "user": { "username": "kubesmith-envtest-user", "groups": ["system:authenticated"] },
+        "audiences": spec.get("audiences").cloned().unwrap_or_else(|| json!([])),
+    })
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -81,7 +139,8 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     v.as_str()
 }
 
-fn token_review(store: &crate::store::Store, spec: &Value) -> Value {
+/// The service account whose token Secret holds the token, or `None`.
+fn token_review(store: &crate::store::Store, spec: &Value) -> Option<Value> {
     let token = spec.get("token").and_then(Value::as_str).unwrap_or("");
     let key = (String::new(), "secrets".to_owned());
     let secret = (!token.is_empty())
@@ -94,9 +153,7 @@ fn token_review(store: &crate::store::Store, spec: &Value) -> Value {
             })
         })
         .flatten();
-    let Some(secret) = secret else {
-        return json!({ "authenticated": false, "user": {}, "error": "invalid bearer token" });
-    };
+    let secret = secret?;
     let ns = str_at(secret, &["metadata", "namespace"]).unwrap_or("");
     let annotations = &secret["metadata"]["annotations"];
     let sa = annotations["kubernetes.io/service-account.name"]
@@ -105,7 +162,7 @@ fn token_review(store: &crate::store::Store, spec: &Value) -> Value {
     let uid = annotations["kubernetes.io/service-account.uid"]
         .as_str()
         .unwrap_or("");
-    json!({
+    Some(json!({
         "authenticated": true,
         "user": {
             "username": format!("system:serviceaccount:{ns}:{sa}"),
@@ -113,7 +170,7 @@ fn token_review(store: &crate::store::Store, spec: &Value) -> Value {
             "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"],
         },
         "audiences": spec.get("audiences").cloned().unwrap_or_else(|| json!([])),
-    })
+    }))
 }
 
 fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
@@ -130,18 +187,20 @@ fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
     let Some(request) = request else {
         return json!({ "allowed": false, "evaluationError": "neither resourceAttributes nor nonResourceAttributes given" });
     };
-    let bindings_key = (
-        "rbac.authorization.k8s.io".to_owned(),
-        "clusterrolebindings".to_owned(),
-    );
-    let roles_key = (
-        "rbac.authorization.k8s.io".to_owned(),
-        "clusterroles".to_owned(),
-    );
-    for binding in store.list(&bindings_key, None) {
-        if str_at(binding, &["roleRef", "kind"]) != Some("ClusterRole") {
-            continue;
-        }
+    let rbac = |resource: &str| ("rbac.authorization.k8s.io".to_owned(), resource.to_owned());
+    // ClusterRoleBindings grant everywhere; RoleBindings only in their own namespace, to a
+    // Role there or to a ClusterRole (rbac/validation/rule.go `VisitRulesFor`).
+    let (cluster_bindings_key, role_bindings_key) =
+        (rbac("clusterrolebindings"), rbac("rolebindings"));
+    let cluster_bindings = store
+        .list(&cluster_bindings_key, None)
+        .map(|b| ("ClusterRoleBinding", b));
+    let namespace = request.namespace();
+    let role_bindings = namespace
+        .into_iter()
+        .flat_map(|ns| store.list(&role_bindings_key, Some(ns)))
+        .map(|b| ("RoleBinding", b));
+    for (binding_kind, binding) in cluster_bindings.chain(role_bindings) {
         let subjects = binding.get("subjects").and_then(Value::as_array);
         let bound = subjects
             .into_iter()
@@ -150,8 +209,16 @@ fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
         if !bound {
             continue;
         }
+        let role_kind = str_at(binding, &["roleRef", "kind"]).unwrap_or("");
         let role_name = str_at(binding, &["roleRef", "name"]).unwrap_or("");
-        let Some(role) = store.get(&roles_key, "", role_name) else {
+        let role = match (binding_kind, role_kind) {
+            (_, "ClusterRole") => store.get(&rbac("clusterroles"), "", role_name),
+            ("RoleBinding", "Role") => {
+                store.get(&rbac("roles"), namespace.unwrap_or(""), role_name)
+            }
+            _ => None,
+        };
+        let Some(role) = role else {
             continue;
         };
         let rules = role.get("rules").and_then(Value::as_array);
@@ -161,9 +228,16 @@ fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
             .any(|rule| request.allowed_by(rule))
         {
             let binding_name = str_at(binding, &["metadata", "name"]).unwrap_or("");
+            let place = match binding_kind {
+                "RoleBinding" => format!(
+                    "{binding_kind} \"{binding_name}/{}\"",
+                    namespace.unwrap_or("")
+                ),
+                _ => format!("{binding_kind} \"{binding_name}\""),
+            };
             return json!({
                 "allowed": true,
-                "reason": format!("RBAC: allowed by ClusterRoleBinding \"{binding_name}\" of ClusterRole \"{role_name}\" to \"{user}\""),
+                "reason": format!("RBAC: allowed by {place} of {role_kind} \"{role_name}\" to \"{user}\""),
             });
         }
     }
@@ -197,6 +271,7 @@ enum Request<'a> {
         group: &'a str,
         resource: String,
         name: &'a str,
+        namespace: &'a str,
     },
 }
 
@@ -219,7 +294,17 @@ impl<'a> Request<'a> {
             group: get("group"),
             resource,
             name: get("name"),
+            namespace: get("namespace"),
         })
+    }
+
+    /// The namespace a resource request is about (`None` for cluster-wide and non-resource
+    /// requests, which only ClusterRoleBindings can allow).
+    fn namespace(&self) -> Option<&'a str> {
+        match self {
+            Request::Resource { namespace, .. } if !namespace.is_empty() => Some(namespace),
+            _ => None,
+        }
     }
 
     fn allowed_by(&self, rule: &Value) -> bool {
@@ -245,6 +330,7 @@ impl<'a> Request<'a> {
                 group,
                 resource,
                 name,
+                ..
             } => {
                 let names = list("resourceNames");
                 has("verbs", verb)

@@ -118,9 +118,10 @@
 //! - No admission or conversion webhooks (webhook configurations are stored, never called), no
 //!   authentication or authorization of its own clients, no scheduler, kubelet or workload
 //!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
-//!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview are
-//!   answered from service-account token Secrets and ClusterRoles/ClusterRoleBindings, for
-//!   operators that delegate auth (see `auth.rs`).
+//!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview, for
+//!   operators that delegate auth (as the secure metrics endpoint does), allow everything
+//!   unless a test picks [`Reviews::Rbac`] (service-account token Secrets and RBAC roles and
+//!   bindings decide) or [`Reviews::DenyAll`].
 //! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
 //!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
 //!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets,
@@ -179,6 +180,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use tokio::task::JoinHandle;
 
+pub use auth::Reviews;
 pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
 
@@ -625,6 +627,29 @@ impl Environment {
     /// ```
     pub fn inject(&self, fault: Fault) {
         self.shared.inject(fault);
+    }
+
+    /// How TokenReviews and SubjectAccessReviews are answered from now on
+    /// ([`Reviews::AllowAll`] until a test says otherwise).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kubesmith_envtest::{Environment, Reviews};
+    ///
+    /// let env = Environment::start().await?;
+    /// // Only service-account tokens authenticate, and RBAC decides access.
+    /// env.set_reviews(Reviews::Rbac);
+    /// # env.stop().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_reviews(&self, reviews: Reviews) {
+        *self
+            .shared
+            .reviews
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = reviews;
     }
 
     /// Every failure injected so far (by [`Environment::inject`] or

@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     faults: Mutex<Faults>,
     /// `127.0.0.1:PORT`, reported in `/api`.
     pub address: String,
+    /// How TokenReviews and SubjectAccessReviews are answered.
+    pub reviews: Mutex<crate::Reviews>,
 }
 
 impl Shared {
@@ -98,6 +100,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             shutdown,
             address,
+            reviews: Mutex::new(crate::Reviews::default()),
         }
     }
 
