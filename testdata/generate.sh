@@ -43,7 +43,9 @@ fresh multi-operator
 "$kubesmith" create api --group ship --version v1beta1 --kind Frigate --namespaced=false --skip-generate
 "$kubesmith" create api --group sea-creatures --version v1beta2 --kind Match "${skip_generate[@]}"
 
-# A namespace-scoped manager: $WATCH_NAMESPACE, a Role and a RoleBinding.
+# A namespace-scoped manager: $WATCH_NAMESPACE, a Role and a RoleBinding; and a controller
+# for a built-in kind.
 fresh namespaced-operator
 "$kubesmith" init --domain example.com --namespaced
+"$kubesmith" create api --group apps --version v1 --kind Deployment --resource=false --skip-generate
 "$kubesmith" create api --group cache --version v1 --kind Redis "${skip_generate[@]}"

@@ -1,5 +1,6 @@
 //! kubesmith: kubebuilder for Rust.
 
+mod builtin;
 mod commands;
 mod crd;
 mod names;

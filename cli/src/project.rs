@@ -47,6 +47,11 @@ pub struct Resource {
     /// Controllers with explicit names (`--controller-name`), as kubebuilder records them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controllers: Vec<ControllerInfo>,
+    /// A built-in Kubernetes kind (kubebuilder's `core: true`): no types or CRD of ours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub core: bool,
+    /// The project's domain; empty for built-in kinds.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
     pub group: String,
     pub kind: String,
@@ -164,6 +169,7 @@ mod tests {
                 }),
                 controller: true,
                 controllers: Vec::new(),
+                core: false,
                 domain: "example.com".into(),
                 group: "cache".into(),
                 kind: "Memcached".into(),

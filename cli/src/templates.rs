@@ -2,6 +2,7 @@
 //!
 //! `templates/` mirrors the generated tree: `templates/<path>.tera` renders `<path>`, with
 //! `{group}`, `{version}`, `{kind}` and `{controller}` in a path replaced by the resource's names.
+//! `templates/builtin/` holds the variants for controllers of built-in kinds, in the same tree.
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -17,6 +18,12 @@ macro_rules! template {
         Template {
             path: $path,
             source: include_str!(concat!("../../templates/", $path, ".tera")),
+        }
+    };
+    (builtin $path:literal) => {
+        Template {
+            path: $path,
+            source: include_str!(concat!("../../templates/builtin/", $path, ".tera")),
         }
     };
 }
@@ -80,6 +87,13 @@ pub const API_KIND: &[Template] = &[
 pub const CONTROLLER: &[Template] = &[
     template!("src/controller/{controller}.rs"),
     template!("tests/{controller}.rs"),
+];
+
+/// Files `create api --resource=false` writes for a controller of a built-in kind (Deployment,
+/// Pod...). Their sources live in `templates/builtin/`, which mirrors the generated tree.
+pub const BUILTIN_CONTROLLER: &[Template] = &[
+    template!(builtin "src/controller/{controller}.rs"),
+    template!(builtin "tests/{controller}.rs"),
 ];
 
 /// Path placeholders of a resource.

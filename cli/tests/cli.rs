@@ -612,6 +612,98 @@ fn init_writes_the_kubebuilder_deployment_layout() {
 }
 
 #[test]
+fn controllers_for_builtin_kinds() {
+    let (tmp, dir) = initialised();
+    let deployment = [
+        "--group",
+        "apps",
+        "--version",
+        "v1",
+        "--kind",
+        "Deployment",
+        "--resource=false",
+    ];
+    let run = create_api(&dir, &deployment);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let controller = read(&dir, "src/controller/deployment.rs");
+    assert!(
+        controller.contains("use k8s_openapi::api::apps::v1::Deployment;"),
+        "{controller}"
+    );
+    assert!(controller.contains(r#"groups = ["apps"]"#), "{controller}");
+    assert!(
+        controller.contains(r#"resources = ["deployments"]"#),
+        "{controller}"
+    );
+    assert!(read(&dir, "tests/deployment.rs").contains("Api::namespaced"));
+    assert!(!dir.join("src/api/apps").exists(), "no types of ours");
+    let project = read(&dir, "PROJECT");
+    assert!(
+        project.contains("- controller: true\n  core: true\n  group: apps\n  kind: Deployment\n  path: k8s_openapi::api::apps::v1\n  version: v1\n"),
+        "{project}"
+    );
+
+    // Cluster-scoped built-ins are listed cluster-wide; core is the group of Pods & co.
+    let run = create_api(
+        &dir,
+        &[
+            "--group",
+            "core",
+            "--version",
+            "v1",
+            "--kind",
+            "Namespace",
+            "--resource=false",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(read(&dir, "src/controller/namespace.rs").contains(r#"groups = [""]"#));
+    assert!(read(&dir, "tests/namespace.rs").contains("Api::all"));
+
+    // Refusals change nothing: an unknown built-in kind (naming the known ones), a second
+    // controller without a name.
+    let before = snapshot(&dir);
+    let run = create_api(
+        &dir,
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deploymnet",
+            "--resource=false",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("apps/v1 Deployment, apps/v1 StatefulSet"),
+        "{}",
+        run.stderr
+    );
+    let run = create_api(&dir, &deployment);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(snapshot(&dir), before);
+
+    // The PROJECT file replays to the same tree.
+    let out = tmp.path().join("rescaffolded");
+    let run = kubesmith(
+        &dir,
+        &[
+            "alpha",
+            "generate",
+            "--skip-generate",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(snapshot(&out), snapshot(&dir));
+}
+
+#[test]
 fn alpha_generate_replays_the_project_file() {
     let (tmp, dir) = initialised();
     assert_eq!(create_api(&dir, MEMCACHED).code, 0);

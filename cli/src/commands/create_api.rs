@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+use crate::builtin;
 use crate::commands::generate;
 use crate::names;
 use crate::project::{ApiInfo, ControllerInfo, PROJECT_FILE, Project, Resource};
@@ -76,6 +77,13 @@ struct Context {
     rbac_namespace: String,
     controller_module: String,
     controller_name: String,
+    /// Built-in kinds: the API group as the server names it (`""` for core), how to show it,
+    /// and the k8s-openapi module holding the type.
+    api_group: String,
+    api_group_display: String,
+    module: String,
+    /// The kind in snake_case, for test function names.
+    kind_module_plain: String,
 }
 
 pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
@@ -122,12 +130,25 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     let existing = project
         .find(&args.group, &args.version, &args.kind)
         .cloned();
-    let gvk = format!(
-        "{}/{}, Kind={}",
-        names::qualified_group(&args.group, &project.domain),
-        args.version,
-        args.kind
-    );
+    // `--resource=false` on a built-in group (apps, batch, core...) without an API of ours
+    // there: a controller for a built-in kind, as kubebuilder's core types.
+    let builtin = match &existing {
+        Some(Resource { api: Some(_), .. }) => None,
+        _ if !args.resource && builtin::is_builtin_group(&args.group) => {
+            Some(builtin::find(&args.group, &args.version, &args.kind)?)
+        }
+        _ => None,
+    };
+    let gvk = match builtin {
+        Some(b) if b.api_group.is_empty() => format!("{}, Kind={}", b.version, b.kind),
+        Some(b) => format!("{}/{}, Kind={}", b.api_group, b.version, b.kind),
+        None => format!(
+            "{}/{}, Kind={}",
+            names::qualified_group(&args.group, &project.domain),
+            args.version,
+            args.kind
+        ),
+    };
     let default_controller = args.kind.to_ascii_lowercase();
     if let Some(name) = &args.controller_name {
         names::validate_controller_name(name)?;
@@ -151,20 +172,24 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
             "controller {:?} already exists for {gvk}; pass --controller-name to add another controller, or --force to scaffold it again (overwrites it)",
             named.unwrap_or(&default_controller)
         ),
-        None | Some(Resource { api: None, .. }) if !args.resource => bail!(
-            "--resource=false needs an existing API for {gvk}; run `kubesmith create api` for it first (controllers for built-in kinds are not supported yet)"
+        None | Some(Resource { api: None, .. }) if !args.resource && builtin.is_none() => bail!(
+            "--resource=false needs an existing API for {gvk}; run `kubesmith create api` for it first, or name a built-in kind (e.g. --group apps --version v1 --kind Deployment)"
         ),
         _ => {}
     }
     let namespaced = match (&existing, args.resource) {
+        _ if builtin.is_some() => builtin.is_some_and(|b| b.namespaced),
         (Some(Resource { api: Some(api), .. }), false) => api.namespaced,
         _ => args.namespaced,
     };
-    let plural = args
-        .plural
-        .clone()
-        .or_else(|| existing.as_ref().and_then(|r| r.plural.clone()))
-        .unwrap_or_else(|| names::default_plural(&args.kind));
+    let plural = match builtin {
+        Some(b) => b.plural.to_string(),
+        None => args
+            .plural
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|r| r.plural.clone()))
+            .unwrap_or_else(|| names::default_plural(&args.kind)),
+    };
 
     let group_module = names::module_ident(&args.group);
     let version_module = names::module_ident(&args.version);
@@ -210,6 +235,19 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         },
         controller_module: controller_module.clone(),
         controller_name,
+        api_group: builtin.map(|b| b.api_group.to_string()).unwrap_or_default(),
+        api_group_display: builtin
+            .map(|b| {
+                if b.api_group.is_empty() {
+                    "core"
+                } else {
+                    b.api_group
+                }
+            })
+            .unwrap_or_default()
+            .to_string(),
+        module: builtin.map(|b| b.module.to_string()).unwrap_or_default(),
+        kind_module_plain: names::snake_case(&args.kind),
     };
     let vars = PathVars {
         group: names::module_file(&group_module),
@@ -286,7 +324,11 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         )?;
     }
     if controller {
-        for template in templates::CONTROLLER {
+        let controller_templates = match builtin {
+            Some(_) => templates::BUILTIN_CONTROLLER,
+            None => templates::CONTROLLER,
+        };
+        for template in controller_templates {
             plan.scaffold(template.output_path(&vars), template.render(&context)?)?;
         }
         plan.insert(
@@ -305,10 +347,15 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         api: None,
         controller: false,
         controllers: Vec::new(),
-        domain: project.domain.clone(),
+        core: builtin.is_some(),
+        domain: if builtin.is_some() {
+            String::new()
+        } else {
+            project.domain.clone()
+        },
         group: args.group.clone(),
         kind: args.kind.clone(),
-        path: None,
+        path: builtin.map(|b| format!("k8s_openapi::api::{}", b.module)),
         plural: None,
         version: args.version.clone(),
     });
@@ -345,8 +392,13 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     }
     println!("\nGenerating the manifests (kubesmith generate):");
     generate::run(dir, &generate::GenerateArgs { check: false })?;
-    println!(
-        "\nNext: implement your new API in src/api and its controller in src/controller, then:\n  kubesmith generate && cargo test"
-    );
+    match builtin {
+        Some(_) => println!(
+            "\nNext: implement the controller in src/controller/{controller_file}, then:\n  kubesmith generate && cargo test"
+        ),
+        None => println!(
+            "\nNext: implement your new API in src/api and its controller in src/controller, then:\n  kubesmith generate && cargo test"
+        ),
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 /// Registers every controller of this project with the manager.
 pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     let _ = mgr; // used by the registrations kubesmith inserts below
+    controller::deployment::add(mgr)?;
     controller::redis::add(mgr)?;
     // +kubesmith:scaffold:controllers
     Ok(())
