@@ -134,14 +134,26 @@ async fn indexes_follow_changes_and_relists_on_the_real_watch() {
     api.create(&PostParams::default(), &configmap(&ns, "d", "x"))
         .await
         .unwrap();
+    Api::<ConfigMap>::namespaced(env.client(), &other_ns)
+        .patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "target": "z" } })),
+        )
+        .await
+        .unwrap();
     reopen(&env);
     eventually("the relist to replace the indexes", || async {
         (store.relists() >= 1
             && names(&store.by_index("data.target", "x").unwrap()) == ["d"]
-            && names(&store.by_index("data.target", "y").unwrap()) == ["c"])
+            && names(&store.by_index("data.target", "z").unwrap()) == ["c"])
         .then_some(())
     })
     .await;
+    assert!(store.by_index("data.target", "y").unwrap().is_empty());
+    let mut values = store.index_values("data.target").unwrap();
+    values.sort();
+    assert_eq!(values, ["none", "x", "z"]);
     assert!(store.owned_by(&owner_uid).is_empty());
     assert_eq!(names(&store.list_namespace(&ns)), ["d", "owner"]);
     assert!(matches!(

@@ -421,14 +421,22 @@ mod tests {
         informer.apply(watcher::Event::Init, &mut relist);
         assert_eq!(store.relists(), 1);
         informer.apply(
-            watcher::Event::InitApply(targeting("c", "5", "x", Some("u2"))),
+            watcher::Event::InitApply(targeting("a", "5", "z", None)),
+            &mut relist,
+        );
+        informer.apply(
+            watcher::Event::InitApply(targeting("c", "6", "x", Some("u2"))),
             &mut relist,
         );
         informer.apply(watcher::Event::InitDone, &mut relist);
         assert_eq!(names(store.by_index("target", "x").unwrap()), ["c"]);
         assert!(store.by_index("target", "y").unwrap().is_empty());
+        assert_eq!(names(store.by_index("target", "z").unwrap()), ["a"]);
+        let mut values = store.index_values("target").unwrap();
+        values.sort();
+        assert_eq!(values, ["x", "z"]);
         assert_eq!(names(store.owned_by("u2")), ["c"]);
-        assert_eq!(names(store.list_namespace("default")), ["c"]);
+        assert_eq!(names(store.list_namespace("default")), ["a", "c"]);
 
         // an index added later covers what is cached already
         store
@@ -438,6 +446,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(names(store.by_index("name", "c").unwrap()), ["c"]);
+        assert_eq!(names(store.by_index("name", "a").unwrap()), ["a"]);
         assert!(matches!(
             store.by_index("nmae", "c"),
             Err(super::super::IndexError::Unknown { .. })
