@@ -14,7 +14,7 @@ use kube::api::{
 use kube::discovery::Scope;
 use kube::{CustomResourceExt, Resource, ResourceExt};
 use kubesmith_envtest::{Environment, Fault};
-use kubesmith_runtime::cache::{Cache, IndexError, Notification, ObjectKey};
+use kubesmith_runtime::cache::{Cache, CacheError, Notification, ObjectKey};
 use serde_json::json;
 use support::{Widget, WidgetSpec, eventually};
 
@@ -79,7 +79,7 @@ async fn indexes_follow_changes_and_relists_on_the_real_watch() {
         .unwrap();
     assert!(matches!(
         cache.index_field::<ConfigMap>("data.target", target_of),
-        Err(IndexError::Duplicate { .. })
+        Err(CacheError::DuplicateIndex { .. })
     ));
     let store = cache.store::<ConfigMap>();
     cache.start().unwrap();
@@ -158,7 +158,7 @@ async fn indexes_follow_changes_and_relists_on_the_real_watch() {
     assert_eq!(names(&store.list_namespace(&ns)), ["d", "owner"]);
     assert!(matches!(
         store.by_index("data.targte", "x"),
-        Err(IndexError::Unknown { .. })
+        Err(CacheError::UnknownIndex { .. })
     ));
     cache.stop().await;
     env.stop().await;
@@ -357,4 +357,46 @@ fn namespaced_caps() -> kube::discovery::ApiCapabilities {
         subresources: Vec::new(),
         operations: Vec::new(),
     }
+}
+
+#[tokio::test]
+async fn a_watch_config_selector_restricts_the_shared_watch() {
+    let env = support::env().await;
+    let ns = env.create_namespace().await.unwrap();
+    let cache = Cache::with_namespace(env.client(), Some(ns.clone()));
+    cache
+        .watch_config::<ConfigMap>(kube::runtime::watcher::Config::default().labels("app=web"))
+        .unwrap();
+    let store = cache.store::<ConfigMap>();
+    assert!(matches!(
+        cache.watch_config::<ConfigMap>(kube::runtime::watcher::Config::default()),
+        Err(CacheError::AlreadyWatched { .. })
+    ));
+    cache.start().unwrap();
+    cache.wait_for_sync().await;
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), &ns);
+    for (name, app) in [("web-1", "web"), ("db-1", "db"), ("web-2", "web")] {
+        let mut cm = configmap(&ns, name, "x");
+        cm.metadata.labels = Some(BTreeMap::from([("app".to_owned(), app.to_owned())]));
+        api.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    eventually("the web config maps", || async {
+        (names(&store.list()) == ["web-1", "web-2"]).then_some(())
+    })
+    .await;
+    // relabelled out of the selection: gone from the cache, as a delete
+    api.patch(
+        "web-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "labels": { "app": "db" } } })),
+    )
+    .await
+    .unwrap();
+    eventually("web-1 to leave the selection", || async {
+        (names(&store.list()) == ["web-2"]).then_some(())
+    })
+    .await;
+    assert_eq!(cache.informer_count(), 1);
+    cache.stop().await;
+    env.stop().await;
 }

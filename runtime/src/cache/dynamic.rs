@@ -95,7 +95,12 @@ pub(super) fn informer(
             })
         })
     });
-    Informer::new(description, &gvk.kind, api)
+    Informer::new(
+        description,
+        &gvk.kind,
+        api,
+        kube::runtime::watcher::Config::default(),
+    )
 }
 
 fn gvk_string(gvk: &GroupVersionKind) -> String {

@@ -34,16 +34,24 @@ pub(super) struct Informer<K> {
     /// `apiVersion/Kind[ in namespace]`, for logs.
     description: String,
     api: ApiFactory<K>,
+    /// Selectors and list/watch settings.
+    config: watcher::Config,
     handlers: RwLock<Vec<EventHandler<K>>>,
     started: std::sync::atomic::AtomicBool,
 }
 
 impl<K: Cached> Informer<K> {
-    pub(super) fn new(description: String, kind: &str, api: ApiFactory<K>) -> Self {
+    pub(super) fn new(
+        description: String,
+        kind: &str,
+        api: ApiFactory<K>,
+        config: watcher::Config,
+    ) -> Self {
         Self {
             store: Store::new(kind),
             description,
             api,
+            config,
             handlers: RwLock::new(Vec::new()),
             started: std::sync::atomic::AtomicBool::new(false),
         }
@@ -85,7 +93,7 @@ impl<K: Cached> Informer<K> {
                 }
             }
         };
-        let mut events = pin!(watcher(api, watcher::Config::default()).default_backoff());
+        let mut events = pin!(watcher(api, self.config.clone()).default_backoff());
         // Objects of a relist in progress; swapped in whole on InitDone so readers never see a
         // half-listed store.
         let mut relist: Option<HashMap<ObjectKey, Arc<K>>> = None;
@@ -189,19 +197,25 @@ fn prepare<K: Cached>(mut obj: K) -> Option<(ObjectKey, Arc<K>)> {
 
 impl<K: CacheResource> Informer<K> {
     /// The informer of a statically typed resource, in `namespace` when it is namespaced.
-    pub(super) fn typed(namespace: Option<String>) -> Self {
+    pub(super) fn typed(namespace: Option<String>, config: watcher::Config) -> Self {
         let kind = K::kind(&());
         let api_version = K::api_version(&());
         let scoped = namespace.filter(|_| <K::Scope as super::ApiScope>::is_namespaced());
-        let description = match &scoped {
+        let mut description = match &scoped {
             Some(ns) => format!("{api_version}/{kind} in {ns}"),
             None => format!("{api_version}/{kind}"),
         };
+        for selector in [&config.label_selector, &config.field_selector]
+            .into_iter()
+            .flatten()
+        {
+            description.push_str(&format!(" where {selector}"));
+        }
         let api: ApiFactory<K> = Box::new(move |client| {
             let api = super::api_for::<K>(client, scoped.as_deref());
             Box::pin(async move { Ok(api) })
         });
-        Self::new(description, &kind, api)
+        Self::new(description, &kind, api, config)
     }
 }
 
@@ -292,7 +306,7 @@ mod tests {
 
     #[test]
     fn initial_list_is_swapped_in_at_init_done() {
-        let informer = Informer::<ConfigMap>::typed(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let seen = recorder(&informer);
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
@@ -325,7 +339,7 @@ mod tests {
 
     #[test]
     fn watch_events_update_store_and_notify() {
-        let informer = Informer::<ConfigMap>::typed(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
         informer.apply(watcher::Event::InitDone, &mut relist);
@@ -369,7 +383,7 @@ mod tests {
 
     #[test]
     fn indexes_follow_adds_updates_deletes_and_relists() {
-        let informer = Informer::<ConfigMap>::typed(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let store = informer.store.clone();
         let by_target: super::super::IndexFn<ConfigMap> = Arc::new(|cm: &ConfigMap| {
             cm.data
@@ -380,7 +394,7 @@ mod tests {
         store.add_index("target", Arc::clone(&by_target)).unwrap();
         assert_eq!(
             store.add_index("target", by_target),
-            Err(super::super::IndexError::Duplicate {
+            Err(super::super::CacheError::DuplicateIndex {
                 kind: "ConfigMap".into(),
                 name: "target".into()
             })
@@ -449,13 +463,13 @@ mod tests {
         assert_eq!(names(store.by_index("name", "a").unwrap()), ["a"]);
         assert!(matches!(
             store.by_index("nmae", "c"),
-            Err(super::super::IndexError::Unknown { .. })
+            Err(super::super::CacheError::UnknownIndex { .. })
         ));
     }
 
     #[test]
     fn relist_emits_tombstones_for_vanished_objects() {
-        let informer = Informer::<ConfigMap>::typed(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
         informer.apply(watcher::Event::InitApply(cm("stays", "1")), &mut relist);

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use kube::api::{Api, DynamicObject};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,7 @@ use tokio_util::task::TaskTracker;
 use crate::Error;
 pub use dynamic::DynamicResource;
 use informer::{ErasedInformer, Informer};
-pub use store::{CONTROLLER_OWNER_INDEX, IndexError, IndexFn, NAMESPACE_INDEX, ObjectKey, Store};
+pub use store::{CONTROLLER_OWNER_INDEX, CacheError, IndexFn, NAMESPACE_INDEX, ObjectKey, Store};
 
 /// Anything an informer can hold: typed, metadata-only and dynamic objects alike.
 pub(crate) trait Cached:
@@ -213,6 +214,8 @@ struct CacheInner {
     /// Namespaced types are watched in this namespace only; `None` watches all.
     namespace: Option<String>,
     informers: Mutex<HashMap<InformerKey, Arc<dyn ErasedInformer>>>,
+    /// Watch settings per Rust type (`watch_config`); always locked after `informers`.
+    watch_configs: Mutex<HashMap<TypeId, watcher::Config>>,
     /// Set once started; informers created later start right away.
     running: Mutex<Option<Running>>,
 }
@@ -248,6 +251,7 @@ impl Cache {
                 client,
                 namespace,
                 informers: Mutex::new(HashMap::new()),
+                watch_configs: Mutex::new(HashMap::new()),
                 running: Mutex::new(None),
             }),
         }
@@ -320,7 +324,7 @@ impl Cache {
     /// already has an index of this name.
     ///
     /// ```no_run
-    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::IndexError> {
+    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::CacheError> {
     /// use k8s_openapi::api::core::v1::Pod;
     ///
     /// // which pods mount a given config map
@@ -339,8 +343,39 @@ impl Cache {
         &self,
         name: &str,
         extract: impl Fn(&K) -> Vec<String> + Send + Sync + 'static,
-    ) -> Result<(), IndexError> {
+    ) -> Result<(), CacheError> {
         self.store::<K>().add_index(name, Arc::new(extract))
+    }
+
+    /// Sets how `K` is listed and watched, as controller-runtime's cache `ByObject` options:
+    /// most often a label or field selector, so the cache (and every controller reading it)
+    /// holds only the matching objects, which saves memory when a type is numerous but only
+    /// a few objects matter. Applies to the one shared watch of `K`, so it must be set before
+    /// anything asks for `K` (a store, an event handler, a controller); later it is an error.
+    ///
+    /// ```no_run
+    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::CacheError> {
+    /// use k8s_openapi::api::core::v1::Secret;
+    /// use kube::runtime::watcher;
+    ///
+    /// // only the secrets this operator manages are cached
+    /// cache.watch_config::<Secret>(watcher::Config::default().labels("app.kubernetes.io/managed-by=my-operator"))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn watch_config<K: CacheResource>(
+        &self,
+        config: watcher::Config,
+    ) -> Result<(), CacheError> {
+        let informers = lock(&self.inner.informers);
+        let type_id = TypeId::of::<K>();
+        if informers.keys().any(|key| key.type_id == type_id) {
+            return Err(CacheError::AlreadyWatched {
+                kind: K::kind(&()).into_owned(),
+            });
+        }
+        lock(&self.inner.watch_configs).insert(type_id, config);
+        Ok(())
     }
 
     /// Registers `handler` for changes of `K` objects. It is called synchronously on the
@@ -426,7 +461,11 @@ impl Cache {
     fn informer<K: CacheResource>(&self) -> Arc<Informer<K>> {
         let namespace = self.inner.namespace.clone();
         self.informer_with(InformerKey::of::<K>(namespace.as_deref()), || {
-            Informer::<K>::typed(namespace.clone())
+            let config = lock(&self.inner.watch_configs)
+                .get(&TypeId::of::<K>())
+                .cloned()
+                .unwrap_or_default();
+            Informer::<K>::typed(namespace.clone(), config)
         })
     }
 

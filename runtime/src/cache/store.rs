@@ -18,13 +18,13 @@ pub const CONTROLLER_OWNER_INDEX: &str = "controller-owner-uid";
 /// several), as client-go's `IndexFunc` and controller-runtime's `IndexerFunc`.
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
-/// Errors of registering and reading [`Store`] indexes.
+/// Errors of configuring a [`Cache`](super::Cache) and reading [`Store`] indexes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum IndexError {
+pub enum CacheError {
     /// An index of this name already exists on the store (built-in names included).
     #[error("the store of {kind} already has an index named {name:?}")]
-    Duplicate {
+    DuplicateIndex {
         /// The object kind of the store.
         kind: String,
         /// The index name.
@@ -32,11 +32,20 @@ pub enum IndexError {
     },
     /// No index of this name was registered (see `Cache::index_field`).
     #[error("the store of {kind} has no index named {name:?}")]
-    Unknown {
+    UnknownIndex {
         /// The object kind of the store.
         kind: String,
         /// The index name.
         name: String,
+    },
+    /// The watch of this type was configured after the type was first asked for, when its
+    /// watch already had its settings.
+    #[error(
+        "{kind} is watched already; configure its watch (Cache::watch_config) before anything asks for it"
+    )]
+    AlreadyWatched {
+        /// The object kind.
+        kind: String,
     },
 }
 
@@ -285,10 +294,10 @@ impl<K> Store<K> {
 
     /// Adds an index; objects already in the store are indexed at once, under the same lock
     /// the informer writes with.
-    pub(crate) fn add_index(&self, name: &str, func: IndexFn<K>) -> Result<(), IndexError> {
+    pub(crate) fn add_index(&self, name: &str, func: IndexFn<K>) -> Result<(), CacheError> {
         let mut state = self.write();
         if state.indexes.contains_key(name) {
-            return Err(IndexError::Duplicate {
+            return Err(CacheError::DuplicateIndex {
                 kind: self.inner.kind.clone(),
                 name: name.to_owned(),
             });
@@ -330,7 +339,7 @@ impl<K> Store<K> {
     /// if no index of that name was registered (a typo would otherwise look like "no objects").
     ///
     /// ```no_run
-    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::IndexError> {
+    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::CacheError> {
     /// use k8s_openapi::api::core::v1::Pod;
     ///
     /// cache.index_field::<Pod>("spec.nodeName", |pod| {
@@ -341,10 +350,10 @@ impl<K> Store<K> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn by_index(&self, index: &str, value: &str) -> Result<Vec<Arc<K>>, IndexError> {
+    pub fn by_index(&self, index: &str, value: &str) -> Result<Vec<Arc<K>>, CacheError> {
         self.read()
             .lookup(index, value)
-            .ok_or_else(|| IndexError::Unknown {
+            .ok_or_else(|| CacheError::UnknownIndex {
                 kind: self.inner.kind.clone(),
                 name: index.to_owned(),
             })
@@ -352,12 +361,12 @@ impl<K> Store<K> {
 
     /// The values the index `index` has objects under, in no particular order (client-go's
     /// `ListIndexFuncValues`).
-    pub fn index_values(&self, index: &str) -> Result<Vec<String>, IndexError> {
+    pub fn index_values(&self, index: &str) -> Result<Vec<String>, CacheError> {
         let state = self.read();
         let index_entries = state
             .indexes
             .get(index)
-            .ok_or_else(|| IndexError::Unknown {
+            .ok_or_else(|| CacheError::UnknownIndex {
                 kind: self.inner.kind.clone(),
                 name: index.to_owned(),
             })?;
