@@ -55,6 +55,8 @@ impl<K: Resource + Send + Sync> Object for K {
 
 /// Decides which events of `K` objects queue a reconcile (controller-runtime's
 /// `predicate.Predicate`). Every method defaults to `true` (let the event through).
+/// controller-runtime's fourth method, `Generic`, has no counterpart: it serves channel
+/// sources, which kubesmith does not have.
 ///
 /// Implement it for a reusable filter, or build one from closures with [`Funcs`]:
 ///

@@ -257,6 +257,10 @@ async fn metadata_store_is_its_own_shared_watch() {
     let metas = cache.metadata_store::<ConfigMap>();
     assert_eq!(cache.metadata_store::<ConfigMap>().len(), 0);
     assert_eq!(cache.informer_count(), 1, "asked twice, watched once");
+    assert!(
+        format!("{cache:?}").contains("v1/ConfigMap (metadata)"),
+        "{cache:?}"
+    );
     cache.start().unwrap();
     cache.wait_for_sync().await;
 

@@ -201,9 +201,10 @@ impl<K: CacheResource> Informer<K> {
         let kind = K::kind(&());
         let api_version = K::api_version(&());
         let scoped = namespace.filter(|_| <K::Scope as super::ApiScope>::is_namespaced());
+        let only = if K::metadata_api() { " (metadata)" } else { "" };
         let mut description = match &scoped {
-            Some(ns) => format!("{api_version}/{kind} in {ns}"),
-            None => format!("{api_version}/{kind}"),
+            Some(ns) => format!("{api_version}/{kind}{only} in {ns}"),
+            None => format!("{api_version}/{kind}{only}"),
         };
         for selector in [&config.label_selector, &config.field_selector]
             .into_iter()
