@@ -13,6 +13,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
+use super::store::Objects;
 use super::{CacheResource, Cached, EventHandler, Notification, ObjectKey, Running, Store};
 
 /// Where an informer lists and watches: resolved when the informer starts, because a
@@ -96,7 +97,7 @@ impl<K: Cached> Informer<K> {
         let mut events = pin!(watcher(api, self.config.clone()).default_backoff());
         // Objects of a relist in progress; swapped in whole on InitDone so readers never see a
         // half-listed store.
-        let mut relist: Option<HashMap<ObjectKey, Arc<K>>> = None;
+        let mut relist: Option<Objects<K>> = None;
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => break,
@@ -116,7 +117,7 @@ impl<K: Cached> Informer<K> {
         tracing::debug!(informer = %self.description, "informer stopped");
     }
 
-    fn apply(&self, event: watcher::Event<K>, relist: &mut Option<HashMap<ObjectKey, Arc<K>>>) {
+    fn apply(&self, event: watcher::Event<K>, relist: &mut Option<Objects<K>>) {
         match event {
             watcher::Event::Apply(obj) => {
                 let Some((key, new)) = prepare(obj) else {
@@ -189,10 +190,10 @@ impl<K: Cached> Informer<K> {
 
 /// Keys the object and drops `managedFields`, which are large and never needed by
 /// controllers (the last-applied annotation is kept: a PUT from the cache must not lose it).
-fn prepare<K: Cached>(mut obj: K) -> Option<(ObjectKey, Arc<K>)> {
+fn prepare<K: Cached>(mut obj: K) -> Option<(Arc<ObjectKey>, Arc<K>)> {
     obj.meta_mut().managed_fields = None;
     let key = ObjectKey::from_object(&obj)?;
-    Some((key, Arc::new(obj)))
+    Some((Arc::new(key), Arc::new(obj)))
 }
 
 impl<K: CacheResource> Informer<K> {

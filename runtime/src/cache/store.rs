@@ -162,16 +162,20 @@ pub(crate) struct StoreInner<K> {
     kind: String,
 }
 
+/// Objects by key. Keys are `Arc`s so the indexes can share them.
+pub(crate) type Objects<K> = HashMap<Arc<ObjectKey>, Arc<K>>;
+
 /// The objects and their indexes; only ever changed through its methods, which keep both in
 /// step.
 pub(crate) struct StoreState<K> {
-    objects: HashMap<ObjectKey, Arc<K>>,
+    objects: Objects<K>,
     indexes: HashMap<String, Index<K>>,
 }
 
 struct Index<K> {
     func: IndexFn<K>,
-    entries: HashMap<String, HashSet<ObjectKey>>,
+    /// Keys are shared with the objects map: indexing an object costs a pointer per value.
+    entries: HashMap<String, HashSet<Arc<ObjectKey>>>,
 }
 
 impl<K> Index<K> {
@@ -182,9 +186,12 @@ impl<K> Index<K> {
         }
     }
 
-    fn add(&mut self, key: &ObjectKey, obj: &K) {
+    fn add(&mut self, key: &Arc<ObjectKey>, obj: &K) {
         for value in (self.func)(obj) {
-            self.entries.entry(value).or_default().insert(key.clone());
+            self.entries
+                .entry(value)
+                .or_default()
+                .insert(Arc::clone(key));
         }
     }
 
@@ -202,8 +209,8 @@ impl<K> Index<K> {
 
 impl<K> StoreState<K> {
     /// Inserts or replaces the object, returning the previous state.
-    pub(crate) fn insert(&mut self, key: ObjectKey, obj: Arc<K>) -> Option<Arc<K>> {
-        let old = self.objects.insert(key.clone(), Arc::clone(&obj));
+    pub(crate) fn insert(&mut self, key: Arc<ObjectKey>, obj: Arc<K>) -> Option<Arc<K>> {
+        let old = self.objects.insert(Arc::clone(&key), Arc::clone(&obj));
         for index in self.indexes.values_mut() {
             if let Some(old) = &old {
                 index.remove(&key, old);
@@ -223,10 +230,7 @@ impl<K> StoreState<K> {
     }
 
     /// Replaces every object (a relist), rebuilding the indexes; returns the previous objects.
-    pub(crate) fn replace(
-        &mut self,
-        objects: HashMap<ObjectKey, Arc<K>>,
-    ) -> HashMap<ObjectKey, Arc<K>> {
+    pub(crate) fn replace(&mut self, objects: Objects<K>) -> Objects<K> {
         let previous = std::mem::replace(&mut self.objects, objects);
         for index in self.indexes.values_mut() {
             index.entries.clear();
@@ -237,7 +241,7 @@ impl<K> StoreState<K> {
         previous
     }
 
-    pub(crate) fn objects(&self) -> &HashMap<ObjectKey, Arc<K>> {
+    pub(crate) fn objects(&self) -> &Objects<K> {
         &self.objects
     }
 
