@@ -269,6 +269,13 @@ async fn predicates_filter_their_source_and_event_filters_every_source() {
         .owns_with::<ConfigMap>(predicate::filter(|cm: &ConfigMap| {
             cm.labels().contains_key("watched")
         }))
+        // a secret of type kubesmith/trigger reconciles the widget of the same name
+        .watches_with::<Secret>(
+            |secret| Request::from_object(secret).into_iter().collect(),
+            predicate::filter(|secret: &Secret| {
+                secret.type_.as_deref() == Some("kubesmith/trigger")
+            }),
+        )
         .with_event_filter(predicate::metadata_filter(|meta| {
             !meta
                 .annotations
@@ -358,6 +365,30 @@ async fn predicates_filter_their_source_and_event_filters_every_source() {
         .unwrap();
     counting.wait_count("barrier", 4).await;
     assert_eq!(counting.count("w"), 3, "an ignored widget reconciled");
+
+    // watched secrets count only with the trigger type
+    let secrets: Api<Secret> = Api::namespaced(env.client(), "default");
+    let secret = |name: &str, trigger: bool| {
+        let mut s = Secret::default();
+        s.metadata.name = Some(name.into());
+        s.type_ = trigger.then(|| "kubesmith/trigger".to_owned());
+        s
+    };
+    secrets
+        .create(&PostParams::default(), &secret("w", false))
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret("barrier", true))
+        .await
+        .unwrap();
+    counting.wait_count("barrier", 5).await;
+    assert_eq!(counting.count("w"), 3, "an untyped secret reconciled");
+    secrets
+        .create(&PostParams::default(), &secret("w-again", true))
+        .await
+        .unwrap();
+    counting.wait_count("w-again", 1).await;
     running.stop().await.unwrap();
     env.stop().await;
 }
