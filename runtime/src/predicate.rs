@@ -395,7 +395,11 @@ pub fn not<A>(a: A) -> Not<A> {
     Not(a)
 }
 
-/// Combinators on every value, so predicates chain: `GenerationChanged.or(LabelsChanged)`.
+/// Combinators as methods, so predicates chain: `GenerationChanged.or(LabelsChanged)`.
+///
+/// Implemented for this module's predicates; a predicate of your own gets the methods with an
+/// empty `impl PredicateExt for MyPredicate {}` (it is not implemented for every type, so that
+/// importing it does not add `and`/`or`/`not` to unrelated values such as `bool`).
 ///
 /// ```
 /// use k8s_openapi::api::apps::v1::Deployment;
@@ -423,7 +427,16 @@ pub trait PredicateExt: Sized {
     }
 }
 
-impl<P> PredicateExt for P {}
+impl PredicateExt for GenerationChanged {}
+impl PredicateExt for LabelsChanged {}
+impl PredicateExt for AnnotationsChanged {}
+impl PredicateExt for ResourceVersionChanged {}
+impl PredicateExt for MetadataFilter {}
+impl<K: ?Sized> PredicateExt for Funcs<K> {}
+impl<K: ?Sized> PredicateExt for Filter<K> {}
+impl<A, B> PredicateExt for And<A, B> {}
+impl<A, B> PredicateExt for Or<A, B> {}
+impl<A> PredicateExt for Not<A> {}
 
 #[cfg(test)]
 mod tests {
