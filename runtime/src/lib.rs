@@ -44,6 +44,7 @@ pub mod manager;
 pub mod manifests;
 pub mod metrics;
 pub mod owner;
+pub mod predicate;
 pub mod prelude;
 pub mod queue;
 

@@ -7,7 +7,8 @@ pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub use kube::api::{Patch, PatchParams};
 pub use kube::{Api, Resource, ResourceExt};
 
+pub use crate::cache::ObjectKey;
 pub use crate::controller::{Action, Context, Controller, ReconcileError, Reconciler, Request};
 pub use crate::events::{EventType, Recorder};
 pub use crate::manager::{Flags, Manager, Options};
-pub use crate::{conditions, finalizer};
+pub use crate::{conditions, finalizer, predicate};

@@ -3,15 +3,23 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use kube::Client;
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
-use super::{CacheResource, EventHandler, Notification, ObjectKey, Running, Store, api_for};
+use super::store::Objects;
+use super::{CacheResource, Cached, EventHandler, Notification, ObjectKey, Running, Store};
+
+/// Where an informer lists and watches: resolved when the informer starts, because a
+/// dynamic type may first need discovery.
+pub(super) type ApiFactory<K> =
+    Box<dyn Fn(Client) -> BoxFuture<'static, Result<Api<K>, kube::Error>> + Send + Sync>;
 
 /// The type-erased face of an [`Informer`], so the cache can hold informers of many types.
 pub(super) trait ErasedInformer: Send + Sync {
@@ -24,16 +32,27 @@ pub(super) trait ErasedInformer: Send + Sync {
 
 pub(super) struct Informer<K> {
     pub(super) store: Store<K>,
-    namespace: Option<String>,
+    /// `apiVersion/Kind[ in namespace]`, for logs.
+    description: String,
+    api: ApiFactory<K>,
+    /// Selectors and list/watch settings.
+    config: watcher::Config,
     handlers: RwLock<Vec<EventHandler<K>>>,
     started: std::sync::atomic::AtomicBool,
 }
 
-impl<K: CacheResource> Informer<K> {
-    pub(super) fn new(namespace: Option<String>) -> Self {
+impl<K: Cached> Informer<K> {
+    pub(super) fn new(
+        description: String,
+        kind: &str,
+        api: ApiFactory<K>,
+        config: watcher::Config,
+    ) -> Self {
         Self {
-            store: Store::new(),
-            namespace,
+            store: Store::new(kind),
+            description,
+            api,
+            config,
             handlers: RwLock::new(Vec::new()),
             started: std::sync::atomic::AtomicBool::new(false),
         }
@@ -54,12 +73,31 @@ impl<K: CacheResource> Informer<K> {
         handlers.push(handler);
     }
 
+    /// Resolves the API (retrying discovery failures with backoff), then watches until
+    /// stopped.
     async fn run(self: Arc<Self>, client: Client, stop: CancellationToken) {
-        let api = api_for::<K>(client, self.namespace.as_deref());
-        let mut events = pin!(watcher(api, watcher::Config::default()).default_backoff());
+        let mut retry_in = Duration::from_millis(500);
+        let api = loop {
+            let resolved = tokio::select! {
+                () = stop.cancelled() => return,
+                api = (self.api)(client.clone()) => api,
+            };
+            match resolved {
+                Ok(api) => break api,
+                Err(err) => {
+                    tracing::warn!(informer = %self.description, error = %err, retry_in = ?retry_in, "cannot resolve the resource to watch; retrying");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                    retry_in = (retry_in * 2).min(Duration::from_secs(30));
+                }
+            }
+        };
+        let mut events = pin!(watcher(api, self.config.clone()).default_backoff());
         // Objects of a relist in progress; swapped in whole on InitDone so readers never see a
         // half-listed store.
-        let mut relist: Option<HashMap<ObjectKey, Arc<K>>> = None;
+        let mut relist: Option<Objects<K>> = None;
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => break,
@@ -68,24 +106,24 @@ impl<K: CacheResource> Informer<K> {
             match event {
                 Some(Ok(event)) => self.apply(event, &mut relist),
                 Some(Err(err)) => {
-                    tracing::warn!(informer = %self.describe(), error = %err, "watch failed; retrying with backoff");
+                    tracing::warn!(informer = %self.description, error = %err, "watch failed; retrying with backoff");
                 }
                 None => {
-                    tracing::error!(informer = %self.describe(), "watch stream ended unexpectedly");
+                    tracing::error!(informer = %self.description, "watch stream ended unexpectedly");
                     break;
                 }
             }
         }
-        tracing::debug!(informer = %self.describe(), "informer stopped");
+        tracing::debug!(informer = %self.description, "informer stopped");
     }
 
-    fn apply(&self, event: watcher::Event<K>, relist: &mut Option<HashMap<ObjectKey, Arc<K>>>) {
+    fn apply(&self, event: watcher::Event<K>, relist: &mut Option<Objects<K>>) {
         match event {
             watcher::Event::Apply(obj) => {
                 let Some((key, new)) = prepare(obj) else {
                     return;
                 };
-                let old = self.write().insert(key, Arc::clone(&new));
+                let old = self.store.write().insert(key, Arc::clone(&new));
                 self.dispatch(&[match old {
                     Some(old) => Notification::Updated { old, new },
                     None => Notification::Added(new),
@@ -95,10 +133,15 @@ impl<K: CacheResource> Informer<K> {
                 let Some((key, obj)) = prepare(obj) else {
                     return;
                 };
-                let last = self.write().remove(&key).unwrap_or(obj);
+                let last = self.store.write().remove(&key).unwrap_or(obj);
                 self.dispatch(&[Notification::Deleted(last)]);
             }
-            watcher::Event::Init => *relist = Some(HashMap::new()),
+            watcher::Event::Init => {
+                if self.store.has_synced() {
+                    self.store.inner().relists.fetch_add(1, Ordering::Relaxed);
+                }
+                *relist = Some(HashMap::new());
+            }
             watcher::Event::InitApply(obj) => {
                 if let Some((key, obj)) = prepare(obj) {
                     relist.get_or_insert_with(HashMap::new).insert(key, obj);
@@ -107,10 +150,11 @@ impl<K: CacheResource> Informer<K> {
             watcher::Event::InitDone => {
                 let listed = relist.take().unwrap_or_default();
                 let notifications = {
-                    let mut objects = self.write();
-                    let mut previous = std::mem::replace(&mut *objects, listed);
+                    let mut state = self.store.write();
+                    let mut previous = state.replace(listed);
+                    let objects = state.objects();
                     let mut notifications = Vec::with_capacity(objects.len() + previous.len());
-                    for (key, new) in objects.iter() {
+                    for (key, new) in objects {
                         notifications.push(match previous.remove(key) {
                             Some(old) => Notification::Updated {
                                 old,
@@ -142,25 +186,42 @@ impl<K: CacheResource> Informer<K> {
             }
         }
     }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ObjectKey, Arc<K>>> {
-        self.store
-            .inner()
-            .objects
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 /// Keys the object and drops `managedFields`, which are large and never needed by
 /// controllers (the last-applied annotation is kept: a PUT from the cache must not lose it).
-fn prepare<K: CacheResource>(mut obj: K) -> Option<(ObjectKey, Arc<K>)> {
+fn prepare<K: Cached>(mut obj: K) -> Option<(Arc<ObjectKey>, Arc<K>)> {
     obj.meta_mut().managed_fields = None;
     let key = ObjectKey::from_object(&obj)?;
-    Some((key, Arc::new(obj)))
+    Some((Arc::new(key), Arc::new(obj)))
 }
 
-impl<K: CacheResource> ErasedInformer for Informer<K> {
+impl<K: CacheResource> Informer<K> {
+    /// The informer of a statically typed resource, in `namespace` when it is namespaced.
+    pub(super) fn typed(namespace: Option<String>, config: watcher::Config) -> Self {
+        let kind = K::kind(&());
+        let api_version = K::api_version(&());
+        let scoped = namespace.filter(|_| <K::Scope as super::ApiScope>::is_namespaced());
+        let only = if K::metadata_api() { " (metadata)" } else { "" };
+        let mut description = match &scoped {
+            Some(ns) => format!("{api_version}/{kind}{only} in {ns}"),
+            None => format!("{api_version}/{kind}{only}"),
+        };
+        for selector in [&config.label_selector, &config.field_selector]
+            .into_iter()
+            .flatten()
+        {
+            description.push_str(&format!(" where {selector}"));
+        }
+        let api: ApiFactory<K> = Box::new(move |client| {
+            let api = super::api_for::<K>(client, scoped.as_deref());
+            Box::pin(async move { Ok(api) })
+        });
+        Self::new(description, &kind, api, config)
+    }
+}
+
+impl<K: Cached> ErasedInformer for Informer<K> {
     fn start(self: Arc<Self>, client: Client, running: &Running) {
         if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -180,12 +241,7 @@ impl<K: CacheResource> ErasedInformer for Informer<K> {
     }
 
     fn describe(&self) -> String {
-        let kind = K::kind(&());
-        let api_version = K::api_version(&());
-        match &self.namespace {
-            Some(ns) => format!("{api_version}/{kind} in {ns}"),
-            None => format!("{api_version}/{kind}"),
-        }
+        self.description.clone()
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -252,7 +308,7 @@ mod tests {
 
     #[test]
     fn initial_list_is_swapped_in_at_init_done() {
-        let informer = Informer::<ConfigMap>::new(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let seen = recorder(&informer);
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
@@ -285,7 +341,7 @@ mod tests {
 
     #[test]
     fn watch_events_update_store_and_notify() {
-        let informer = Informer::<ConfigMap>::new(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
         informer.apply(watcher::Event::InitDone, &mut relist);
@@ -300,9 +356,122 @@ mod tests {
         assert!(informer.store.is_empty());
     }
 
+    fn targeting(name: &str, rv: &str, target: &str, owner_uid: Option<&str>) -> ConfigMap {
+        let mut obj = cm(name, rv);
+        obj.data = Some([("target".to_owned(), target.to_owned())].into());
+        obj.metadata.owner_references = owner_uid.map(|uid| {
+            vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Owner".into(),
+                    name: "owner".into(),
+                    uid: uid.into(),
+                    controller: Some(true),
+                    block_owner_deletion: None,
+                },
+            ]
+        });
+        obj
+    }
+
+    fn names(objs: Vec<Arc<ConfigMap>>) -> Vec<String> {
+        let mut names: Vec<String> = objs
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn indexes_follow_adds_updates_deletes_and_relists() {
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
+        let store = informer.store.clone();
+        let by_target: super::super::IndexFn<ConfigMap> = Arc::new(|cm: &ConfigMap| {
+            cm.data
+                .iter()
+                .filter_map(|d| d.get("target").cloned())
+                .collect()
+        });
+        store.add_index("target", Arc::clone(&by_target)).unwrap();
+        assert_eq!(
+            store.add_index("target", by_target),
+            Err(super::super::CacheError::DuplicateIndex {
+                kind: "ConfigMap".into(),
+                name: "target".into()
+            })
+        );
+        let mut relist = None;
+        informer.apply(watcher::Event::Init, &mut relist);
+        informer.apply(
+            watcher::Event::InitApply(targeting("a", "1", "x", Some("u1"))),
+            &mut relist,
+        );
+        informer.apply(
+            watcher::Event::InitApply(targeting("b", "2", "x", None)),
+            &mut relist,
+        );
+        informer.apply(watcher::Event::InitDone, &mut relist);
+        assert_eq!(names(store.by_index("target", "x").unwrap()), ["a", "b"]);
+        assert_eq!(names(store.owned_by("u1")), ["a"]);
+
+        // an update moves the object between index values, and drops its owner
+        informer.apply(
+            watcher::Event::Apply(targeting("a", "3", "y", None)),
+            &mut relist,
+        );
+        assert_eq!(names(store.by_index("target", "x").unwrap()), ["b"]);
+        assert_eq!(names(store.by_index("target", "y").unwrap()), ["a"]);
+        assert!(store.owned_by("u1").is_empty());
+        assert_eq!(store.index_values("target").unwrap().len(), 2);
+
+        informer.apply(
+            watcher::Event::Delete(targeting("b", "4", "x", None)),
+            &mut relist,
+        );
+        assert!(store.by_index("target", "x").unwrap().is_empty());
+        assert_eq!(store.index_values("target").unwrap(), ["y"]);
+
+        // a relist replaces everything: indexes are rebuilt from the new list only
+        assert_eq!(store.relists(), 0);
+        informer.apply(watcher::Event::Init, &mut relist);
+        assert_eq!(store.relists(), 1);
+        informer.apply(
+            watcher::Event::InitApply(targeting("a", "5", "z", None)),
+            &mut relist,
+        );
+        informer.apply(
+            watcher::Event::InitApply(targeting("c", "6", "x", Some("u2"))),
+            &mut relist,
+        );
+        informer.apply(watcher::Event::InitDone, &mut relist);
+        assert_eq!(names(store.by_index("target", "x").unwrap()), ["c"]);
+        assert!(store.by_index("target", "y").unwrap().is_empty());
+        assert_eq!(names(store.by_index("target", "z").unwrap()), ["a"]);
+        let mut values = store.index_values("target").unwrap();
+        values.sort();
+        assert_eq!(values, ["x", "z"]);
+        assert_eq!(names(store.owned_by("u2")), ["c"]);
+        assert_eq!(names(store.list_namespace("default")), ["a", "c"]);
+
+        // an index added later covers what is cached already
+        store
+            .add_index(
+                "name",
+                Arc::new(|cm: &ConfigMap| cm.metadata.name.iter().cloned().collect()),
+            )
+            .unwrap();
+        assert_eq!(names(store.by_index("name", "c").unwrap()), ["c"]);
+        assert_eq!(names(store.by_index("name", "a").unwrap()), ["a"]);
+        assert!(matches!(
+            store.by_index("nmae", "c"),
+            Err(super::super::CacheError::UnknownIndex { .. })
+        ));
+    }
+
     #[test]
     fn relist_emits_tombstones_for_vanished_objects() {
-        let informer = Informer::<ConfigMap>::new(None);
+        let informer = Informer::<ConfigMap>::typed(None, watcher::Config::default());
         let mut relist = None;
         informer.apply(watcher::Event::Init, &mut relist);
         informer.apply(watcher::Event::InitApply(cm("stays", "1")), &mut relist);

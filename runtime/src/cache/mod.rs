@@ -3,7 +3,11 @@
 //!
 //! Modelled on client-go's `tools/cache` shared informers: controllers read objects from the
 //! cache instead of the API server, and a type watched by several controllers is watched once.
+//! Besides typed objects the cache watches metadata only ([`Cache::metadata_store`], a
+//! `PartialObjectMeta<K>` per object) and untyped objects by group/version/kind
+//! ([`Cache::dynamic_store`]).
 
+mod dynamic;
 mod informer;
 mod store;
 
@@ -12,16 +16,26 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use kube::api::Api;
-use kube::core::{ClusterResourceScope, NamespaceResourceScope};
+use kube::api::{Api, DynamicObject};
+use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::Error;
+pub use dynamic::DynamicResource;
 use informer::{ErasedInformer, Informer};
-pub use store::{ObjectKey, Store};
+pub use store::{CONTROLLER_OWNER_INDEX, CacheError, IndexFn, NAMESPACE_INDEX, ObjectKey, Store};
+
+/// Anything an informer can hold: typed, metadata-only and dynamic objects alike.
+pub(crate) trait Cached:
+    Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Cached for K where K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static {}
 
 /// What a type needs to be cached, watched and reconciled: a statically typed Kubernetes
 /// resource (every k8s-openapi type and every `#[derive(CustomResource)]` type qualifies).
@@ -156,6 +170,17 @@ impl InformerKey {
             namespace: namespace.map(str::to_owned),
         }
     }
+
+    fn dynamic(resource: &DynamicResource, namespace: Option<&str>) -> Self {
+        let gvk = resource.gvk();
+        Self {
+            type_id: TypeId::of::<DynamicObject>(),
+            group: gvk.group,
+            version: gvk.version,
+            kind: gvk.kind,
+            namespace: namespace.map(str::to_owned),
+        }
+    }
 }
 
 /// The shared informer cache of a [`Manager`](crate::Manager): at most one informer (one
@@ -173,6 +198,7 @@ impl InformerKey {
 /// cache.start()?;
 /// cache.wait_for_sync().await;
 /// println!("{} config maps", configmaps.len());
+/// println!("{} in default", configmaps.list_namespace("default").len());
 /// assert_eq!(cache.informer_count(), 1);
 /// cache.stop().await;
 /// # Ok(())
@@ -188,6 +214,8 @@ struct CacheInner {
     /// Namespaced types are watched in this namespace only; `None` watches all.
     namespace: Option<String>,
     informers: Mutex<HashMap<InformerKey, Arc<dyn ErasedInformer>>>,
+    /// Watch settings per Rust type (`watch_config`); always locked after `informers`.
+    watch_configs: Mutex<HashMap<TypeId, watcher::Config>>,
     /// Set once started; informers created later start right away.
     running: Mutex<Option<Running>>,
 }
@@ -223,6 +251,7 @@ impl Cache {
                 client,
                 namespace,
                 informers: Mutex::new(HashMap::new()),
+                watch_configs: Mutex::new(HashMap::new()),
                 running: Mutex::new(None),
             }),
         }
@@ -237,6 +266,116 @@ impl Cache {
     /// starting) its informer on first use.
     pub fn store<K: CacheResource>(&self) -> Store<K> {
         self.informer::<K>().store.clone()
+    }
+
+    /// The store of the metadata of all `K` objects: a metadata-only watch
+    /// (`PartialObjectMeta<K>`, as controller-runtime's `OnlyMetadata`), which costs a fraction
+    /// of the memory of full objects. It is a separate watch from [`store`](Self::store)'s, shared
+    /// by everyone asking for `K`'s metadata.
+    ///
+    /// ```no_run
+    /// # async fn doc(cache: kubesmith_runtime::cache::Cache) {
+    /// use k8s_openapi::api::core::v1::Secret;
+    /// use kube::ResourceExt;
+    ///
+    /// let secrets = cache.metadata_store::<Secret>();
+    /// secrets.wait_for_sync().await;
+    /// for meta in secrets.list() {
+    ///     println!("{} (no data was transferred)", meta.name_any());
+    /// }
+    /// # }
+    /// ```
+    pub fn metadata_store<K: CacheResource>(&self) -> Store<PartialObjectMeta<K>> {
+        self.store::<PartialObjectMeta<K>>()
+    }
+
+    /// The store of untyped objects of `resource` (a group/version/kind resolved through
+    /// discovery when the informer starts, or an already resolved `ApiResource`), for types
+    /// without a Rust struct. One watch per group/version/kind, shared like typed ones.
+    ///
+    /// ```no_run
+    /// # async fn doc(cache: kubesmith_runtime::cache::Cache) {
+    /// use kube::api::GroupVersionKind;
+    ///
+    /// let certs = cache.dynamic_store(GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate"));
+    /// certs.wait_for_sync().await;
+    /// println!("{} certificates", certs.len());
+    /// # }
+    /// ```
+    pub fn dynamic_store(&self, resource: impl Into<DynamicResource>) -> Store<DynamicObject> {
+        self.dynamic_informer(resource.into()).store.clone()
+    }
+
+    /// Registers `handler` for changes of untyped objects of `resource` (see
+    /// [`dynamic_store`](Self::dynamic_store) and [`add_event_handler`](Self::add_event_handler)).
+    pub fn add_dynamic_event_handler(
+        &self,
+        resource: impl Into<DynamicResource>,
+        handler: impl Fn(&Notification<DynamicObject>) + Send + Sync + 'static,
+    ) {
+        self.dynamic_informer(resource.into())
+            .add_handler(Arc::new(handler));
+    }
+
+    /// Adds a field index to the store of `K`, as controller-runtime's
+    /// `FieldIndexer.IndexField`: `extract` returns the values an object is filed under, and
+    /// [`Store::by_index`] finds the objects filed under a value. Register indexes before the
+    /// manager runs (objects already cached are indexed at once if not). Fails if the store
+    /// already has an index of this name.
+    ///
+    /// ```no_run
+    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::CacheError> {
+    /// use k8s_openapi::api::core::v1::Pod;
+    ///
+    /// // which pods mount a given config map
+    /// cache.index_field::<Pod>("spec.volumes.configMap", |pod| {
+    ///     pod.spec.iter()
+    ///         .flat_map(|spec| spec.volumes.iter().flatten())
+    ///         .filter_map(|v| v.config_map.as_ref().map(|cm| cm.name.clone()))
+    ///         .collect()
+    /// })?;
+    /// let users = cache.store::<Pod>().by_index("spec.volumes.configMap", "settings")?;
+    /// # let _ = users;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn index_field<K: CacheResource>(
+        &self,
+        name: &str,
+        extract: impl Fn(&K) -> Vec<String> + Send + Sync + 'static,
+    ) -> Result<(), CacheError> {
+        self.store::<K>().add_index(name, Arc::new(extract))
+    }
+
+    /// Sets how `K` is listed and watched, as controller-runtime's cache `ByObject` options:
+    /// most often a label or field selector, so the cache (and every controller reading it)
+    /// holds only the matching objects, which saves memory when a type is numerous but only
+    /// a few objects matter. Applies to the one shared watch of `K`, so it must be set before
+    /// anything asks for `K` (a store, an event handler, a controller); later it is an error.
+    ///
+    /// ```no_run
+    /// # fn doc(cache: &kubesmith_runtime::cache::Cache) -> Result<(), kubesmith_runtime::cache::CacheError> {
+    /// use k8s_openapi::api::core::v1::Secret;
+    /// use kube::runtime::watcher;
+    ///
+    /// // only the secrets this operator manages are cached
+    /// cache.watch_config::<Secret>(watcher::Config::default().labels("app.kubernetes.io/managed-by=my-operator"))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn watch_config<K: CacheResource>(
+        &self,
+        config: watcher::Config,
+    ) -> Result<(), CacheError> {
+        let informers = lock(&self.inner.informers);
+        let type_id = TypeId::of::<K>();
+        if informers.keys().any(|key| key.type_id == type_id) {
+            return Err(CacheError::AlreadyWatched {
+                kind: K::kind(&()).into_owned(),
+            });
+        }
+        lock(&self.inner.watch_configs).insert(type_id, config);
+        Ok(())
     }
 
     /// Registers `handler` for changes of `K` objects. It is called synchronously on the
@@ -320,15 +459,37 @@ impl Cache {
     }
 
     fn informer<K: CacheResource>(&self) -> Arc<Informer<K>> {
-        let namespace = self.inner.namespace.as_deref();
-        let key = InformerKey::of::<K>(namespace);
+        let namespace = self.inner.namespace.clone();
+        self.informer_with(InformerKey::of::<K>(namespace.as_deref()), || {
+            let config = lock(&self.inner.watch_configs)
+                .get(&TypeId::of::<K>())
+                .cloned()
+                .unwrap_or_default();
+            Informer::<K>::typed(namespace.clone(), config)
+        })
+    }
+
+    fn dynamic_informer(&self, resource: DynamicResource) -> Arc<Informer<DynamicObject>> {
+        let namespace = self.inner.namespace.clone();
+        let key = InformerKey::dynamic(&resource, namespace.as_deref());
+        self.informer_with(key, || {
+            dynamic::informer(resource.clone(), namespace.clone())
+        })
+    }
+
+    /// The informer under `key`, created with `create` (and started if the cache runs) when
+    /// there is none yet.
+    fn informer_with<K: Cached>(
+        &self,
+        key: InformerKey,
+        create: impl Fn() -> Informer<K>,
+    ) -> Arc<Informer<K>> {
         let (informer, created) = {
             let mut informers = lock(&self.inner.informers);
             match informers.get(&key) {
                 Some(existing) => (Arc::clone(existing), false),
                 None => {
-                    let informer: Arc<dyn ErasedInformer> =
-                        Arc::new(Informer::<K>::new(namespace.map(str::to_owned)));
+                    let informer: Arc<dyn ErasedInformer> = Arc::new(create());
                     informers.insert(key, Arc::clone(&informer));
                     (informer, true)
                 }
@@ -341,9 +502,9 @@ impl Cache {
             }
         }
         let any: Arc<dyn Any + Send + Sync> = informer.as_any();
-        // Cannot fail: the key contains K's TypeId. A fresh informer is a harmless fallback.
+        // Cannot fail: the key contains K's TypeId (DynamicObject's for dynamic informers). A fresh informer is a harmless fallback.
         any.downcast::<Informer<K>>()
-            .unwrap_or_else(|_| Arc::new(Informer::<K>::new(namespace.map(str::to_owned))))
+            .unwrap_or_else(|_| Arc::new(create()))
     }
 }
 

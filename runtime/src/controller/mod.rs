@@ -32,15 +32,20 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use kube::api::DynamicObject;
+use kube::core::PartialObjectMeta;
 use kube::{Api, Client, Resource};
 
 pub use error::ReconcileError;
 pub use kube::runtime::controller::Action;
 
 use crate::Error;
-use crate::cache::{ApiScope, Cache, CacheResource, Notification, ObjectKey, Store, api_for};
+use crate::cache::{
+    ApiScope, Cache, CacheResource, DynamicResource, Notification, ObjectKey, Store, api_for,
+};
 use crate::events::{self, Recorder};
 use crate::manager::Manager;
+use crate::predicate::{Object, Predicate};
 use crate::queue::WorkQueue;
 
 /// Identifies the object to reconcile: controller-runtime's `reconcile.Request` (a
@@ -196,32 +201,77 @@ impl Controller {
             name: None,
             max_concurrent_reconciles: 1,
             sources: Vec::new(),
+            for_predicate: None,
+            event_filters: Vec::new(),
             _kind: PhantomData,
         }
     }
 }
 
 /// Configures a controller; finish with [`complete`](Builder::complete).
+///
+/// Sources of requests: [`for_`](Builder::for_) (the reconciled type),
+/// [`owns`](Builder::owns) (children with a controller owner reference),
+/// [`owns_metadata`](Builder::owns_metadata) (the same through a metadata-only watch),
+/// [`watches`](Builder::watches) (any type, through a mapper) and
+/// [`watches_dynamic`](Builder::watches_dynamic) (untyped objects by group/version/kind).
+/// The `_with` variants take a [`Predicate`] that filters that source's events;
+/// [`with_event_filter`](Builder::with_event_filter) filters every source.
 pub struct Builder<K> {
     manager: Manager,
     name: Option<String>,
     max_concurrent_reconciles: usize,
     /// Further sources of requests (`owns`, `watches`), connected at `complete`.
     sources: Vec<Source>,
+    /// Filters the events of `K` itself.
+    for_predicate: Option<Box<dyn Predicate<K>>>,
+    /// Filters the events of every source.
+    event_filters: Vec<Arc<dyn Predicate<dyn Object>>>,
     _kind: PhantomData<fn() -> K>,
 }
 
 /// Connects one watched type to the controller's queue; returns how to wait for its cache.
-type Source = Box<dyn FnOnce(&Cache, WorkQueue<Request>) -> SyncWaiter + Send>;
+type Source = Box<dyn FnOnce(&Cache, WorkQueue<Request>, EventFilters) -> SyncWaiter + Send>;
+
+/// The builder's `with_event_filter` predicates, shared by every source.
+type EventFilters = Arc<[Arc<dyn Predicate<dyn Object>>]>;
 
 /// Waits until one of the controller's caches has synced.
 pub(crate) type SyncWaiter = Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
-fn sync_waiter<K: CacheResource>(store: Store<K>) -> SyncWaiter {
+fn sync_waiter<K: Send + Sync + 'static>(store: Store<K>) -> SyncWaiter {
     Box::new(move || {
         let store = store.clone();
         Box::pin(async move { store.wait_for_sync().await })
     })
+}
+
+/// Whether `notification` passes the source's own predicate and every event filter.
+fn passes<U: Object + 'static>(
+    notification: &Notification<U>,
+    own: Option<&dyn Predicate<U>>,
+    filters: &EventFilters,
+) -> bool {
+    match notification {
+        Notification::Added(obj) => {
+            own.is_none_or(|p| p.create(obj))
+                && filters
+                    .iter()
+                    .all(|p| p.create(obj.as_ref() as &dyn Object))
+        }
+        Notification::Updated { old, new } => {
+            own.is_none_or(|p| p.update(old, new))
+                && filters
+                    .iter()
+                    .all(|p| p.update(old.as_ref() as &dyn Object, new.as_ref() as &dyn Object))
+        }
+        Notification::Deleted(obj) => {
+            own.is_none_or(|p| p.delete(obj))
+                && filters
+                    .iter()
+                    .all(|p| p.delete(obj.as_ref() as &dyn Object))
+        }
+    }
 }
 
 impl<K> fmt::Debug for Builder<K> {
@@ -229,6 +279,8 @@ impl<K> fmt::Debug for Builder<K> {
         f.debug_struct("Builder")
             .field("name", &self.name)
             .field("max_concurrent_reconciles", &self.max_concurrent_reconciles)
+            .field("sources", &self.sources.len())
+            .field("event_filters", &self.event_filters.len())
             .finish_non_exhaustive()
     }
 }
@@ -242,8 +294,33 @@ impl Builder<()> {
             name: self.name,
             max_concurrent_reconciles: self.max_concurrent_reconciles,
             sources: self.sources,
+            for_predicate: None,
+            event_filters: self.event_filters,
             _kind: PhantomData,
         }
+    }
+
+    /// As [`for_`](Self::for_), queueing only the events `predicate` lets through
+    /// (controller-runtime's `For(obj, WithPredicates(p))`).
+    ///
+    /// ```no_run
+    /// use kubesmith_runtime::prelude::*;
+    /// use kubesmith_runtime::predicate::GenerationChanged;
+    /// use k8s_openapi::api::apps::v1::Deployment;
+    ///
+    /// # struct R;
+    /// # impl Reconciler<Deployment> for R {
+    /// #     async fn reconcile(&self, _: Context<Deployment>) -> Result<Action, ReconcileError> { Ok(Action::await_change()) }
+    /// # }
+    /// # fn doc(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    /// // status updates of a Deployment do not reconcile it, spec changes do
+    /// Controller::managed_by(mgr).for_with::<Deployment>(GenerationChanged).complete(R)
+    /// # }
+    /// ```
+    pub fn for_with<K: CacheResource>(self, predicate: impl Predicate<K> + 'static) -> Builder<K> {
+        let mut builder = self.for_::<K>();
+        builder.for_predicate = Some(Box::new(predicate));
+        builder
     }
 }
 
@@ -261,6 +338,36 @@ impl<K> Builder<K> {
         self.max_concurrent_reconciles = n;
         self
     }
+
+    /// Filters the events of every source of this controller, the reconciled type's and
+    /// those of `owns` and `watches` (controller-runtime's `WithEventFilter`). The predicate
+    /// sees objects as [`dyn Object`](Object), so it works for every type: the built-in
+    /// predicates, [`metadata_filter`](crate::predicate::metadata_filter) closures, and
+    /// combinations of them. Several filters must all pass.
+    ///
+    /// ```no_run
+    /// use kubesmith_runtime::prelude::*;
+    /// use kubesmith_runtime::predicate::{self, ResourceVersionChanged};
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    ///
+    /// # struct R;
+    /// # impl Reconciler<ConfigMap> for R {
+    /// #     async fn reconcile(&self, _: Context<ConfigMap>) -> Result<Action, ReconcileError> { Ok(Action::await_change()) }
+    /// # }
+    /// # fn doc(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    /// Controller::managed_by(mgr)
+    ///     .for_::<ConfigMap>()
+    ///     .with_event_filter(ResourceVersionChanged)
+    ///     .with_event_filter(predicate::metadata_filter(|meta| {
+    ///         meta.namespace.as_deref() != Some("kube-system")
+    ///     }))
+    ///     .complete(R)
+    /// # }
+    /// ```
+    pub fn with_event_filter(mut self, predicate: impl Predicate<dyn Object> + 'static) -> Self {
+        self.event_filters.push(Arc::new(predicate));
+        self
+    }
 }
 
 impl<K: CacheResource> Builder<K> {
@@ -268,9 +375,37 @@ impl<K: CacheResource> Builder<K> {
     /// change of a `U` whose controller owner reference (`controller: true`) points to a `K`
     /// queues that owner, as controller-runtime's `Owns`. Set such references on the objects
     /// your reconciler creates (e.g. with `Resource::controller_owner_ref`).
-    pub fn owns<U: CacheResource>(mut self) -> Self {
-        self.sources.push(Box::new(|cache, queue| {
+    pub fn owns<U: CacheResource>(self) -> Self {
+        self.owns_source::<U>(None)
+    }
+
+    /// As [`owns`](Self::owns), queueing only the events of `U` that `predicate` lets through.
+    pub fn owns_with<U: CacheResource>(self, predicate: impl Predicate<U> + 'static) -> Self {
+        self.owns_source::<U>(Some(Box::new(predicate)))
+    }
+
+    /// As [`owns`](Self::owns) through a metadata-only watch of `U` (controller-runtime's
+    /// `Owns(obj, OnlyMetadata)`): the cache keeps `PartialObjectMeta<U>` (read it with
+    /// [`Cache::metadata_store`]), a fraction of the memory of whole objects, which is all an
+    /// owner reference needs. Suits children that are many or large (Secrets, Pods).
+    pub fn owns_metadata<U: CacheResource>(self) -> Self {
+        self.owns_source::<PartialObjectMeta<U>>(None)
+    }
+
+    /// As [`owns_metadata`](Self::owns_metadata), filtered by `predicate`.
+    pub fn owns_metadata_with<U: CacheResource>(
+        self,
+        predicate: impl Predicate<PartialObjectMeta<U>> + 'static,
+    ) -> Self {
+        self.owns_source::<PartialObjectMeta<U>>(Some(Box::new(predicate)))
+    }
+
+    fn owns_source<U: CacheResource>(mut self, predicate: Option<Box<dyn Predicate<U>>>) -> Self {
+        self.sources.push(Box::new(move |cache, queue, filters| {
             cache.add_event_handler::<U>(move |notification: &Notification<U>| {
+                if !passes(notification, predicate.as_deref(), &filters) {
+                    return;
+                }
                 if let Notification::Updated { old, .. } = notification {
                     // A changed owner reference must reach the previous owner too.
                     enqueue_owner::<K, U>(&queue, old);
@@ -304,21 +439,100 @@ impl<K: CacheResource> Builder<K> {
     /// # }
     /// ```
     pub fn watches<V: CacheResource>(
-        mut self,
+        self,
         mapper: impl Fn(&V) -> Vec<Request> + Send + Sync + 'static,
     ) -> Self {
-        self.sources.push(Box::new(move |cache, queue| {
+        self.watches_source::<V>(mapper, None)
+    }
+
+    /// As [`watches`](Self::watches), mapping only the events of `V` that `predicate` lets
+    /// through.
+    pub fn watches_with<V: CacheResource>(
+        self,
+        mapper: impl Fn(&V) -> Vec<Request> + Send + Sync + 'static,
+        predicate: impl Predicate<V> + 'static,
+    ) -> Self {
+        self.watches_source::<V>(mapper, Some(Box::new(predicate)))
+    }
+
+    fn watches_source<V: CacheResource>(
+        mut self,
+        mapper: impl Fn(&V) -> Vec<Request> + Send + Sync + 'static,
+        predicate: Option<Box<dyn Predicate<V>>>,
+    ) -> Self {
+        self.sources.push(Box::new(move |cache, queue, filters| {
             cache.add_event_handler::<V>(move |notification: &Notification<V>| {
-                if let Notification::Updated { old, .. } = notification {
-                    for request in mapper(old) {
-                        queue.add(request);
-                    }
-                }
-                for request in mapper(notification.object()) {
-                    queue.add(request);
+                if passes(notification, predicate.as_deref(), &filters) {
+                    map_into(&queue, notification, &mapper);
                 }
             });
             sync_waiter(cache.store::<V>())
+        }));
+        self
+    }
+
+    /// Also reconciles whatever `mapper` names when an untyped object of `resource` changes:
+    /// [`watches`](Self::watches) for kinds without a Rust type, by group/version/kind
+    /// (resolved through discovery when the cache starts) or by an already resolved
+    /// `ApiResource` (see [`DynamicResource`]).
+    ///
+    /// ```no_run
+    /// use kubesmith_runtime::prelude::*;
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::GroupVersionKind;
+    ///
+    /// # struct R;
+    /// # impl Reconciler<ConfigMap> for R {
+    /// #     async fn reconcile(&self, _: Context<ConfigMap>) -> Result<Action, ReconcileError> { Ok(Action::await_change()) }
+    /// # }
+    /// # fn doc(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    /// // a Certificate reconciles the config map named in its annotation
+    /// Controller::managed_by(mgr)
+    ///     .for_::<ConfigMap>()
+    ///     .watches_dynamic(GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate"), |cert| {
+    ///         cert.annotations()
+    ///             .get("example.com/config-map")
+    ///             .map(|name| Request::new(cert.namespace(), name.clone()))
+    ///             .into_iter()
+    ///             .collect()
+    ///     })
+    ///     .complete(R)
+    /// # }
+    /// ```
+    pub fn watches_dynamic(
+        self,
+        resource: impl Into<DynamicResource>,
+        mapper: impl Fn(&DynamicObject) -> Vec<Request> + Send + Sync + 'static,
+    ) -> Self {
+        self.watches_dynamic_source(resource.into(), mapper, None)
+    }
+
+    /// As [`watches_dynamic`](Self::watches_dynamic), filtered by `predicate`.
+    pub fn watches_dynamic_with(
+        self,
+        resource: impl Into<DynamicResource>,
+        mapper: impl Fn(&DynamicObject) -> Vec<Request> + Send + Sync + 'static,
+        predicate: impl Predicate<DynamicObject> + 'static,
+    ) -> Self {
+        self.watches_dynamic_source(resource.into(), mapper, Some(Box::new(predicate)))
+    }
+
+    fn watches_dynamic_source(
+        mut self,
+        resource: DynamicResource,
+        mapper: impl Fn(&DynamicObject) -> Vec<Request> + Send + Sync + 'static,
+        predicate: Option<Box<dyn Predicate<DynamicObject>>>,
+    ) -> Self {
+        self.sources.push(Box::new(move |cache, queue, filters| {
+            cache.add_dynamic_event_handler(
+                resource.clone(),
+                move |notification: &Notification<DynamicObject>| {
+                    if passes(notification, predicate.as_deref(), &filters) {
+                        map_into(&queue, notification, &mapper);
+                    }
+                },
+            );
+            sync_waiter(cache.dynamic_store(resource))
         }));
         self
     }
@@ -345,6 +559,8 @@ impl<K: CacheResource> Builder<K> {
         let manager = self.manager.clone();
         let workers = self.max_concurrent_reconciles;
         let sources = self.sources;
+        let for_predicate = self.for_predicate;
+        let filters: EventFilters = self.event_filters.into();
         self.manager.register_controller(name.clone(), move || {
             let cache = manager.cache().clone();
             let queue = WorkQueue::<Request>::new();
@@ -357,14 +573,18 @@ impl<K: CacheResource> Builder<K> {
                 recorder: Recorder::new(manager.client().clone(), &name),
             });
             let handler_queue = queue.clone();
+            let for_filters = Arc::clone(&filters);
             cache.add_event_handler::<K>(move |notification: &Notification<K>| {
+                if !passes(notification, for_predicate.as_deref(), &for_filters) {
+                    return;
+                }
                 if let Some(request) = Request::from_object(notification.object().as_ref()) {
                     handler_queue.add(request);
                 }
             });
             let mut synced = vec![sync_waiter(shared.store.clone())];
             for source in sources {
-                synced.push(source(&cache, queue.clone()));
+                synced.push(source(&cache, queue.clone(), Arc::clone(&filters)));
             }
             Arc::new(worker::Runner::new(
                 name,
@@ -377,6 +597,23 @@ impl<K: CacheResource> Builder<K> {
             ))
         })?;
         Ok(())
+    }
+}
+
+/// Queues what `mapper` names for the object (and, for updates, for its previous state too,
+/// so that a change of what it refers to reaches the previous target).
+fn map_into<V>(
+    queue: &WorkQueue<Request>,
+    notification: &Notification<V>,
+    mapper: &impl Fn(&V) -> Vec<Request>,
+) {
+    if let Notification::Updated { old, .. } = notification {
+        for request in mapper(old) {
+            queue.add(request);
+        }
+    }
+    for request in mapper(notification.object()) {
+        queue.add(request);
     }
 }
 

@@ -219,3 +219,226 @@ async fn default_queue_first_retry_is_5ms() {
     assert_eq!(q.get().await, Some("a"));
     assert_eq!(q.num_requeues(&"a"), 1);
 }
+
+/// Property tests: random sequences of queue operations checked, step by step, against a
+/// model of client-go's semantics, on tokio's paused clock so delays are exact.
+mod properties {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// SplitMix64: a seeded generator keeps every case reproducible from its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[derive(Debug)]
+    enum Op {
+        Add(u8),
+        AddAfter(u8, u64),
+        AddRateLimited(u8),
+        Forget(u8),
+        Get,
+        Done(usize),
+        Advance(u64),
+    }
+
+    /// What the queue must hold: which items are queued (ready to hand out), being
+    /// processed, dirty, waiting with their earliest ready time, and failure counts.
+    #[derive(Default, Debug)]
+    struct Model {
+        queued: BTreeSet<u8>,
+        dirty: BTreeSet<u8>,
+        processing: BTreeSet<u8>,
+        waiting: BTreeMap<u8, Instant>,
+        failures: BTreeMap<u8, u32>,
+    }
+
+    const BASE: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_millis(200);
+
+    impl Model {
+        fn add(&mut self, item: u8) {
+            if self.dirty.insert(item) && !self.processing.contains(&item) {
+                self.queued.insert(item);
+            }
+        }
+
+        fn add_after(&mut self, item: u8, delay: Duration, now: Instant) {
+            if delay.is_zero() {
+                return self.add(item);
+            }
+            let at = now + delay;
+            let earliest = self.waiting.entry(item).or_insert(at);
+            *earliest = (*earliest).min(at);
+        }
+
+        fn rate_limited_delay(&mut self, item: u8) -> Duration {
+            let n = self.failures.entry(item).or_default();
+            let delay = BASE
+                .checked_mul(2u32.saturating_pow(*n))
+                .map_or(MAX, |d| d.min(MAX));
+            *n += 1;
+            delay
+        }
+
+        /// Fires the timers due at `now`.
+        fn tick(&mut self, now: Instant) {
+            let due: Vec<u8> = self
+                .waiting
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(item, _)| *item)
+                .collect();
+            for item in due {
+                self.waiting.remove(&item);
+                self.add(item);
+            }
+        }
+
+        fn done(&mut self, item: u8) {
+            self.processing.remove(&item);
+            if self.dirty.contains(&item) {
+                self.queued.insert(item);
+            }
+        }
+    }
+
+    fn op(rng: &mut Rng, processing: usize) -> Op {
+        let item = rng.below(5) as u8;
+        match rng.below(14) {
+            0..=2 => Op::Add(item),
+            3 | 4 => Op::AddAfter(item, rng.below(40)),
+            5 => Op::AddRateLimited(item),
+            6 => Op::Forget(item),
+            7..=9 => Op::Get,
+            10 | 11 if processing > 0 => Op::Done(rng.below(processing as u64) as usize),
+            _ => Op::Advance(rng.below(30)),
+        }
+    }
+
+    /// Lets timer tasks that are due run before the queue is inspected.
+    async fn settle() {
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn run_case(seed: u64) {
+        let q: WorkQueue<u8> =
+            WorkQueue::with_rate_limiter(ItemExponentialFailureRateLimiter::new(BASE, MAX));
+        let mut model = Model::default();
+        let mut rng = Rng(seed);
+        let mut log = Vec::new();
+        for _ in 0..80 {
+            let op = op(&mut rng, model.processing.len());
+            log.push(format!("{op:?}"));
+            let now = Instant::now();
+            match op {
+                Op::Add(i) => {
+                    q.add(i);
+                    model.add(i);
+                }
+                Op::AddAfter(i, ms) => {
+                    q.add_after(i, Duration::from_millis(ms));
+                    model.add_after(i, Duration::from_millis(ms), now);
+                }
+                Op::AddRateLimited(i) => {
+                    q.add_rate_limited(i);
+                    let delay = model.rate_limited_delay(i);
+                    model.add_after(i, delay, now);
+                }
+                Op::Forget(i) => {
+                    q.forget(&i);
+                    model.failures.remove(&i);
+                }
+                Op::Get => {
+                    let got = timeout(Duration::ZERO, q.get()).await.ok().flatten();
+                    match got {
+                        Some(i) => {
+                            assert!(
+                                model.queued.remove(&i),
+                                "seed {seed}: handed out {i}, which was not queued: {log:?}"
+                            );
+                            assert!(
+                                model.processing.insert(i),
+                                "seed {seed}: {i} handed out twice at once: {log:?}"
+                            );
+                            model.dirty.remove(&i);
+                            log.push(format!("  -> {i}"));
+                        }
+                        None => assert!(
+                            model.queued.is_empty(),
+                            "seed {seed}: nothing handed out though {:?} queued: {log:?}",
+                            model.queued
+                        ),
+                    }
+                }
+                Op::Done(n) => {
+                    let Some(&i) = model.processing.iter().nth(n) else {
+                        continue;
+                    };
+                    q.done(&i);
+                    model.done(i);
+                }
+                Op::Advance(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+            settle().await;
+            model.tick(Instant::now());
+            assert_eq!(
+                q.len(),
+                model.queued.len(),
+                "seed {seed}: queue length differs from {model:?}: {log:?}"
+            );
+            for i in 0..5 {
+                assert_eq!(
+                    q.num_requeues(&i),
+                    model.failures.get(&i).copied().unwrap_or(0),
+                    "seed {seed}: retry count of {i}: {log:?}"
+                );
+            }
+        }
+
+        // Nothing is lost: once everything is done and every timer fired, each item still
+        // owed is handed out exactly once.
+        for i in std::mem::take(&mut model.processing) {
+            q.done(&i);
+            if model.dirty.contains(&i) {
+                model.queued.insert(i);
+            }
+        }
+        tokio::time::sleep(MAX * 2).await;
+        settle().await;
+        model.tick(Instant::now());
+        let mut drained = BTreeSet::new();
+        while let Ok(Some(i)) = timeout(Duration::ZERO, q.get()).await {
+            assert!(
+                drained.insert(i),
+                "seed {seed}: {i} handed out twice: {log:?}"
+            );
+            q.done(&i);
+        }
+        assert_eq!(drained, model.queued, "seed {seed}: {log:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn random_operations_keep_client_go_guarantees() {
+        for seed in 0..300 {
+            run_case(seed).await;
+        }
+    }
+}
