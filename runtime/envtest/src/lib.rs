@@ -159,6 +159,7 @@ mod patch;
 mod protobuf;
 mod registry;
 mod scale;
+mod schema;
 mod selector;
 mod server;
 mod status;
