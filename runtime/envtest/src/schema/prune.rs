@@ -12,7 +12,16 @@ pub(super) fn prune(obj: &mut Value, schema: &Value) -> Vec<String> {
     let mut pruned = Vec::new();
     if let Value::Object(m) = obj {
         prune_meta(m, "", &mut pruned);
-        prune_object(m, Some(schema), "", true, &mut pruned);
+        if flag(schema, "x-kubernetes-preserve-unknown-fields") {
+            // Unknown top-level fields stay; `metadata` is ObjectMeta's whatever the schema.
+            let meta = m.remove("metadata");
+            skip_prune(obj, schema, "", &mut pruned);
+            if let (Some(meta), Value::Object(m)) = (meta, obj) {
+                m.insert("metadata".into(), meta);
+            }
+        } else {
+            prune_object(m, Some(schema), "", true, &mut pruned);
+        }
     }
     pruned
 }
@@ -170,6 +179,22 @@ mod tests {
         assert_eq!(
             obj,
             json!({ "spec": { "free": { "anything": { "deep": 1 }, "known": { "a": "x" } } } })
+        );
+    }
+
+    #[test]
+    fn a_root_that_preserves_unknown_fields_keeps_them() {
+        let schema = json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true,
+            "properties": { "spec": { "type": "object", "properties": { "a": { "type": "string" } } } } });
+        let mut obj = json!({ "apiVersion": "a/v1", "kind": "K", "metadata": { "name": "n", "junk": 1 },
+            "spec": { "a": "x", "b": "y" }, "other": { "deep": 1 } });
+        let mut pruned = prune(&mut obj, &schema);
+        pruned.sort();
+        assert_eq!(pruned, ["metadata.junk", "spec.b"]);
+        assert_eq!(
+            obj,
+            json!({ "apiVersion": "a/v1", "kind": "K", "metadata": { "name": "n" },
+                "spec": { "a": "x" }, "other": { "deep": 1 } })
         );
     }
 
