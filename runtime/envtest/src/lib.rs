@@ -57,6 +57,19 @@
 //!   start `Pending`.
 //! - Custom resources of every CRD as soon as it is created, under each served version,
 //!   with the `/status` and `/scale` subresources when declared.
+//! - CRD schemas as kube-apiserver's apiextensions server uses them: a CRD whose
+//!   `openAPIV3Schema` is missing or not structural (a property without `type`, `uniqueItems`,
+//!   `additionalProperties: false`, metadata beyond name/generateName, a bad `pattern`,
+//!   `x-kubernetes-list-type: map` without keys, ...) is a 422 naming the field path. Custom
+//!   resources are pruned of unknown fields (`x-kubernetes-preserve-unknown-fields` and
+//!   `x-kubernetes-embedded-resource` honoured, `metadata` pruned to ObjectMeta) and reported
+//!   per `fieldValidation` (Strict: 400 `strict decoding error: unknown field "spec.foo"`;
+//!   Warn, the default: a `Warning` header), defaulted from `default:` (nested defaults where
+//!   the parent exists; non-nullable `null`s dropped), and validated on create, update, patch,
+//!   apply and `/status` against the schema of the version used, with kube-openapi's messages
+//!   in a 422 `Invalid` with `details.causes` (type, int-or-string, nullable, format, enum,
+//!   required, bounds, multipleOf, lengths, pattern, item and property counts,
+//!   additionalProperties, allOf/anyOf/oneOf/not, list-type set/map uniqueness).
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -80,12 +93,14 @@
 //!
 //! # What is not supported yet
 //!
-//! - Custom resources are **not validated, defaulted or pruned** against the CRD's
-//!   OpenAPI schema, and CEL rules are not evaluated; for them `fieldValidation` is accepted
-//!   but unknown fields are kept. (Built-in kinds are decoded through their k8s-openapi
-//!   types: a body that does not fit is a 400, unknown fields are dropped and reported as
-//!   `fieldValidation` asks: Strict fails, Warn adds a `Warning` header. Their semantic
-//!   validation, such as Event field rules, is not done.)
+//! - CEL `x-kubernetes-validations` rules of CRDs are **not evaluated**: creating or updating
+//!   a CRD that has them answers with a `Warning` header saying so. Schema defaults are
+//!   applied when objects are written, not again when they are read from storage;
+//!   validation ratcheting (unchanged invalid values accepted on update) is not done; formats
+//!   other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are not
+//!   checked. (Built-in kinds are decoded through their k8s-openapi types: a body that does
+//!   not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
+//!   Their semantic validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).
 //! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
