@@ -441,12 +441,13 @@ fn decode_custom(
     }
 }
 
-/// Validates a custom resource against its version's schema: 422 with every cause.
-fn validate_custom(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+/// Validates a custom resource against its version's schema and CEL rules (`old` is the
+/// stored object on updates): 422 with every cause.
+fn validate_custom(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let (true, Some(schema)) = (rt.custom, &rt.schema) else {
         return Ok(());
     };
-    let causes = crate::schema::validate(obj, schema);
+    let causes = crate::schema::validate(obj, old, schema);
     if causes.is_empty() {
         return Ok(());
     }
@@ -1082,10 +1083,10 @@ impl Cluster {
             }
             Special::Secret => default_secret(&mut obj),
             Special::Service => self.default_service(&mut obj, None),
-            Special::Crd => self.prepare_crd(&mut obj, None, opts)?,
+            Special::Crd => self.prepare_crd(&mut obj, None)?,
             Special::None => {}
         }
-        validate_custom(rt, &obj)?;
+        validate_custom(rt, &obj, None)?;
         if !opts.applied {
             let (api_version, now) = (rt.api_version(), now());
             managed::record_update(
@@ -1105,12 +1106,7 @@ impl Cluster {
     }
 
     /// Defaults and validates a CRD and computes its status (names accepted, established).
-    fn prepare_crd(
-        &self,
-        crd: &mut Value,
-        old: Option<&Value>,
-        opts: &mut WriteOptions,
-    ) -> Result<(), ApiError> {
+    fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         registry::default_and_validate_crd(crd)?;
         let name = meta_str(crd, "name").to_string();
         let causes = crate::schema::check_crd(crd);
@@ -1122,7 +1118,6 @@ impl Cluster {
                 causes,
             ));
         }
-        opts.warnings.extend(crate::schema::unevaluated_rules(crd));
         if let Some(old) = old {
             let (before, after) = (old.pointer("/spec/scope"), crd.pointer("/spec/scope"));
             if before != after {
@@ -1232,9 +1227,9 @@ impl Cluster {
             metadata_mut(&mut result).insert("generation".into(), json!(generation + 1));
         }
         if rt.special == Special::Crd && part != Part::Status {
-            self.prepare_crd(&mut result, Some(&old), opts)?;
+            self.prepare_crd(&mut result, Some(&old))?;
         }
-        validate_custom(rt, &result)?;
+        validate_custom(rt, &result, Some(&old))?;
         if !opts.applied && !reset_managed {
             let (api_version, now) = (rt.api_version(), now());
             managed::record_update(

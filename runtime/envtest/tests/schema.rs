@@ -15,6 +15,7 @@ use kubesmith_envtest::Environment;
 use serde_json::{Value, json};
 
 const WIDGETS: &str = "/apis/example.com/v1/namespaces/default/widgets";
+const RULES: &str = "x-kubernetes-validations";
 
 fn widget_schema(min_size: bool) -> Value {
     let mut size = json!({ "type": "integer", "maximum": 10 });
@@ -216,23 +217,30 @@ async fn crd_versions_need_schemas() {
 }
 
 #[tokio::test]
-async fn crd_with_cel_rules_warns_that_they_are_not_evaluated() {
+async fn crd_cel_rules_must_compile() {
     let env = Environment::start().await.unwrap();
     let mut crd = serde_json::to_value(widget_crd()).unwrap();
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] =
-        json!([{ "rule": "self.size < 5" }]);
-    let (code, warnings, _) = send(
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][RULES] =
+        json!([{ "rule": "self.size <" }]);
+    let (code, _, status) = send(
         &env,
         "POST",
         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
         crd,
     )
     .await;
-    assert_eq!(code, 201);
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(code, 422, "{status}");
+    let cause = &status["details"]["causes"][0];
+    assert_eq!(
+        cause["field"],
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    );
     assert!(
-        warnings[0].contains("version v1: x-kubernetes-validations (CEL) rules are not evaluated"),
-        "{warnings:?}"
+        cause["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value: \"self.size <\": compilation failed: "),
+        "{status}"
     );
     env.stop().await;
 }
@@ -598,5 +606,116 @@ async fn each_version_validates_with_its_own_schema_and_shares_storage() {
         causes(&err),
         ["spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"]
     );
+    env.stop().await;
+}
+
+// --- CEL x-kubernetes-validations (apiextensions schema/cel validation.go) ---
+
+/// The Widget CRD with rules on `spec`: a plain rule with a message, one with
+/// messageExpression, reason and fieldPath, and a transition rule.
+async fn env_with_rules(rules: Value) -> Environment {
+    let mut crd = serde_json::to_value(widget_crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][RULES] = rules;
+    let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+    Environment::builder().crds([crd]).start().await.unwrap()
+}
+
+#[tokio::test]
+async fn cel_rule_failure_is_422_with_the_rule_message() {
+    let env = env_with_rules(json!([
+        { "rule": "self.size <= 5 || self.mode == 'slow'", "message": "big widgets must be slow" },
+        { "rule": "!has(self.image) || self.image.startsWith('registry')",
+          "messageExpression": "'image ' + self.image + ' is not from the registry'",
+          "reason": "FieldValueForbidden", "fieldPath": ".image" }
+    ]))
+    .await;
+    let api = widgets(&env);
+    api.create(
+        &PostParams::default(),
+        &widget("ok", json!({ "size": 8, "mode": "slow" })),
+    )
+    .await
+    .unwrap();
+    let err = create_err(&env, json!({ "size": 8, "image": "nginx:1.0" })).await;
+    assert_eq!(err.code, 422);
+    assert_eq!(
+        causes(&err),
+        [
+            "spec: Invalid value: \"object\": big widgets must be slow",
+            "spec.image: Forbidden: image nginx:1.0 is not from the registry",
+        ]
+    );
+    let reasons: Vec<String> = err
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| c.reason)
+        .collect();
+    assert_eq!(reasons, ["FieldValueInvalid", "FieldValueForbidden"]);
+    // The rules also hold for patches.
+    let err = api_error(
+        api.patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "mode": "fast" } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        causes(&err),
+        ["spec: Invalid value: \"object\": big widgets must be slow"]
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn cel_transition_rules_compare_with_old_self_on_update_only() {
+    let env = env_with_rules(json!([
+        { "rule": "self.size >= oldSelf.size", "message": "size may not shrink" }
+    ]))
+    .await;
+    let api = widgets(&env);
+    api.create(&PostParams::default(), &widget("w", json!({ "size": 5 })))
+        .await
+        .unwrap();
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "size": 6 } })),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        api.patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "size": 2 } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        causes(&err),
+        ["spec: Invalid value: \"object\": size may not shrink"]
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn cel_rule_with_an_unsupported_function_fails_closed_naming_it() {
+    let env = env_with_rules(json!([{ "rule": "isURL(self.image)" }])).await;
+    let err = create_err(&env, json!({ "size": 1, "image": "nginx:1.0" })).await;
+    assert_eq!(err.code, 422);
+    let got = causes(&err);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with(
+            "spec: Invalid value: \"object\": rule \"isURL(self.image)\" could not be evaluated: "
+        ) && got[0].contains("isURL"),
+        "{got:?}"
+    );
+    assert!(widgets(&env).get_opt("w").await.unwrap().is_none());
     env.stop().await;
 }

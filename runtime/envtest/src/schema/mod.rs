@@ -6,6 +6,7 @@
 //! Schemas are read straight from the CRD's JSON: every node is a `serde_json::Value` object,
 //! so the checks see exactly what the client sent (after k8s-openapi decoding).
 
+mod cel;
 mod default;
 mod prune;
 mod structural;
@@ -26,40 +27,16 @@ pub(crate) fn decode(obj: &mut Value, schema: &Value) -> Vec<String> {
     pruned
 }
 
-/// Every way `obj` breaks `schema` (value validations, then list types), as 422 causes.
-pub(crate) fn validate(obj: &Value, schema: &Value) -> Vec<Cause> {
+/// Every way `obj` breaks `schema` (value validations and list types; then, if those pass,
+/// the CEL rules, with `old` for transition rules), as 422 causes.
+pub(crate) fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> Vec<Cause> {
     let mut causes = validate::validate(obj, schema);
     validate::list_types(obj, schema, "", &mut causes);
-    causes
-}
-
-/// A warning for each CRD version whose schema has `x-kubernetes-validations`: this server
-/// does not evaluate CEL rules, and says so rather than letting them pass unnoticed.
-pub(crate) fn unevaluated_rules(crd: &Value) -> Vec<String> {
-    fn has_rules(s: &Value) -> bool {
-        match s {
-            Value::Object(m) => {
-                m.get("x-kubernetes-validations")
-                    .and_then(Value::as_array)
-                    .is_some_and(|r| !r.is_empty())
-                    || m.values().any(has_rules)
-            }
-            Value::Array(a) => a.iter().any(has_rules),
-            _ => false,
-        }
+    if causes.is_empty() {
+        // As kube-apiserver: rules run on objects that fit the schema, so `self` has its types.
+        causes = cel::validate(obj, old, schema);
     }
-    crd.pointer("/spec/versions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|v| v.pointer("/schema/openAPIV3Schema").is_some_and(has_rules))
-        .map(|v| {
-            format!(
-                "version {}: x-kubernetes-validations (CEL) rules are not evaluated by kubesmith-envtest; objects are not checked against them",
-                v.get("name").and_then(Value::as_str).unwrap_or_default()
-            )
-        })
-        .collect()
+    causes
 }
 
 /// The schema node's properties, if any.

@@ -31,6 +31,7 @@ pub(crate) fn check_crd(crd: &Value) -> Vec<Cause> {
             Some(s) if s.is_object() => {
                 let mut errs = Vec::new();
                 node(s, Level::Root, &path, &mut errs);
+                super::cel::check_rules(s, &path, &mut errs);
                 errs.sort_by(|a, b| (&a.field, &a.message).cmp(&(&b.field, &b.message)));
                 out.extend(errs);
             }
