@@ -70,6 +70,13 @@
 //!   in a 422 `Invalid` with `details.causes` (type, int-or-string, nullable, format, enum,
 //!   required, bounds, multipleOf, lengths, pattern, item and property counts,
 //!   additionalProperties, allOf/anyOf/oneOf/not, list-type set/map uniqueness).
+//! - CEL `x-kubernetes-validations` rules, evaluated with the `cel` crate (cel-rust): `self`
+//!   at the rule's node, `oldSelf` for transition rules (run on updates where the old value
+//!   correlates: through object fields and `listType: map` keys), `message`,
+//!   `messageExpression`, `reason` and `fieldPath`; at the root, metadata shows only `name`
+//!   and `generateName`. A rule that does not compile makes the CRD a 422; rules run once an
+//!   object fits the schema, and a failed rule is a 422 cause such as
+//!   `spec: Invalid value: "object": <message>`.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -93,12 +100,17 @@
 //!
 //! # What is not supported yet
 //!
-//! - CEL `x-kubernetes-validations` rules of CRDs are **not evaluated**: creating or updating
-//!   a CRD that has them answers with a `Warning` header saying so. Schema defaults are
-//!   applied when objects are written, not again when they are read from storage;
-//!   validation ratcheting (unchanged invalid values accepted on update) is not done; formats
-//!   other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are not
-//!   checked. (Built-in kinds are decoded through their k8s-openapi types: a body that does
+//! - CEL rules get the standard library, its macros and the strings extension only (cel-rust
+//!   has no Kubernetes libraries): `quantity`, `url`, `ip`/`cidr`, `isSorted`/`sum`/`min`/
+//!   `max`, `find`/`findAll`, timestamps and durations are missing, as are the `.?`
+//!   optional syntax and `optionalOldSelf` (refused on the CRD). This fails closed: a rule that
+//!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
+//!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
+//!   read like cel-rust's, not cel-go's.
+//! - Schema defaults are applied when objects are written, not again when they are read from
+//!   storage; validation ratcheting (unchanged invalid values accepted on update) is not done;
+//!   formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
+//!   not checked; `default`s in a CRD are not checked against their schema. (Built-in kinds are decoded through their k8s-openapi types: a body that does
 //!   not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ::cel::{Context, Program};
+use ::cel::{Context, Env, Program};
 use serde_json::Value;
 
 use super::{additional, child, go_quote, index, properties};
@@ -56,10 +56,28 @@ fn rules(s: &Value) -> Vec<Rule<'_>> {
         .collect()
 }
 
+thread_local! {
+    /// Kubernetes' CRD environment as far as cel-rust has it: the standard library and the
+    /// strings extension (`lowerAscii`, `split`, `indexOf`, `replace`, `trim`, `join`, ...).
+    /// Kubernetes' own libraries (`quantity`, `url`, `ip`, `isSorted`, `sum`, `find`, ...)
+    /// and timestamps/durations are not there, and fail closed when a rule calls them.
+    static ENV: Arc<Env> = {
+        let mut env = Env::stdlib();
+        // Cannot clash: a fresh standard environment has none of the extension's names.
+        let _ = env.add_extension(::cel::extensions::strings);
+        Arc::new(env)
+    };
+}
+
+fn context() -> Context<'static, 'static> {
+    Context::with_env(ENV.with(Arc::clone))
+}
+
 fn compile(source: &str) -> Result<Program, String> {
     // The parser is generated code that may panic on input it does not expect; a panic here
     // must become a refusal, not a dead server.
-    match std::panic::catch_unwind(|| Program::compile(source)) {
+    let env = ENV.with(Arc::clone);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| env.compile(source))) {
         Ok(Ok(p)) => Ok(p),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the CEL parser failed on this expression".into()),
@@ -267,7 +285,7 @@ fn evaluate(
     if transition && old.is_none() {
         return;
     }
-    let mut ctx = Context::default();
+    let mut ctx = context();
     ctx.add_variable_from_value("self", to_cel(this));
     if let Some(old) = old {
         ctx.add_variable_from_value("oldSelf", to_cel(old));
@@ -468,6 +486,13 @@ mod tests {
                 "<nil> [FieldValueInvalid]: Invalid value: \"object\": failed rule: !has(self.metadata.labels) && self.metadata.name.size() < 5"
             ]
         );
+    }
+
+    #[test]
+    fn the_strings_extension_is_available() {
+        let s = spec_rules(json!([{ "rule": "self.name.lowerAscii().split('-').size() == 2" }]));
+        assert!(run(json!({ "spec": { "name": "Web-A" } }), None, s.clone()).is_empty());
+        assert_eq!(run(json!({ "spec": { "name": "web" } }), None, s).len(), 1);
     }
 
     #[test]
