@@ -65,7 +65,8 @@
 //!   `x-kubernetes-embedded-resource` honoured, `metadata` pruned to ObjectMeta) and reported
 //!   per `fieldValidation` (Strict: 400 `strict decoding error: unknown field "spec.foo"`;
 //!   Warn, the default: a `Warning` header), defaulted from `default:` (nested defaults where
-//!   the parent exists; non-nullable `null`s dropped), and validated on create, update, patch,
+//!   the parent exists; non-nullable `null`s dropped; pruning and defaulting apply again when
+//!   stored objects are read, as after a CRD change), and validated on create, update, patch,
 //!   apply and `/status` against the schema of the version used, with kube-openapi's messages
 //!   in a 422 `Invalid` with `details.causes` (type, int-or-string, nullable, format, enum,
 //!   required, bounds, multipleOf, lengths, pattern, item and property counts,
@@ -107,8 +108,7 @@
 //!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
 //!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
 //!   read like cel-rust's, not cel-go's.
-//! - Schema defaults are applied when objects are written, not again when they are read from
-//!   storage; validation ratcheting (unchanged invalid values accepted on update) is not done;
+//! - Validation ratcheting (unchanged invalid values accepted on update) is not done;
 //!   formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
 //!   not checked; `default`s in a CRD are not checked against their schema. (Built-in kinds are decoded through their k8s-openapi types: a body that does
 //!   not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.

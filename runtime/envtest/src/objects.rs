@@ -173,6 +173,9 @@ pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
         m.insert("apiVersion".into(), json!(rt.api_version()));
         m.insert("kind".into(), json!(rt.kind));
     }
+    if let (true, Some(schema)) = (rt.custom, &rt.schema) {
+        crate::schema::on_read(&mut o, schema);
+    }
     o
 }
 

@@ -474,6 +474,29 @@ async fn defaults_apply_on_create_and_update_and_inside_existing_parents_only() 
     env.stop().await;
 }
 
+#[tokio::test]
+async fn defaults_added_to_a_crd_apply_when_stored_objects_are_read() {
+    let env = env().await;
+    let api = widgets(&env);
+    api.create(&PostParams::default(), &widget("old", json!({ "size": 1 })))
+        .await
+        .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client());
+    let mut crd = crds.get("widgets.example.com").await.unwrap();
+    let mut schema = widget_schema(true);
+    schema["properties"]["spec"]["properties"]["replicas"] =
+        json!({ "type": "integer", "default": 3 });
+    crd.spec.versions[0].schema =
+        Some(serde_json::from_value(json!({ "openAPIV3Schema": schema })).unwrap());
+    crds.replace("widgets.example.com", &PostParams::default(), &crd)
+        .await
+        .unwrap();
+    assert_eq!(api.get("old").await.unwrap().data["spec"]["replicas"], 3);
+    let listed = api.list(&Default::default()).await.unwrap();
+    assert_eq!(listed.items[0].data["spec"]["replicas"], 3);
+    env.stop().await;
+}
+
 // --- Pruning and fieldValidation (customresource_handler.go unstructuredSchemaCoercer) ---
 
 #[tokio::test]

@@ -27,6 +27,13 @@ pub(crate) fn decode(obj: &mut Value, schema: &Value) -> Vec<String> {
     pruned
 }
 
+/// What reading a stored object does, as kube-apiserver's storage decoder: pruned and
+/// defaulted against the schema of the version read, so that objects stored before a CRD
+/// gained a default (or lost a field) read as a fresh write would store them.
+pub(crate) fn on_read(obj: &mut Value, schema: &Value) {
+    decode(obj, schema);
+}
+
 /// Every way `obj` breaks `schema` (value validations and list types; then, if those pass,
 /// the CEL rules, with `old` for transition rules), as 422 causes.
 pub(crate) fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> Vec<Cause> {
