@@ -60,7 +60,8 @@
 //! - CRD schemas as kube-apiserver's apiextensions server uses them: a CRD whose
 //!   `openAPIV3Schema` is missing or not structural (a property without `type`, `uniqueItems`,
 //!   `additionalProperties: false`, metadata beyond name/generateName, a bad `pattern`,
-//!   `x-kubernetes-list-type: map` without keys, ...) is a 422 naming the field path. Custom
+//!   `x-kubernetes-list-type: map` without keys, a `default` its own schema refuses, ...) is a
+//!   422 naming the field path. Custom
 //!   resources are pruned of unknown fields (`x-kubernetes-preserve-unknown-fields` and
 //!   `x-kubernetes-embedded-resource` honoured, `metadata` pruned to ObjectMeta) and reported
 //!   per `fieldValidation` (Strict: 400 `strict decoding error: unknown field "spec.foo"`;
@@ -110,8 +111,8 @@
 //!   read like cel-rust's, not cel-go's.
 //! - Validation ratcheting (unchanged invalid values accepted on update) is not done;
 //!   formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
-//!   not checked; `default`s in a CRD are not checked against their schema. (Built-in kinds are decoded through their k8s-openapi types: a body that does
-//!   not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
+//!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
+//!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)
 //! - No conversion between CRD versions: every served version sees the same stored
 //!   object, only `apiVersion` is rewritten (the `None` strategy).

@@ -181,6 +181,26 @@ fn node(s: &Value, level: Level, path: &str, out: &mut Vec<Cause>) {
         ));
     }
     list_type(s, path, out);
+    if level != Level::Root
+        && let Some(default) = s.get("default")
+    {
+        defaults(default, s, &format!("{path}.default"), out);
+    }
+}
+
+/// A `default` must itself be valid at its node: an invalid one would make every object
+/// that omits the field invalid. Causes name `<node>.default`, as kube-apiserver's do.
+fn defaults(default: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
+    let mut causes = super::validate::validate(default, s);
+    super::validate::list_types(default, s, "", &mut causes);
+    for mut c in causes {
+        c.field = if c.field == "<nil>" {
+            path.to_string()
+        } else {
+            format!("{path}.{}", c.field)
+        };
+        out.push(c);
+    }
 }
 
 /// metadata at the root may only restrict `name` and `generateName`.
@@ -544,6 +564,25 @@ mod tests {
             [format!(
                 "{P}.properties[l].x-kubernetes-list-map-keys: Required value: must not be empty if x-kubernetes-list-type is map"
             )]
+        );
+    }
+
+    #[test]
+    fn defaults_must_be_valid_for_their_schema() {
+        let schema = json!({ "type": "object", "properties": { "spec": { "type": "object", "properties": {
+            "size": { "type": "integer", "minimum": 1, "default": 0 },
+            "mode": { "type": "string", "default": 3 }
+        } } } });
+        assert_eq!(
+            problems(schema),
+            [
+                format!(
+                    "{P}.properties[spec].properties[mode].default: Invalid value: \"integer\":  in body must be of type string: \"integer\""
+                ),
+                format!(
+                    "{P}.properties[spec].properties[size].default: Invalid value: 0:  in body should be greater than or equal to 1"
+                ),
+            ]
         );
     }
 
