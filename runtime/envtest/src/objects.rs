@@ -173,6 +173,9 @@ pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
         m.insert("apiVersion".into(), json!(rt.api_version()));
         m.insert("kind".into(), json!(rt.kind));
     }
+    if let (true, Some(schema)) = (rt.custom, &rt.schema) {
+        crate::schema::on_read(&mut o, schema);
+    }
     o
 }
 
@@ -409,6 +412,54 @@ fn check_typed(
     }
     *obj = decoded;
     Ok(())
+}
+
+/// Prunes and defaults a custom resource against its version's schema, as kube-apiserver's
+/// decoder does, reporting dropped fields as `fieldValidation` asks (Strict fails with 400).
+fn decode_custom(
+    rt: &ResourceType,
+    obj: &mut Value,
+    opts: &mut WriteOptions,
+) -> Result<(), ApiError> {
+    let (true, Some(schema)) = (rt.custom, &rt.schema) else {
+        return Ok(());
+    };
+    let unknown: Vec<String> = crate::schema::decode(obj, schema)
+        .into_iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    match opts.validation {
+        FieldValidation::Strict => Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        ))),
+        FieldValidation::Warn => {
+            opts.warnings.extend(unknown);
+            Ok(())
+        }
+        FieldValidation::Ignore => Ok(()),
+    }
+}
+
+/// Validates a custom resource against its version's schema and CEL rules (`old` is the
+/// stored object on updates): 422 with every cause.
+fn validate_custom(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+    let (true, Some(schema)) = (rt.custom, &rt.schema) else {
+        return Ok(());
+    };
+    let causes = crate::schema::validate(obj, old, schema);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        &rt.kind,
+        &rt.group,
+        meta_str(obj, "name"),
+        causes,
+    ))
 }
 
 /// Fills a built-in's absent defaulted fields (see [`ResourceType::defaults`]), creating the
@@ -987,6 +1038,7 @@ impl Cluster {
         let dry_run = opts.dry_run;
         check_type_meta(rt, &mut obj)?;
         check_typed(rt, &mut obj, opts)?;
+        decode_custom(rt, &mut obj, opts)?;
         to_storage(rt, &mut obj);
         let ns = namespace_for_create(rt, url_ns, metadata_mut(&mut obj))?;
         let name = self.name_for_create(rt, &ns, metadata_mut(&mut obj))?;
@@ -1037,6 +1089,7 @@ impl Cluster {
             Special::Crd => self.prepare_crd(&mut obj, None)?,
             Special::None => {}
         }
+        validate_custom(rt, &obj, None)?;
         if !opts.applied {
             let (api_version, now) = (rt.api_version(), now());
             managed::record_update(
@@ -1059,6 +1112,15 @@ impl Cluster {
     fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         registry::default_and_validate_crd(crd)?;
         let name = meta_str(crd, "name").to_string();
+        let causes = crate::schema::check_crd(crd);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(
+                "CustomResourceDefinition",
+                "apiextensions.k8s.io",
+                &name,
+                causes,
+            ));
+        }
         if let Some(old) = old {
             let (before, after) = (old.pointer("/spec/scope"), crd.pointer("/spec/scope"));
             if before != after {
@@ -1125,6 +1187,7 @@ impl Cluster {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
         check_typed(rt, &mut new, opts)?;
+        decode_custom(rt, &mut new, opts)?;
         to_storage(rt, &mut new);
         let current_rv = check_identity(rt, ns, name, &old, &mut new, rv_check)?;
         let (mut result, reset_managed) = with_server_fields(rt, part, &old, new, opts.applied);
@@ -1169,6 +1232,7 @@ impl Cluster {
         if rt.special == Special::Crd && part != Part::Status {
             self.prepare_crd(&mut result, Some(&old))?;
         }
+        validate_custom(rt, &result, Some(&old))?;
         if !opts.applied && !reset_managed {
             let (api_version, now) = (rt.api_version(), now());
             managed::record_update(

@@ -922,3 +922,99 @@ async fn kubectl_create_rbac_objects() {
     assert!(table.contains("ClusterRole/metrics-reader"), "{table}");
     env.stop().await;
 }
+
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: { plural: widgets, kind: Widget }
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: { type: integer, minimum: 1 }
+              mode: { type: string, default: fast }
+";
+
+/// What kubectl users see of CRD schemas: a non-structural CRD is refused, an object breaking
+/// the schema gets kube-apiserver's message, a typo is an unknown field (kubectl validates
+/// strictly by default), and defaults show up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_sees_crd_schema_validation() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+
+    let broken = WIDGET_CRD.replace(
+        "size: { type: integer, minimum: 1 }",
+        "size: { minimum: 1 }",
+    );
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], broken).await;
+    assert!(
+        !success
+            && out.contains(
+                "The CustomResourceDefinition \"widgets.example.com\" is invalid: \
+                 spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[size].type: \
+                 Required value: must not be empty for specified object fields"
+            ),
+        "{out}"
+    );
+    let out = ok_stdin(d, &["apply", "-f", "-"], WIDGET_CRD.to_string()).await;
+    assert!(out.contains("widgets.example.com created"), "{out}");
+    ok(
+        d,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+        ],
+    )
+    .await;
+
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 0\n";
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], widget.to_string()).await;
+    assert!(
+        !success
+            && out.contains(
+                "The Widget \"w\" is invalid: spec.size: Invalid value: 0: \
+                 spec.size in body should be greater than or equal to 1"
+            ),
+        "{out}"
+    );
+    let typo = widget.replace("size: 0", "sise: 2");
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], typo).await;
+    assert!(
+        !success && out.contains("strict decoding error: unknown field \"spec.sise\""),
+        "{out}"
+    );
+    ok_stdin(
+        d,
+        &["apply", "-f", "-"],
+        widget.replace("size: 0", "size: 2"),
+    )
+    .await;
+    let mode = ok(d, &["get", "widget", "w", "-o", "jsonpath={.spec.mode}"]).await;
+    assert_eq!(mode, "fast");
+    env.stop().await;
+}
+
+async fn ok_stdin(dir: &Path, args: &[&str], input: String) -> String {
+    let (success, out) = kubectl_stdin(dir, args, input).await;
+    assert!(success, "kubectl {args:?} failed:\n{out}");
+    out
+}
