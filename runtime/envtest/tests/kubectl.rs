@@ -922,3 +922,488 @@ async fn kubectl_create_rbac_objects() {
     assert!(table.contains("ClusterRole/metrics-reader"), "{table}");
     env.stop().await;
 }
+
+/// Whether every field of `expected` is in `actual` with the same value, collecting the paths
+/// that are not. Server-side defaulting may add fields; it must not drop or change any.
+fn contained(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match expected {
+        Value::Object(fields) => {
+            for (key, want) in fields {
+                let here = format!("{path}.{key}");
+                // kubectl's Go structs print an unset time (which the server then sets) as
+                // null, and empty structs as {}.
+                let empty = want.as_object().is_some_and(|o| o.is_empty());
+                match actual.get(key) {
+                    _ if want.is_null() => {}
+                    Some(got) => contained(want, got, &here, out),
+                    None if empty => {}
+                    None => out.push(format!("{here} is missing (want {want})")),
+                }
+            }
+        }
+        Value::Array(items) => match actual.as_array() {
+            Some(got) if got.len() == items.len() => {
+                for (i, (want, got)) in items.iter().zip(got).enumerate() {
+                    contained(want, got, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => out.push(format!("{path} is {actual}, want {expected}")),
+        },
+        _ => {
+            if expected != actual {
+                out.push(format!("{path} is {actual}, want {expected}"));
+            }
+        }
+    }
+}
+
+/// Runs a typed kubectl command (which sends a protobuf body) and checks that the stored
+/// `resource` holds every field of the object kubectl builds for it, as printed by the same
+/// command with `--dry-run=client -o json`. Returns the stored object.
+async fn create_as_kubectl_built_it(d: &Path, args: &[&str], resource: &str) -> serde_json::Value {
+    // The dry-run flags go before `--`, after which everything is the container's command.
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    let mut dry = args[..split].to_vec();
+    dry.extend(["--dry-run=client", "-o", "json"]);
+    dry.extend(&args[split..]);
+    let built: serde_json::Value = serde_json::from_str(&ok(d, &dry).await).unwrap();
+    ok(d, args).await;
+    let stored: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", resource, "-o", "json"]).await).unwrap();
+    let mut wrong = Vec::new();
+    // Status is the server's to set on create.
+    contained(
+        &built["metadata"],
+        &stored["metadata"],
+        ".metadata",
+        &mut wrong,
+    );
+    contained(&built["spec"], &stored["spec"], ".spec", &mut wrong);
+    assert!(
+        wrong.is_empty(),
+        "kubectl {args:?} stored {resource} differently from what kubectl built:\n{}\nstored: {stored}",
+        wrong.join("\n")
+    );
+    stored
+}
+
+/// `kubectl create deployment|job|cronjob` send protobuf bodies for apps/v1 and batch/v1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_workloads_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+
+    // The premise: kubectl sends this body as protobuf, not JSON.
+    let verbose = ok(
+        d,
+        &["create", "deployment", "plain", "--image=nginx", "-v=8"],
+    )
+    .await;
+    assert!(
+        verbose.contains("application/vnd.kubernetes.protobuf"),
+        "{verbose}"
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=3",
+            "--port=8080",
+            "--",
+            "nginx",
+            "-g",
+            "daemon off;",
+        ],
+        "deployment/web",
+    )
+    .await;
+    let web = ok(d, &["get", "deployment", "web", "-o", &jsonpath("{.spec.replicas}|{.spec.selector.matchLabels.app}|{.spec.template.metadata.labels.app}|{.spec.template.spec.containers[0].name}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].ports[0].containerPort}|{.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(
+        web,
+        r#"3|web|web|nginx|nginx:1.27|8080|["nginx","-g","daemon off;"]"#
+    );
+    // An explicit zero survives: `replicas` is a pointer field.
+    ok(
+        d,
+        &[
+            "create",
+            "deployment",
+            "idle",
+            "--image=nginx",
+            "--replicas=0",
+        ],
+    )
+    .await;
+    let idle = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "idle",
+            "-o",
+            &jsonpath("{.spec.replicas}"),
+        ],
+    )
+    .await;
+    assert_eq!(idle, "0");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "job",
+            "once",
+            "--image=busybox",
+            "--",
+            "echo",
+            "hi",
+        ],
+        "job/once",
+    )
+    .await;
+    let once = ok(d, &["get", "job", "once", "-o", &jsonpath("{.spec.template.spec.restartPolicy}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(once, r#"Never|busybox|["echo","hi"]"#);
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "cronjob",
+            "tick",
+            "--image=busybox",
+            "--schedule=*/1 * * * *",
+            "--restart=OnFailure",
+            "--",
+            "date",
+        ],
+        "cronjob/tick",
+    )
+    .await;
+    let tick = ok(d, &["get", "cronjob", "tick", "-o", &jsonpath("{.spec.schedule}|{.spec.jobTemplate.metadata.name}|{.spec.jobTemplate.spec.template.spec.restartPolicy}|{.spec.jobTemplate.spec.template.spec.containers[0].name}|{.spec.jobTemplate.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(tick, r#"*/1 * * * *|tick|OnFailure|tick|["date"]"#);
+
+    // A Job from the CronJob's template, owned by it: the body carries the template as the
+    // server stored it (defaulted pod spec included) and an owner reference.
+    let manual = create_as_kubectl_built_it(
+        d,
+        &["create", "job", "manual", "--from=cronjob/tick"],
+        "job/manual",
+    )
+    .await;
+    let cronjob_uid = ok(
+        d,
+        &["get", "cronjob", "tick", "-o", &jsonpath("{.metadata.uid}")],
+    )
+    .await;
+    assert_eq!(
+        manual["metadata"]["ownerReferences"][0]["uid"],
+        cronjob_uid.as_str()
+    );
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(
+        manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    assert_eq!(
+        manual["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["date"])
+    );
+    assert_eq!(
+        manual["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+        30
+    );
+    env.stop().await;
+}
+
+/// `kubectl create service ...` and `kubectl expose` send protobuf Service bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_services_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+    let ports = "{range .spec.ports[*]}{.name}:{.port}>{.targetPort}/{.protocol}@{.nodePort};{end}";
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "api",
+            "--tcp=80:8080",
+            "--tcp=443:https",
+        ],
+        "service/api",
+    )
+    .await;
+    let api = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "api",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{{.spec.selector.app}}|{ports}")),
+        ],
+    )
+    .await;
+    // A named target port stays a string; the int one stays an int.
+    assert_eq!(
+        api,
+        "ClusterIP|api|80-8080:80>8080/TCP@;443-https:443>https/TCP@;"
+    );
+    let target: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", "service", "api", "-o", "json"]).await).unwrap();
+    assert_eq!(target["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(target["spec"]["ports"][1]["targetPort"], "https");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "headless",
+            "--clusterip=None",
+            "--tcp=5432",
+        ],
+        "service/headless",
+    )
+    .await;
+    let headless = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "headless",
+            "-o",
+            &jsonpath("{.spec.clusterIP}"),
+        ],
+    )
+    .await;
+    assert_eq!(headless, "None");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "nodeport",
+            "np",
+            "--tcp=80:8080",
+            "--node-port=30080",
+        ],
+        "service/np",
+    )
+    .await;
+    let np = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "np",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{ports}")),
+        ],
+    )
+    .await;
+    assert_eq!(np, "NodePort|80-8080:80>8080/TCP@30080;");
+
+    create_as_kubectl_built_it(
+        d,
+        &["create", "service", "loadbalancer", "lb", "--tcp=443:8443"],
+        "service/lb",
+    )
+    .await;
+    let lb = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "lb",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{{.spec.selector.app}}|{ports}")),
+        ],
+    )
+    .await;
+    assert!(
+        lb.starts_with("LoadBalancer|lb|443-8443:443>8443/TCP@"),
+        "{lb}"
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "externalname",
+            "ext",
+            "--external-name=db.example.com",
+        ],
+        "service/ext",
+    )
+    .await;
+    let ext = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "ext",
+            "-o",
+            &jsonpath("{.spec.type}|{.spec.externalName}"),
+        ],
+    )
+    .await;
+    assert_eq!(ext, "ExternalName|db.example.com");
+
+    // `expose` reads the Deployment's selector and builds the Service from it.
+    ok(
+        d,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "--port=8080",
+        ],
+    )
+    .await;
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--port=80",
+            "--target-port=8080",
+            "--name=web-svc",
+        ],
+        "service/web-svc",
+    )
+    .await;
+    let web = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "web-svc",
+            "-o",
+            &jsonpath(&format!("{{.spec.selector}}|{ports}")),
+        ],
+    )
+    .await;
+    assert_eq!(web, r#"{"app":"web"}|:80>8080/TCP@;"#);
+    env.stop().await;
+}
+
+/// `kubectl run` sends a protobuf Pod; `kubectl create poddisruptionbudget` a policy/v1 one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_run_and_create_pdb_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "run",
+            "shell",
+            "--image=busybox:1.36",
+            "--port=8080",
+            "--env=MODE=debug",
+            "--env=EMPTY=",
+            "--labels=app=shell,tier=tools",
+            "--restart=Never",
+            "--",
+            "sleep",
+            "3600",
+        ],
+        "pod/shell",
+    )
+    .await;
+    let pod = ok(d, &["get", "pod", "shell", "-o", &jsonpath("{.metadata.labels.app}/{.metadata.labels.tier}|{.spec.restartPolicy}|{.spec.containers[0].name}|{.spec.containers[0].image}|{.spec.containers[0].ports[0].containerPort}|{range .spec.containers[0].env[*]}{.name}={.value};{end}|{.spec.containers[0].args}|{.status.phase}")]).await;
+    assert_eq!(
+        pod,
+        r#"shell/tools|Never|shell|busybox:1.36|8080|MODE=debug;EMPTY=;|["sleep","3600"]|Pending"#
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "keep-one",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        "pdb/keep-one",
+    )
+    .await;
+    let keep = ok(
+        d,
+        &[
+            "get",
+            "pdb",
+            "keep-one",
+            "-o",
+            &jsonpath("{.spec.minAvailable}|{.spec.selector.matchLabels.app}"),
+        ],
+    )
+    .await;
+    assert_eq!(keep, "1|web");
+    // Zero is meaningful here (no voluntary disruption at all) and must not be dropped.
+    let none = create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "none",
+            "--selector=app=db",
+            "--max-unavailable=0",
+        ],
+        "pdb/none",
+    )
+    .await;
+    assert_eq!(none["spec"]["maxUnavailable"], 0);
+    let half = create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "half",
+            "--selector=app=db",
+            "--min-available=50%",
+        ],
+        "pdb/half",
+    )
+    .await;
+    assert_eq!(half["spec"]["minAvailable"], "50%");
+    env.stop().await;
+}
