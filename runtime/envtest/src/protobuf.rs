@@ -1816,6 +1816,29 @@ mod tests {
         );
         assert_eq!(decoded["status"], json!({ "loadBalancer": {} }));
 
+        // A ReplicaSet shares the pod template tables.
+        let rs_spec = msg(|s| {
+            int_field(1, 2, s);
+            int_field(4, 0, s);
+            let template = msg(|t| {
+                bytes_field(1, &meta("", &[("app", "web")]), t);
+                bytes_field(2, &msg(|p| bytes_field(2, &container(), p)), t);
+            });
+            bytes_field(3, &template, s);
+        });
+        let rs = decode(&body(
+            "apps/v1",
+            "ReplicaSet",
+            &msg(|r| bytes_field(2, &rs_spec, r)),
+        ))
+        .unwrap();
+        assert_eq!(rs["spec"]["replicas"], 2);
+        assert_eq!(rs["spec"]["template"]["metadata"]["labels"]["app"], "web");
+        assert_eq!(
+            rs["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"],
+            "64Mi"
+        );
+
         // A map of times (PodDisruptionBudget status).
         let status = msg(|s| bytes_field(2, &entry("web-1", &at(0)), s));
         let pdb = msg(|d| {

@@ -1315,6 +1315,40 @@ async fn kubectl_create_services_with_protobuf_bodies() {
     )
     .await;
     assert_eq!(web, r#"{"app":"web"}|:80>8080/TCP@;"#);
+    let edge = create_as_kubectl_built_it(
+        d,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--name=web-edge",
+            "--port=53",
+            "--target-port=dns",
+            "--protocol=UDP",
+            "--type=LoadBalancer",
+            "--external-ip=192.0.2.10",
+            "--load-balancer-ip=192.0.2.20",
+            "--session-affinity=ClientIP",
+            "--labels=tier=edge",
+        ],
+        "service/web-edge",
+    )
+    .await;
+    assert_eq!(
+        edge["metadata"]["labels"],
+        serde_json::json!({ "tier": "edge" })
+    );
+    assert_eq!(edge["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        edge["spec"]["externalIPs"],
+        serde_json::json!(["192.0.2.10"])
+    );
+    assert_eq!(edge["spec"]["loadBalancerIP"], "192.0.2.20");
+    assert_eq!(edge["spec"]["sessionAffinity"], "ClientIP");
+    assert_eq!(
+        edge["spec"]["ports"],
+        serde_json::json!([{ "port": 53, "protocol": "UDP", "targetPort": "dns" }])
+    );
     env.stop().await;
 }
 
@@ -1405,5 +1439,220 @@ async fn kubectl_run_and_create_pdb_with_protobuf_bodies() {
     )
     .await;
     assert_eq!(half["spec"]["minAvailable"], "50%");
+    env.stop().await;
+}
+
+/// `kubectl run --overrides` merges arbitrary JSON into the Pod it then sends as protobuf, so
+/// it reaches the pod-spec fields users commonly set (they are the same tables Deployment,
+/// Job and CronJob templates use): volumes of the common sources, probes of every handler,
+/// env sources, quantities, security contexts, affinity, tolerations, spread constraints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_run_with_overrides_sends_a_full_pod_spec_as_protobuf() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let overrides = serde_json::json!({
+        "apiVersion": "v1",
+        "metadata": { "annotations": { "team": "infra" } },
+        "spec": {
+            "volumes": [
+                { "name": "cfg", "configMap": { "name": "cfg", "items": [{ "key": "k", "path": "p", "mode": 420 }], "defaultMode": 420, "optional": true } },
+                { "name": "sec", "secret": { "secretName": "sec", "defaultMode": 256 } },
+                { "name": "scratch", "emptyDir": { "medium": "Memory", "sizeLimit": "64Mi" } },
+                { "name": "host", "hostPath": { "path": "/var/log", "type": "Directory" } },
+                { "name": "claim", "persistentVolumeClaim": { "claimName": "data", "readOnly": true } },
+                { "name": "info", "downwardAPI": { "items": [{ "path": "labels", "fieldRef": { "fieldPath": "metadata.labels" } }] } },
+                { "name": "all", "projected": { "defaultMode": 292, "sources": [
+                    { "serviceAccountToken": { "audience": "api", "expirationSeconds": 3600, "path": "token" } },
+                    { "configMap": { "name": "cfg" } },
+                    { "secret": { "name": "sec", "items": [{ "key": "a", "path": "b" }] } },
+                    { "downwardAPI": { "items": [{ "path": "cpu", "resourceFieldRef": { "containerName": "main", "resource": "limits.cpu", "divisor": "1m" } }] } }
+                ] } },
+                { "name": "share", "nfs": { "server": "nfs.local", "path": "/exports", "readOnly": true } },
+                { "name": "csi", "csi": { "driver": "csi.example.com", "readOnly": true, "volumeAttributes": { "k": "v" }, "nodePublishSecretRef": { "name": "sec" } } },
+                { "name": "eph", "ephemeral": { "volumeClaimTemplate": { "metadata": { "labels": { "a": "b" } }, "spec": { "accessModes": ["ReadWriteOnce"], "storageClassName": "fast", "resources": { "requests": { "storage": "1Gi" } } } } } }
+            ],
+            "initContainers": [{ "name": "init", "image": "busybox", "command": ["sh", "-c", "true"], "restartPolicy": "Always" }],
+            "containers": [
+                {
+                    "name": "main", "image": "nginx", "args": ["-v"], "workingDir": "/srv",
+                    "ports": [{ "name": "http", "containerPort": 8080, "protocol": "TCP", "hostPort": 8081 }],
+                    "envFrom": [{ "prefix": "CFG_", "configMapRef": { "name": "cfg", "optional": true } }, { "secretRef": { "name": "sec" } }],
+                    "env": [
+                        { "name": "A", "value": "1" },
+                        { "name": "POD", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                        { "name": "MEM", "valueFrom": { "resourceFieldRef": { "resource": "limits.memory", "divisor": "1Mi" } } },
+                        { "name": "S", "valueFrom": { "secretKeyRef": { "name": "sec", "key": "k", "optional": false } } },
+                        { "name": "C", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "k" } } }
+                    ],
+                    "resources": { "limits": { "cpu": "500m", "memory": "128Mi" }, "requests": { "cpu": "250m", "memory": "64Mi" } },
+                    "resizePolicy": [{ "resourceName": "cpu", "restartPolicy": "NotRequired" }],
+                    "volumeMounts": [
+                        { "name": "cfg", "mountPath": "/etc/cfg", "readOnly": true, "subPath": "p" },
+                        { "name": "scratch", "mountPath": "/tmp", "mountPropagation": "None" }
+                    ],
+                    "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http", "scheme": "HTTP", "httpHeaders": [{ "name": "X", "value": "y" }] }, "initialDelaySeconds": 3, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 4, "successThreshold": 1 },
+                    "readinessProbe": { "tcpSocket": { "port": 8080 } },
+                    "startupProbe": { "exec": { "command": ["cat", "/ready"] }, "terminationGracePeriodSeconds": 5 },
+                    "lifecycle": { "postStart": { "exec": { "command": ["echo"] } }, "preStop": { "sleep": { "seconds": 5 } } },
+                    "securityContext": {
+                        "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": true, "readOnlyRootFilesystem": true,
+                        "allowPrivilegeEscalation": false, "privileged": false,
+                        "capabilities": { "drop": ["ALL"], "add": ["NET_BIND_SERVICE"] },
+                        "seccompProfile": { "type": "RuntimeDefault" }, "appArmorProfile": { "type": "RuntimeDefault" },
+                        "seLinuxOptions": { "level": "s0:c1" }
+                    },
+                    "stdin": true, "tty": true, "imagePullPolicy": "Always", "terminationMessagePolicy": "FallbackToLogsOnError"
+                },
+                { "name": "health", "image": "grpc", "readinessProbe": { "grpc": { "port": 9090, "service": "health" } } }
+            ],
+            "restartPolicy": "OnFailure",
+            "terminationGracePeriodSeconds": 0,
+            "activeDeadlineSeconds": 600,
+            "dnsPolicy": "None",
+            "dnsConfig": { "nameservers": ["1.1.1.1"], "searches": ["svc.local"], "options": [{ "name": "ndots", "value": "2" }, { "name": "edns0" }] },
+            "nodeSelector": { "disk": "ssd" },
+            "serviceAccountName": "robot",
+            "automountServiceAccountToken": false,
+            "shareProcessNamespace": true,
+            "securityContext": {
+                "runAsUser": 1000, "fsGroup": 2000, "supplementalGroups": [3000, 4000], "fsGroupChangePolicy": "OnRootMismatch",
+                "sysctls": [{ "name": "net.core.somaxconn", "value": "1024" }],
+                "seccompProfile": { "type": "Localhost", "localhostProfile": "profile.json" }
+            },
+            "imagePullSecrets": [{ "name": "registry" }],
+            "hostname": "h",
+            "subdomain": "s",
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{ "matchExpressions": [{ "key": "zone", "operator": "In", "values": ["a", "b"] }] }] },
+                    "preferredDuringSchedulingIgnoredDuringExecution": [{ "weight": 10, "preference": { "matchFields": [{ "key": "metadata.name", "operator": "NotIn", "values": ["n1"] }] } }]
+                },
+                "podAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": [{ "labelSelector": { "matchLabels": { "app": "db" } }, "topologyKey": "zone", "namespaceSelector": { "matchLabels": { "env": "prod" } } }] },
+                "podAntiAffinity": { "preferredDuringSchedulingIgnoredDuringExecution": [{ "weight": 50, "podAffinityTerm": { "labelSelector": { "matchExpressions": [{ "key": "app", "operator": "Exists" }] }, "topologyKey": "kubernetes.io/hostname", "namespaces": ["default"] } }] }
+            },
+            "schedulerName": "custom",
+            "tolerations": [{ "key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 30 }, { "operator": "Exists" }],
+            "hostAliases": [{ "ip": "10.0.0.1", "hostnames": ["a.local", "b.local"] }],
+            "priorityClassName": "high",
+            "readinessGates": [{ "conditionType": "example.com/ready" }],
+            "runtimeClassName": "gvisor",
+            "enableServiceLinks": false,
+            "preemptionPolicy": "Never",
+            "topologySpreadConstraints": [{ "maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": { "matchLabels": { "app": "x" } }, "minDomains": 2, "nodeAffinityPolicy": "Honor", "matchLabelKeys": ["pod-template-hash"] }],
+            "setHostnameAsFQDN": true,
+            "os": { "name": "linux" },
+            "hostUsers": false,
+            "schedulingGates": [{ "name": "wait" }]
+        }
+    })
+    .to_string();
+    let pod = create_as_kubectl_built_it(
+        d,
+        &[
+            "run",
+            "full",
+            "--image=nginx",
+            "--restart=OnFailure",
+            &format!("--overrides={overrides}"),
+        ],
+        "pod/full",
+    )
+    .await;
+    // Spot checks on the special encodings, beyond the comparison with what kubectl built.
+    let spec = &pod["spec"];
+    let main = &spec["containers"][0];
+    assert_eq!(main["resources"]["limits"]["cpu"], "500m");
+    assert_eq!(main["livenessProbe"]["httpGet"]["port"], "http");
+    assert_eq!(main["readinessProbe"]["tcpSocket"]["port"], 8080);
+    assert_eq!(
+        main["env"][4]["valueFrom"]["configMapKeyRef"]["name"],
+        "cfg"
+    );
+    assert_eq!(main["envFrom"][0]["configMapRef"]["optional"], true);
+    assert_eq!(main["securityContext"]["privileged"], false);
+    assert_eq!(spec["volumes"][0]["configMap"]["name"], "cfg");
+    assert_eq!(spec["volumes"][2]["emptyDir"]["sizeLimit"], "64Mi");
+    assert_eq!(
+        spec["volumes"][6]["projected"]["sources"][3]["downwardAPI"]["items"][0]["resourceFieldRef"]
+            ["divisor"],
+        "1m"
+    );
+    // Pointer fields keep an explicit zero or false.
+    assert_eq!(spec["terminationGracePeriodSeconds"], 0);
+    assert_eq!(spec["enableServiceLinks"], false);
+    assert_eq!(
+        spec["securityContext"]["supplementalGroups"],
+        serde_json::json!([3000, 4000])
+    );
+    env.stop().await;
+}
+
+/// `kubectl create job --from=cronjob/...` copies the CronJob's whole job template (as applied
+/// in JSON) into a protobuf Job body, which reaches the JobSpec fields `create job` has no
+/// flags for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_job_from_a_rich_cronjob_with_protobuf_body() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let cronjob = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": { "name": "nightly" },
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "metadata": { "labels": { "batch": "nightly" }, "annotations": { "owner": "data" } },
+                "spec": {
+                    "parallelism": 2,
+                    "completions": 4,
+                    "completionMode": "Indexed",
+                    "activeDeadlineSeconds": 3600,
+                    "backoffLimitPerIndex": 1,
+                    "maxFailedIndexes": 2,
+                    "ttlSecondsAfterFinished": 0,
+                    "suspend": true,
+                    "podReplacementPolicy": "Failed",
+                    "podFailurePolicy": { "rules": [
+                        { "action": "FailJob", "onExitCodes": { "containerName": "work", "operator": "In", "values": [42, 43] } },
+                        { "action": "Ignore", "onPodConditions": [{ "type": "DisruptionTarget", "status": "True" }] }
+                    ] },
+                    "successPolicy": { "rules": [{ "succeededIndexes": "0-1", "succeededCount": 1 }] },
+                    "template": { "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{ "name": "work", "image": "busybox", "command": ["sh", "-c", "exit 0"] }]
+                    } }
+                }
+            }
+        }
+    })
+    .to_string();
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], cronjob).await;
+    assert!(success, "{out}");
+    let job = create_as_kubectl_built_it(
+        d,
+        &["create", "job", "tonight", "--from=cronjob/nightly"],
+        "job/tonight",
+    )
+    .await;
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(spec["ttlSecondsAfterFinished"], 0);
+    assert_eq!(spec["suspend"], true);
+    assert_eq!(
+        spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"],
+        serde_json::json!([42, 43])
+    );
+    assert_eq!(spec["successPolicy"]["rules"][0]["succeededIndexes"], "0-1");
+    assert_eq!(job["metadata"]["labels"]["batch"], "nightly");
     env.stop().await;
 }
