@@ -151,11 +151,17 @@
 //!   unless a test picks [`Reviews::Rbac`] (service-account token Secrets and RBAC roles and
 //!   bindings decide) or [`Reviews::DenyAll`].
 //! - Request bodies are JSON or YAML, at most 3 MiB (kube-apiserver's default limit; larger
-//!   ones get 413 RequestEntityTooLarge). Protobuf bodies (which typed kubectl commands such
-//!   as `kubectl create namespace` send) are decoded only for namespaces, configmaps, secrets,
-//!   serviceaccounts, roles, clusterroles, rolebindings and clusterrolebindings; anything else
-//!   gets 415, so `kubectl create deployment|job|cronjob|service ...` do not work
-//!   (`kubectl apply -f` and `kubectl create -f` do). Responses are always JSON.
+//!   ones get 413 RequestEntityTooLarge). Protobuf bodies, which typed kubectl commands send
+//!   (`kubectl create namespace|configmap|secret|serviceaccount|role|clusterrole|rolebinding|
+//!   clusterrolebinding|deployment|job|cronjob|service|poddisruptionbudget`, `kubectl create
+//!   job --from=cronjob/...`, `kubectl expose`, `kubectl run`), are decoded for those kinds
+//!   plus pods, replicasets and leases. The decoder models the fields users set (object
+//!   metadata, pod templates with containers, probes, resources, env, the common volume
+//!   sources, affinity, security contexts) but not the in-tree cloud volume sources, ephemeral
+//!   containers or container statuses. A body of another kind (statefulsets, daemonsets, ...)
+//!   gets 415 naming the kind, one with a field the decoder does not model 415 naming the kind,
+//!   the field's path and its number; `kubectl apply -f` and `create -f` send JSON and always
+//!   work. Responses are always JSON.
 //! - Built-in kinds get no semantic validation (a Deployment whose selector does not match its
 //!   template is stored); a body that does not decode into the k8s-openapi type is a 400.
 //! - Field selectors: `metadata.name`, `metadata.namespace`, the usual Event fields,

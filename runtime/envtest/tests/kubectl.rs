@@ -1018,3 +1018,737 @@ async fn ok_stdin(dir: &Path, args: &[&str], input: String) -> String {
     assert!(success, "kubectl {args:?} failed:\n{out}");
     out
 }
+
+/// Whether every field of `expected` is in `actual` with the same value, collecting the paths
+/// that are not. Server-side defaulting may add fields; it must not drop or change any.
+fn contained(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match expected {
+        Value::Object(fields) => {
+            for (key, want) in fields {
+                let here = format!("{path}.{key}");
+                // kubectl's Go structs print an unset time (which the server then sets) as
+                // null, and empty structs as {}.
+                let empty = want.as_object().is_some_and(|o| o.is_empty());
+                match actual.get(key) {
+                    _ if want.is_null() => {}
+                    Some(got) => contained(want, got, &here, out),
+                    None if empty => {}
+                    None => out.push(format!("{here} is missing (want {want})")),
+                }
+            }
+        }
+        Value::Array(items) => match actual.as_array() {
+            Some(got) if got.len() == items.len() => {
+                for (i, (want, got)) in items.iter().zip(got).enumerate() {
+                    contained(want, got, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => out.push(format!("{path} is {actual}, want {expected}")),
+        },
+        _ => {
+            if expected != actual {
+                out.push(format!("{path} is {actual}, want {expected}"));
+            }
+        }
+    }
+}
+
+/// Runs a typed kubectl command (which sends a protobuf body) and checks that the stored
+/// `resource` holds every field of the object kubectl builds for it, as printed by the same
+/// command with `--dry-run=client -o json`. Returns the stored object.
+async fn create_as_kubectl_built_it(d: &Path, args: &[&str], resource: &str) -> serde_json::Value {
+    // The dry-run flags go before `--`, after which everything is the container's command.
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    let mut dry = args[..split].to_vec();
+    dry.extend(["--dry-run=client", "-o", "json"]);
+    dry.extend(&args[split..]);
+    let built: serde_json::Value = serde_json::from_str(&ok(d, &dry).await).unwrap();
+    ok(d, args).await;
+    let stored: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", resource, "-o", "json"]).await).unwrap();
+    let mut wrong = Vec::new();
+    // Status is the server's to set on create.
+    contained(
+        &built["metadata"],
+        &stored["metadata"],
+        ".metadata",
+        &mut wrong,
+    );
+    contained(&built["spec"], &stored["spec"], ".spec", &mut wrong);
+    assert!(
+        wrong.is_empty(),
+        "kubectl {args:?} stored {resource} differently from what kubectl built:\n{}\nstored: {stored}",
+        wrong.join("\n")
+    );
+    stored
+}
+
+/// `kubectl create deployment|job|cronjob` send protobuf bodies for apps/v1 and batch/v1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_workloads_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+
+    // The premise: kubectl sends this body as protobuf, not JSON.
+    let verbose = ok(
+        d,
+        &["create", "deployment", "plain", "--image=nginx", "-v=8"],
+    )
+    .await;
+    assert!(
+        verbose.contains("application/vnd.kubernetes.protobuf"),
+        "{verbose}"
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=3",
+            "--port=8080",
+            "--",
+            "nginx",
+            "-g",
+            "daemon off;",
+        ],
+        "deployment/web",
+    )
+    .await;
+    let web = ok(d, &["get", "deployment", "web", "-o", &jsonpath("{.spec.replicas}|{.spec.selector.matchLabels.app}|{.spec.template.metadata.labels.app}|{.spec.template.spec.containers[0].name}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].ports[0].containerPort}|{.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(
+        web,
+        r#"3|web|web|nginx|nginx:1.27|8080|["nginx","-g","daemon off;"]"#
+    );
+    // An explicit zero survives: `replicas` is a pointer field.
+    ok(
+        d,
+        &[
+            "create",
+            "deployment",
+            "idle",
+            "--image=nginx",
+            "--replicas=0",
+        ],
+    )
+    .await;
+    let idle = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "idle",
+            "-o",
+            &jsonpath("{.spec.replicas}"),
+        ],
+    )
+    .await;
+    assert_eq!(idle, "0");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "job",
+            "once",
+            "--image=busybox",
+            "--",
+            "echo",
+            "hi",
+        ],
+        "job/once",
+    )
+    .await;
+    let once = ok(d, &["get", "job", "once", "-o", &jsonpath("{.spec.template.spec.restartPolicy}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(once, r#"Never|busybox|["echo","hi"]"#);
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "cronjob",
+            "tick",
+            "--image=busybox",
+            "--schedule=*/1 * * * *",
+            "--restart=OnFailure",
+            "--",
+            "date",
+        ],
+        "cronjob/tick",
+    )
+    .await;
+    let tick = ok(d, &["get", "cronjob", "tick", "-o", &jsonpath("{.spec.schedule}|{.spec.jobTemplate.metadata.name}|{.spec.jobTemplate.spec.template.spec.restartPolicy}|{.spec.jobTemplate.spec.template.spec.containers[0].name}|{.spec.jobTemplate.spec.template.spec.containers[0].command}")]).await;
+    assert_eq!(tick, r#"*/1 * * * *|tick|OnFailure|tick|["date"]"#);
+
+    // A Job from the CronJob's template, owned by it: the body carries the template as the
+    // server stored it (defaulted pod spec included) and an owner reference.
+    let manual = create_as_kubectl_built_it(
+        d,
+        &["create", "job", "manual", "--from=cronjob/tick"],
+        "job/manual",
+    )
+    .await;
+    let cronjob_uid = ok(
+        d,
+        &["get", "cronjob", "tick", "-o", &jsonpath("{.metadata.uid}")],
+    )
+    .await;
+    assert_eq!(
+        manual["metadata"]["ownerReferences"][0]["uid"],
+        cronjob_uid.as_str()
+    );
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    assert_eq!(manual["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(
+        manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    assert_eq!(
+        manual["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["date"])
+    );
+    assert_eq!(
+        manual["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+        30
+    );
+    env.stop().await;
+}
+
+/// `kubectl create service ...` and `kubectl expose` send protobuf Service bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_services_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+    let ports = "{range .spec.ports[*]}{.name}:{.port}>{.targetPort}/{.protocol}@{.nodePort};{end}";
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "api",
+            "--tcp=80:8080",
+            "--tcp=443:https",
+        ],
+        "service/api",
+    )
+    .await;
+    let api = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "api",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{{.spec.selector.app}}|{ports}")),
+        ],
+    )
+    .await;
+    // A named target port stays a string; the int one stays an int.
+    assert_eq!(
+        api,
+        "ClusterIP|api|80-8080:80>8080/TCP@;443-https:443>https/TCP@;"
+    );
+    let target: serde_json::Value =
+        serde_json::from_str(&ok(d, &["get", "service", "api", "-o", "json"]).await).unwrap();
+    assert_eq!(target["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(target["spec"]["ports"][1]["targetPort"], "https");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "headless",
+            "--clusterip=None",
+            "--tcp=5432",
+        ],
+        "service/headless",
+    )
+    .await;
+    let headless = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "headless",
+            "-o",
+            &jsonpath("{.spec.clusterIP}"),
+        ],
+    )
+    .await;
+    assert_eq!(headless, "None");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "nodeport",
+            "np",
+            "--tcp=80:8080",
+            "--node-port=30080",
+        ],
+        "service/np",
+    )
+    .await;
+    let np = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "np",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{ports}")),
+        ],
+    )
+    .await;
+    assert_eq!(np, "NodePort|80-8080:80>8080/TCP@30080;");
+
+    create_as_kubectl_built_it(
+        d,
+        &["create", "service", "loadbalancer", "lb", "--tcp=443:8443"],
+        "service/lb",
+    )
+    .await;
+    let lb = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "lb",
+            "-o",
+            &jsonpath(&format!("{{.spec.type}}|{{.spec.selector.app}}|{ports}")),
+        ],
+    )
+    .await;
+    assert!(
+        lb.starts_with("LoadBalancer|lb|443-8443:443>8443/TCP@"),
+        "{lb}"
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "service",
+            "externalname",
+            "ext",
+            "--external-name=db.example.com",
+        ],
+        "service/ext",
+    )
+    .await;
+    let ext = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "ext",
+            "-o",
+            &jsonpath("{.spec.type}|{.spec.externalName}"),
+        ],
+    )
+    .await;
+    assert_eq!(ext, "ExternalName|db.example.com");
+
+    // `expose` reads the Deployment's selector and builds the Service from it.
+    ok(
+        d,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "--port=8080",
+        ],
+    )
+    .await;
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--port=80",
+            "--target-port=8080",
+            "--name=web-svc",
+        ],
+        "service/web-svc",
+    )
+    .await;
+    let web = ok(
+        d,
+        &[
+            "get",
+            "service",
+            "web-svc",
+            "-o",
+            &jsonpath(&format!("{{.spec.selector}}|{ports}")),
+        ],
+    )
+    .await;
+    assert_eq!(web, r#"{"app":"web"}|:80>8080/TCP@;"#);
+    let edge = create_as_kubectl_built_it(
+        d,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--name=web-edge",
+            "--port=53",
+            "--target-port=dns",
+            "--protocol=UDP",
+            "--type=LoadBalancer",
+            "--external-ip=192.0.2.10",
+            "--load-balancer-ip=192.0.2.20",
+            "--session-affinity=ClientIP",
+            "--labels=tier=edge",
+        ],
+        "service/web-edge",
+    )
+    .await;
+    assert_eq!(
+        edge["metadata"]["labels"],
+        serde_json::json!({ "tier": "edge" })
+    );
+    assert_eq!(edge["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        edge["spec"]["externalIPs"],
+        serde_json::json!(["192.0.2.10"])
+    );
+    assert_eq!(edge["spec"]["loadBalancerIP"], "192.0.2.20");
+    assert_eq!(edge["spec"]["sessionAffinity"], "ClientIP");
+    assert_eq!(
+        edge["spec"]["ports"],
+        serde_json::json!([{ "port": 53, "protocol": "UDP", "targetPort": "dns" }])
+    );
+    env.stop().await;
+}
+
+/// `kubectl run` sends a protobuf Pod; `kubectl create poddisruptionbudget` a policy/v1 one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_run_and_create_pdb_with_protobuf_bodies() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let jsonpath = |p: &str| format!("jsonpath={p}");
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "run",
+            "shell",
+            "--image=busybox:1.36",
+            "--port=8080",
+            "--env=MODE=debug",
+            "--env=EMPTY=",
+            "--labels=app=shell,tier=tools",
+            "--restart=Never",
+            "--",
+            "sleep",
+            "3600",
+        ],
+        "pod/shell",
+    )
+    .await;
+    let pod = ok(d, &["get", "pod", "shell", "-o", &jsonpath("{.metadata.labels.app}/{.metadata.labels.tier}|{.spec.restartPolicy}|{.spec.containers[0].name}|{.spec.containers[0].image}|{.spec.containers[0].ports[0].containerPort}|{range .spec.containers[0].env[*]}{.name}={.value};{end}|{.spec.containers[0].args}|{.status.phase}")]).await;
+    assert_eq!(
+        pod,
+        r#"shell/tools|Never|shell|busybox:1.36|8080|MODE=debug;EMPTY=;|["sleep","3600"]|Pending"#
+    );
+
+    create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "keep-one",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        "pdb/keep-one",
+    )
+    .await;
+    let keep = ok(
+        d,
+        &[
+            "get",
+            "pdb",
+            "keep-one",
+            "-o",
+            &jsonpath("{.spec.minAvailable}|{.spec.selector.matchLabels.app}"),
+        ],
+    )
+    .await;
+    assert_eq!(keep, "1|web");
+    // Zero is meaningful here (no voluntary disruption at all) and must not be dropped.
+    let none = create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "none",
+            "--selector=app=db",
+            "--max-unavailable=0",
+        ],
+        "pdb/none",
+    )
+    .await;
+    assert_eq!(none["spec"]["maxUnavailable"], 0);
+    let half = create_as_kubectl_built_it(
+        d,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "half",
+            "--selector=app=db",
+            "--min-available=50%",
+        ],
+        "pdb/half",
+    )
+    .await;
+    assert_eq!(half["spec"]["minAvailable"], "50%");
+    env.stop().await;
+}
+
+/// `kubectl run --overrides` merges arbitrary JSON into the Pod it then sends as protobuf, so
+/// it reaches the pod-spec fields users commonly set (they are the same tables Deployment,
+/// Job and CronJob templates use): volumes of the common sources, probes of every handler,
+/// env sources, quantities, security contexts, affinity, tolerations, spread constraints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_run_with_overrides_sends_a_full_pod_spec_as_protobuf() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let overrides = serde_json::json!({
+        "apiVersion": "v1",
+        "metadata": { "annotations": { "team": "infra" } },
+        "spec": {
+            "volumes": [
+                { "name": "cfg", "configMap": { "name": "cfg", "items": [{ "key": "k", "path": "p", "mode": 420 }], "defaultMode": 420, "optional": true } },
+                { "name": "sec", "secret": { "secretName": "sec", "defaultMode": 256 } },
+                { "name": "scratch", "emptyDir": { "medium": "Memory", "sizeLimit": "64Mi" } },
+                { "name": "host", "hostPath": { "path": "/var/log", "type": "Directory" } },
+                { "name": "claim", "persistentVolumeClaim": { "claimName": "data", "readOnly": true } },
+                { "name": "info", "downwardAPI": { "items": [{ "path": "labels", "fieldRef": { "fieldPath": "metadata.labels" } }] } },
+                { "name": "all", "projected": { "defaultMode": 292, "sources": [
+                    { "serviceAccountToken": { "audience": "api", "expirationSeconds": 3600, "path": "token" } },
+                    { "configMap": { "name": "cfg" } },
+                    { "secret": { "name": "sec", "items": [{ "key": "a", "path": "b" }] } },
+                    { "downwardAPI": { "items": [{ "path": "cpu", "resourceFieldRef": { "containerName": "main", "resource": "limits.cpu", "divisor": "1m" } }] } }
+                ] } },
+                { "name": "share", "nfs": { "server": "nfs.local", "path": "/exports", "readOnly": true } },
+                { "name": "csi", "csi": { "driver": "csi.example.com", "readOnly": true, "volumeAttributes": { "k": "v" }, "nodePublishSecretRef": { "name": "sec" } } },
+                { "name": "eph", "ephemeral": { "volumeClaimTemplate": { "metadata": { "labels": { "a": "b" } }, "spec": { "accessModes": ["ReadWriteOnce"], "storageClassName": "fast", "resources": { "requests": { "storage": "1Gi" } } } } } }
+            ],
+            "initContainers": [{ "name": "init", "image": "busybox", "command": ["sh", "-c", "true"], "restartPolicy": "Always" }],
+            "containers": [
+                {
+                    "name": "main", "image": "nginx", "args": ["-v"], "workingDir": "/srv",
+                    "ports": [{ "name": "http", "containerPort": 8080, "protocol": "TCP", "hostPort": 8081 }],
+                    "envFrom": [{ "prefix": "CFG_", "configMapRef": { "name": "cfg", "optional": true } }, { "secretRef": { "name": "sec" } }],
+                    "env": [
+                        { "name": "A", "value": "1" },
+                        { "name": "POD", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                        { "name": "MEM", "valueFrom": { "resourceFieldRef": { "resource": "limits.memory", "divisor": "1Mi" } } },
+                        { "name": "S", "valueFrom": { "secretKeyRef": { "name": "sec", "key": "k", "optional": false } } },
+                        { "name": "C", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "k" } } }
+                    ],
+                    "resources": { "limits": { "cpu": "500m", "memory": "128Mi" }, "requests": { "cpu": "250m", "memory": "64Mi" } },
+                    "resizePolicy": [{ "resourceName": "cpu", "restartPolicy": "NotRequired" }],
+                    "volumeMounts": [
+                        { "name": "cfg", "mountPath": "/etc/cfg", "readOnly": true, "subPath": "p" },
+                        { "name": "scratch", "mountPath": "/tmp", "mountPropagation": "None" }
+                    ],
+                    "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http", "scheme": "HTTP", "httpHeaders": [{ "name": "X", "value": "y" }] }, "initialDelaySeconds": 3, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 4, "successThreshold": 1 },
+                    "readinessProbe": { "tcpSocket": { "port": 8080 } },
+                    "startupProbe": { "exec": { "command": ["cat", "/ready"] }, "terminationGracePeriodSeconds": 5 },
+                    "lifecycle": { "postStart": { "exec": { "command": ["echo"] } }, "preStop": { "sleep": { "seconds": 5 } } },
+                    "securityContext": {
+                        "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": true, "readOnlyRootFilesystem": true,
+                        "allowPrivilegeEscalation": false, "privileged": false,
+                        "capabilities": { "drop": ["ALL"], "add": ["NET_BIND_SERVICE"] },
+                        "seccompProfile": { "type": "RuntimeDefault" }, "appArmorProfile": { "type": "RuntimeDefault" },
+                        "seLinuxOptions": { "level": "s0:c1" }
+                    },
+                    "stdin": true, "tty": true, "imagePullPolicy": "Always", "terminationMessagePolicy": "FallbackToLogsOnError"
+                },
+                { "name": "health", "image": "grpc", "readinessProbe": { "grpc": { "port": 9090, "service": "health" } } }
+            ],
+            "restartPolicy": "OnFailure",
+            "terminationGracePeriodSeconds": 0,
+            "activeDeadlineSeconds": 600,
+            "dnsPolicy": "None",
+            "dnsConfig": { "nameservers": ["1.1.1.1"], "searches": ["svc.local"], "options": [{ "name": "ndots", "value": "2" }, { "name": "edns0" }] },
+            "nodeSelector": { "disk": "ssd" },
+            "serviceAccountName": "robot",
+            "automountServiceAccountToken": false,
+            "shareProcessNamespace": true,
+            "securityContext": {
+                "runAsUser": 1000, "fsGroup": 2000, "supplementalGroups": [3000, 4000], "fsGroupChangePolicy": "OnRootMismatch",
+                "sysctls": [{ "name": "net.core.somaxconn", "value": "1024" }],
+                "seccompProfile": { "type": "Localhost", "localhostProfile": "profile.json" }
+            },
+            "imagePullSecrets": [{ "name": "registry" }],
+            "hostname": "h",
+            "subdomain": "s",
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{ "matchExpressions": [{ "key": "zone", "operator": "In", "values": ["a", "b"] }] }] },
+                    "preferredDuringSchedulingIgnoredDuringExecution": [{ "weight": 10, "preference": { "matchFields": [{ "key": "metadata.name", "operator": "NotIn", "values": ["n1"] }] } }]
+                },
+                "podAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": [{ "labelSelector": { "matchLabels": { "app": "db" } }, "topologyKey": "zone", "namespaceSelector": { "matchLabels": { "env": "prod" } } }] },
+                "podAntiAffinity": { "preferredDuringSchedulingIgnoredDuringExecution": [{ "weight": 50, "podAffinityTerm": { "labelSelector": { "matchExpressions": [{ "key": "app", "operator": "Exists" }] }, "topologyKey": "kubernetes.io/hostname", "namespaces": ["default"] } }] }
+            },
+            "schedulerName": "custom",
+            "tolerations": [{ "key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 30 }, { "operator": "Exists" }],
+            "hostAliases": [{ "ip": "10.0.0.1", "hostnames": ["a.local", "b.local"] }],
+            "priorityClassName": "high",
+            "readinessGates": [{ "conditionType": "example.com/ready" }],
+            "runtimeClassName": "gvisor",
+            "enableServiceLinks": false,
+            "preemptionPolicy": "Never",
+            "topologySpreadConstraints": [{ "maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": { "matchLabels": { "app": "x" } }, "minDomains": 2, "nodeAffinityPolicy": "Honor", "matchLabelKeys": ["pod-template-hash"] }],
+            "setHostnameAsFQDN": true,
+            "os": { "name": "linux" },
+            "hostUsers": false,
+            "schedulingGates": [{ "name": "wait" }]
+        }
+    })
+    .to_string();
+    let pod = create_as_kubectl_built_it(
+        d,
+        &[
+            "run",
+            "full",
+            "--image=nginx",
+            "--restart=OnFailure",
+            &format!("--overrides={overrides}"),
+        ],
+        "pod/full",
+    )
+    .await;
+    // Spot checks on the special encodings, beyond the comparison with what kubectl built.
+    let spec = &pod["spec"];
+    let main = &spec["containers"][0];
+    assert_eq!(main["resources"]["limits"]["cpu"], "500m");
+    assert_eq!(main["livenessProbe"]["httpGet"]["port"], "http");
+    assert_eq!(main["readinessProbe"]["tcpSocket"]["port"], 8080);
+    assert_eq!(
+        main["env"][4]["valueFrom"]["configMapKeyRef"]["name"],
+        "cfg"
+    );
+    assert_eq!(main["envFrom"][0]["configMapRef"]["optional"], true);
+    assert_eq!(main["securityContext"]["privileged"], false);
+    assert_eq!(spec["volumes"][0]["configMap"]["name"], "cfg");
+    assert_eq!(spec["volumes"][2]["emptyDir"]["sizeLimit"], "64Mi");
+    assert_eq!(
+        spec["volumes"][6]["projected"]["sources"][3]["downwardAPI"]["items"][0]["resourceFieldRef"]
+            ["divisor"],
+        "1m"
+    );
+    // Pointer fields keep an explicit zero or false.
+    assert_eq!(spec["terminationGracePeriodSeconds"], 0);
+    assert_eq!(spec["enableServiceLinks"], false);
+    assert_eq!(
+        spec["securityContext"]["supplementalGroups"],
+        serde_json::json!([3000, 4000])
+    );
+    env.stop().await;
+}
+
+/// `kubectl create job --from=cronjob/...` copies the CronJob's whole job template (as applied
+/// in JSON) into a protobuf Job body, which reaches the JobSpec fields `create job` has no
+/// flags for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_job_from_a_rich_cronjob_with_protobuf_body() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let cronjob = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": { "name": "nightly" },
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "metadata": { "labels": { "batch": "nightly" }, "annotations": { "owner": "data" } },
+                "spec": {
+                    "parallelism": 2,
+                    "completions": 4,
+                    "completionMode": "Indexed",
+                    "activeDeadlineSeconds": 3600,
+                    "backoffLimitPerIndex": 1,
+                    "maxFailedIndexes": 2,
+                    "ttlSecondsAfterFinished": 0,
+                    "suspend": true,
+                    "podReplacementPolicy": "Failed",
+                    "podFailurePolicy": { "rules": [
+                        { "action": "FailJob", "onExitCodes": { "containerName": "work", "operator": "In", "values": [42, 43] } },
+                        { "action": "Ignore", "onPodConditions": [{ "type": "DisruptionTarget", "status": "True" }] }
+                    ] },
+                    "successPolicy": { "rules": [{ "succeededIndexes": "0-1", "succeededCount": 1 }] },
+                    "template": { "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{ "name": "work", "image": "busybox", "command": ["sh", "-c", "exit 0"] }]
+                    } }
+                }
+            }
+        }
+    })
+    .to_string();
+    let (success, out) = kubectl_stdin(d, &["apply", "-f", "-"], cronjob).await;
+    assert!(success, "{out}");
+    let job = create_as_kubectl_built_it(
+        d,
+        &["create", "job", "tonight", "--from=cronjob/nightly"],
+        "job/tonight",
+    )
+    .await;
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(spec["ttlSecondsAfterFinished"], 0);
+    assert_eq!(spec["suspend"], true);
+    assert_eq!(
+        spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"],
+        serde_json::json!([42, 43])
+    );
+    assert_eq!(spec["successPolicy"]["rules"][0]["succeededIndexes"], "0-1");
+    assert_eq!(job["metadata"]["labels"]["batch"], "nightly");
+    env.stop().await;
+}
