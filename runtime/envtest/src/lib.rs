@@ -146,7 +146,6 @@
 //!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
 //!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
 //!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
-//! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
 mod auth;
 mod discovery;
@@ -156,6 +155,7 @@ mod kubeconfig;
 mod managed;
 mod objects;
 mod openapi;
+mod openapi_v2;
 mod patch;
 mod protobuf;
 mod registry;
