@@ -269,11 +269,19 @@ fn operation(
     });
     if with_body {
         let content = if action == "patch" {
-            json!({
+            let mut types = json!({
                 "application/json-patch+json": { "schema": { "type": "object" } },
                 "application/merge-patch+json": { "schema": { "type": "object" } },
                 "application/apply-patch+yaml": { "schema": { "type": "object" } },
-            })
+            });
+            // kubectl computes client-side apply patches from this document's schemas (and
+            // their patch metadata) when the kind accepts strategic merge patches, which
+            // kube-apiserver does for built-in kinds only.
+            if !t.custom {
+                types["application/strategic-merge-patch+json"] =
+                    json!({ "schema": { "type": "object" } });
+            }
+            types
         } else {
             json!({ "application/json": { "schema": schema_ref } })
         };
