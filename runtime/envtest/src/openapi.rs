@@ -17,10 +17,10 @@ pub(crate) fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// The component (v3) or definition (v2) name of a kind's schema. Built-ins use k8s-openapi's
-/// names, which are kube-apiserver's; a CRD's is its `group/version.kind` with the group's
-/// labels reversed, as kube-openapi's `ToRESTFriendlyName` makes it
-/// (`stable.example.com/v1.CronTab` -> `com.example.stable.v1.CronTab`).
+/// The component name of a kind's schema: k8s-openapi's (kube-apiserver's) for built-ins,
+/// `group.version.kind` for CRDs. (kube-apiserver reverses a CRD's group labels,
+/// `com.example.stable.v1.CronTab`, as the v2 document does; the v3 name is kept as published
+/// so far.)
 pub(crate) fn schema_name(t: &ResourceType) -> String {
     if !t.custom
         && let Some(typed) = crate::typed::schemas(&t.group, &t.kind)
@@ -30,7 +30,7 @@ pub(crate) fn schema_name(t: &ResourceType) -> String {
     let group = if t.group.is_empty() {
         "core".to_string()
     } else {
-        t.group.split('.').rev().collect::<Vec<_>>().join(".")
+        t.group.clone()
     };
     format!("{group}.{}.{}", t.version, t.kind)
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::openapi::{add_patch_meta, gv_path, schema_for, schema_name};
+use crate::openapi::{add_patch_meta, gv_path, schema_for};
 use crate::registry::{Registry, ResourceType};
 
 /// The media type client-go asks for (kube-openapi still accepts it, "deprecated").
@@ -23,6 +23,24 @@ const PROTOBUF_DEPRECATED: &str = "com.github.proto-openapi.spec.v2@v1.0+protobu
 const PROTOBUF: &str = "com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// The definition name of a kind's schema, as kube-apiserver names it: k8s-openapi's names
+/// (which are kube-apiserver's) for built-ins; for a CRD its `group/version.kind` with the
+/// group's labels reversed, as kube-openapi's `ToRESTFriendlyName` makes it
+/// (`stable.example.com/v1.CronTab` -> `com.example.stable.v1.CronTab`).
+pub(crate) fn definition_name(t: &ResourceType) -> String {
+    if !t.custom
+        && let Some(typed) = crate::typed::schemas(&t.group, &t.kind)
+    {
+        return typed.name.clone();
+    }
+    let group: Vec<&str> = if t.group.is_empty() {
+        vec!["core"]
+    } else {
+        t.group.split('.').rev().collect()
+    };
+    format!("{}.{}.{}", group.join("."), t.version, t.kind)
+}
 
 fn gvk(t: &ResourceType) -> Value {
     json!({ "group": t.group, "version": t.version, "kind": t.kind })
@@ -95,8 +113,9 @@ pub(crate) fn to_v2(schema: &Value) -> Value {
 /// Every served kind's schema and what it references, named as kube-apiserver names them.
 fn definitions(registry: &Registry) -> Map<String, Value> {
     let mut defs = Map::new();
-    for t in registry.all().filter(|t| !t.custom) {
-        if let Some(typed) = crate::typed::schemas(&t.group, &t.kind) {
+    let typed = |t: &ResourceType| crate::typed::schemas(&t.group, &t.kind).filter(|_| !t.custom);
+    for t in registry.all() {
+        if let Some(typed) = typed(t) {
             for (name, schema) in &typed.schemas {
                 defs.entry(name.clone()).or_insert_with(|| to_v2(schema));
             }
@@ -106,7 +125,8 @@ fn definitions(registry: &Registry) -> Map<String, Value> {
         }
     }
     add_patch_meta(&mut defs);
-    for t in registry.all().filter(|t| t.custom) {
+    // CRDs, and any built-in without a typed schema (an open object, as in v3).
+    for t in registry.all().filter(|t| typed(t).is_none()) {
         let mut schema = to_v2(&schema_for(t));
         // kube-apiserver publishes a custom resource's metadata as the full ObjectMeta.
         if defs.contains_key(OBJECT_META)
@@ -117,7 +137,7 @@ fn definitions(registry: &Registry) -> Map<String, Value> {
                 json!({ "$ref": format!("#/definitions/{OBJECT_META}"), "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata" }),
             );
         }
-        defs.insert(schema_name(t), schema);
+        defs.insert(definition_name(t), schema);
     }
     defs
 }
@@ -178,7 +198,7 @@ fn write_params() -> Vec<Value> {
 }
 
 fn operation(t: &ResourceType, action: &str, id: String, mut params: Vec<Value>) -> Value {
-    let schema = json!({ "$ref": format!("#/definitions/{}", schema_name(t)) });
+    let schema = json!({ "$ref": format!("#/definitions/{}", definition_name(t)) });
     let consumes = match action {
         // kube-apiserver accepts strategic merge patches for built-in kinds only.
         "patch" if t.custom => json!([
@@ -214,7 +234,7 @@ fn operation(t: &ResourceType, action: &str, id: String, mut params: Vec<Value>)
         "consumes": consumes,
         "produces": ["application/json", "application/yaml"],
         "schemes": ["https"],
-        "tags": [gv_path(&t.group, &t.version).replace('/', "_").replace('.', "_")],
+        "tags": [gv_path(&t.group, &t.version).replace(['/', '.'], "_")],
         "operationId": id,
         "parameters": params,
         "responses": { "200": ok, "401": { "description": "Unauthorized" } },
@@ -983,7 +1003,7 @@ pub(crate) mod tests {
         }
         assert!(!doc.to_string().contains("#/components/"));
         for t in registry.all() {
-            let own = &defs[&schema_name(t)];
+            let own = &defs[&definition_name(t)];
             let gvks = own["x-kubernetes-group-version-kind"].as_array().unwrap();
             assert!(gvks.contains(&gvk(t)), "{}", t.kind);
         }

@@ -35,7 +35,11 @@ async fn get(env: &Environment, path: &str, headers: &[(&str, &str)]) -> Got {
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default()
     };
-    let (status, content_type, etag) = (resp.status().as_u16(), header("content-type"), header("etag"));
+    let (status, content_type, etag) = (
+        resp.status().as_u16(),
+        header("content-type"),
+        header("etag"),
+    );
     let body = axum::body::to_bytes(axum::body::Body::new(resp.into_body()), usize::MAX)
         .await
         .unwrap();
@@ -111,13 +115,20 @@ async fn json_document_has_builtins_and_crds() {
     let mut found = Vec::new();
     refs(&doc, &mut found);
     for r in &found {
-        let name = r.strip_prefix("#/definitions/").unwrap_or_else(|| panic!("{r}"));
+        let name = r
+            .strip_prefix("#/definitions/")
+            .unwrap_or_else(|| panic!("{r}"));
         assert!(defs.contains_key(name), "dangling {r}");
     }
     for (name, group, version, kind) in [
         ("io.k8s.api.core.v1.ConfigMap", "", "v1", "ConfigMap"),
         ("io.k8s.api.apps.v1.Deployment", "apps", "v1", "Deployment"),
-        ("com.example.shop.v1.Widget", "shop.example.com", "v1", "Widget"),
+        (
+            "com.example.shop.v1.Widget",
+            "shop.example.com",
+            "v1",
+            "Widget",
+        ),
     ] {
         assert_eq!(
             defs[name]["x-kubernetes-group-version-kind"],
@@ -132,7 +143,10 @@ async fn json_document_has_builtins_and_crds() {
         spec["size"],
         json!({ "type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": true })
     );
-    assert_eq!(spec["parts"], json!({ "type": "array", "items": { "type": "string" } }));
+    assert_eq!(
+        spec["parts"],
+        json!({ "type": "array", "items": { "type": "string" } })
+    );
     let containers = &defs["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
     assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
     assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
@@ -149,8 +163,14 @@ async fn json_document_has_builtins_and_crds() {
             .unwrap()
             .contains(&json!("application/strategic-merge-patch+json"))
     );
-    let widget_item = &doc["paths"]["/apis/shop.example.com/v1/namespaces/{namespace}/widgets/{name}"];
-    for (verb, action) in [("get", "get"), ("put", "put"), ("patch", "patch"), ("delete", "delete")] {
+    let widget_item =
+        &doc["paths"]["/apis/shop.example.com/v1/namespaces/{namespace}/widgets/{name}"];
+    for (verb, action) in [
+        ("get", "get"),
+        ("put", "put"),
+        ("patch", "patch"),
+        ("delete", "delete"),
+    ] {
         assert_eq!(widget_item[verb]["x-kubernetes-action"], action);
     }
     assert!(
@@ -178,12 +198,23 @@ async fn negotiation_protobuf_etag_and_crd_changes() {
     assert_eq!(&pb.body[..5], b"\x0a\x032.0");
 
     let default = get(&env, "/openapi/v2", &[]).await;
-    assert_eq!((default.status, default.content_type.as_str()), (200, "application/json"));
-    assert_eq!(get(&env, "/openapi/v2", &[("Accept", "application/yaml")]).await.status, 406);
+    assert_eq!(
+        (default.status, default.content_type.as_str()),
+        (200, "application/json")
+    );
+    assert_eq!(
+        get(&env, "/openapi/v2", &[("Accept", "application/yaml")])
+            .await
+            .status,
+        406
+    );
     let same = get(
         &env,
         "/openapi/v2",
-        &[("Accept", "application/json"), ("If-None-Match", &default.etag)],
+        &[
+            ("Accept", "application/json"),
+            ("If-None-Match", &default.etag),
+        ],
     )
     .await;
     assert_eq!(same.status, 304);
@@ -191,13 +222,21 @@ async fn negotiation_protobuf_etag_and_crd_changes() {
 
     // Installing a CRD changes the document (and its ETag); removing it changes it back.
     let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(env.client());
-    crds.create(&Default::default(), &widget_crd()).await.unwrap();
+    crds.create(&Default::default(), &widget_crd())
+        .await
+        .unwrap();
     let with_crd = get(&env, "/openapi/v2", &[]).await;
     assert_ne!(with_crd.etag, default.etag);
     let doc: Value = serde_json::from_slice(&with_crd.body).unwrap();
-    assert!(doc["definitions"].get("com.example.shop.v1.Widget").is_some());
+    assert!(
+        doc["definitions"]
+            .get("com.example.shop.v1.Widget")
+            .is_some()
+    );
     assert_eq!(
-        get(&env, "/openapi/v2", &[("If-None-Match", &default.etag)]).await.status,
+        get(&env, "/openapi/v2", &[("If-None-Match", &default.etag)])
+            .await
+            .status,
         200
     );
     crds.delete("widgets.shop.example.com", &Default::default())
@@ -206,7 +245,10 @@ async fn negotiation_protobuf_etag_and_crd_changes() {
     let mut gone = false;
     for _ in 0..100 {
         let doc = document(&env).await;
-        if doc["definitions"].get("com.example.shop.v1.Widget").is_none() {
+        if doc["definitions"]
+            .get("com.example.shop.v1.Widget")
+            .is_none()
+        {
             gone = true;
             break;
         }
@@ -277,7 +319,8 @@ async fn serve() -> (Environment, tempfile::TempDir) {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    env.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
     (env, dir)
 }
 
@@ -306,14 +349,17 @@ async fn kubectl_diff_uses_openapi() {
     for (vars, fetches_v2) in [(V3, false), (V2, true)] {
         // `kubectl diff` exits 1 when there are differences.
         let (_, out) = kubectl_env(d, vars, &["diff", "-f", file, "-v=6"]).await;
-        assert!(out.contains("-  a: \"1\"") && out.contains("+  a: \"2\""), "{out}");
-        assert!(!out.contains("does not support strategic merge patch"), "{out}");
+        assert!(
+            out.contains("-  a: \"1\"") && out.contains("+  a: \"2\""),
+            "{out}"
+        );
+        assert!(
+            !out.contains("does not support strategic merge patch"),
+            "{out}"
+        );
         assert!(!out.contains("error calculating patch"), "{out}");
         let openapi: Vec<&str> = out.lines().filter(|l| l.contains("/openapi/")).collect();
-        assert!(
-            openapi.iter().all(|l| l.contains("200 OK")),
-            "{openapi:#?}"
-        );
+        assert!(openapi.iter().all(|l| l.contains("200 OK")), "{openapi:#?}");
         assert_eq!(
             openapi.iter().any(|l| l.contains("/openapi/v2")),
             fetches_v2,
@@ -368,16 +414,26 @@ async fn kubectl_apply_removes_list_elements_by_merge_key() {
         ok(d, vars, &["apply", "-f", file]).await;
         std::fs::write(file, &trimmed).unwrap();
         let out = ok(d, vars, &["apply", "-f", file, "-v=6"]).await;
-        assert!(out.contains("deployment.apps/web configured"), "{mode}: {out}");
+        assert!(
+            out.contains("deployment.apps/web configured"),
+            "{mode}: {out}"
+        );
         assert!(!out.contains("warning"), "{mode}: {out}");
         assert_eq!(out.contains("/openapi/v2"), mode == "v2", "{mode}: {out}");
-        let got: Value = serde_json::from_str(
-            &ok(d, V3, &["get", "deployment", "web", "-o", "json"]).await,
-        )
-        .unwrap();
+        let got: Value =
+            serde_json::from_str(&ok(d, V3, &["get", "deployment", "web", "-o", "json"]).await)
+                .unwrap();
         let containers = &got["spec"]["template"]["spec"]["containers"];
-        assert_eq!(containers.as_array().unwrap().len(), 1, "{mode}: {containers}");
-        assert_eq!(containers[0]["env"], json!([{ "name": "A", "value": "1" }]), "{mode}");
+        assert_eq!(
+            containers.as_array().unwrap().len(),
+            1,
+            "{mode}: {containers}"
+        );
+        assert_eq!(
+            containers[0]["env"],
+            json!([{ "name": "A", "value": "1" }]),
+            "{mode}"
+        );
         assert_eq!(
             containers[0]["ports"],
             json!([{ "containerPort": 80, "protocol": "TCP" }]),
@@ -404,10 +460,17 @@ async fn kubectl_explain_plaintext_openapiv2() {
     let containers = ok(
         d,
         V3,
-        &[&["explain", "deployment.spec.template.spec.containers.env"][..], &v2].concat(),
+        &[
+            &["explain", "deployment.spec.template.spec.containers.env"][..],
+            &v2,
+        ]
+        .concat(),
     )
     .await;
-    assert!(containers.contains("RESOURCE: env <[]Object>"), "{containers}");
+    assert!(
+        containers.contains("RESOURCE: env <[]Object>"),
+        "{containers}"
+    );
     let widget = ok(d, V3, &[&["explain", "widget.spec"][..], &v2].concat()).await;
     assert!(widget.contains("VERSION:  shop.example.com/v1"), "{widget}");
     assert!(widget.contains("What the widget looks like."), "{widget}");
