@@ -32,7 +32,8 @@
 //!
 //! - Discovery (`/api`, `/apis`, per group-version lists, aggregated discovery v2),
 //!   `/version` (the Kubernetes version of the k8s-openapi feature your binary selected),
-//!   `/healthz`, `/readyz`, `/livez`, and OpenAPI v3 documents so that `kubectl apply`
+//!   `/healthz`, `/readyz`, `/livez`, OpenAPI v3 documents and the OpenAPI v2 document
+//!   (`/openapi/v2`, JSON or gnostic protobuf) so that `kubectl apply`
 //!   (with its default strict validation) and `kubectl explain` work: the CRDs' own schemas,
 //!   and for the built-in kinds the schemas k8s-openapi carries (named `io.k8s.api...` as
 //!   kube-apiserver names them).
@@ -180,7 +181,6 @@
 //!   ones for Pods (`IP`, `NODE`), Deployments and ReplicaSets (`CONTAINERS`, `IMAGES`,
 //!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
 //!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
-//! - Only OpenAPI v3 is served (`/openapi/v2` is 404); kubectl uses v3.
 
 mod auth;
 mod discovery;
@@ -190,6 +190,7 @@ mod kubeconfig;
 mod managed;
 mod objects;
 mod openapi;
+mod openapi_v2;
 mod patch;
 mod protobuf;
 mod registry;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::registry::{Registry, ResourceType};
 
-fn gv_path(group: &str, version: &str) -> String {
+pub(crate) fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
         format!("api/{version}")
     } else {
@@ -17,7 +17,11 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-fn schema_name(t: &ResourceType) -> String {
+/// The component name of a kind's schema: k8s-openapi's (kube-apiserver's) for built-ins,
+/// `group.version.kind` for CRDs. (kube-apiserver reverses a CRD's group labels,
+/// `com.example.stable.v1.CronTab`, as the v2 document does; the v3 name is kept as published
+/// so far.)
+pub(crate) fn schema_name(t: &ResourceType) -> String {
     if !t.custom
         && let Some(typed) = crate::typed::schemas(&t.group, &t.kind)
     {
@@ -29,6 +33,218 @@ fn schema_name(t: &ResourceType) -> String {
         t.group.clone()
     };
     format!("{group}.{}.{}", t.version, t.kind)
+}
+
+/// Strategic-merge-patch metadata of the served built-in types, as their Go struct tags
+/// (`patchStrategy`, `patchMergeKey`) publish it in kube-apiserver's OpenAPI:
+/// (definition, property, strategy, merge key). k8s-openapi's schemas do not carry these, and
+/// kubectl computes client-side apply patches from them once the PATCH operation accepts
+/// strategic merge patches.
+const PATCH_META: &[(&str, &str, &str, &str)] = &[
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "finalizers",
+        "merge",
+        "",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "ownerReferences",
+        "merge",
+        "uid",
+    ),
+    ("io.k8s.api.core.v1.PodSpec", "containers", "merge", "name"),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "initContainers",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "ephemeralContainers",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "volumes",
+        "merge,retainKeys",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "imagePullSecrets",
+        "merge",
+        "name",
+    ),
+    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "merge", "ip"),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "topologySpreadConstraints",
+        "merge",
+        "topologyKey",
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "schedulingGates",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        "resourceClaims",
+        "merge,retainKeys",
+        "name",
+    ),
+    ("io.k8s.api.core.v1.Container", "env", "merge", "name"),
+    (
+        "io.k8s.api.core.v1.Container",
+        "ports",
+        "merge",
+        "containerPort",
+    ),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeMounts",
+        "merge",
+        "mountPath",
+    ),
+    (
+        "io.k8s.api.core.v1.Container",
+        "volumeDevices",
+        "merge",
+        "devicePath",
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "env",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "ports",
+        "merge",
+        "containerPort",
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "volumeMounts",
+        "merge",
+        "mountPath",
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        "volumeDevices",
+        "merge",
+        "devicePath",
+    ),
+    (
+        "io.k8s.api.core.v1.PodStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    ("io.k8s.api.core.v1.PodStatus", "podIPs", "merge", "ip"),
+    ("io.k8s.api.core.v1.PodStatus", "hostIPs", "merge", "ip"),
+    (
+        "io.k8s.api.core.v1.PodStatus",
+        "resourceClaimStatuses",
+        "merge,retainKeys",
+        "name",
+    ),
+    ("io.k8s.api.core.v1.ServiceSpec", "ports", "merge", "port"),
+    (
+        "io.k8s.api.core.v1.ServiceStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.core.v1.ServiceAccount",
+        "secrets",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.core.v1.NamespaceStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.apps.v1.DeploymentSpec",
+        "strategy",
+        "retainKeys",
+        "",
+    ),
+    (
+        "io.k8s.api.apps.v1.DeploymentStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.apps.v1.ReplicaSetStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.apps.v1.StatefulSetStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.apps.v1.DaemonSetStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.batch.v1.JobStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.policy.v1.PodDisruptionBudgetStatus",
+        "conditions",
+        "merge",
+        "type",
+    ),
+    (
+        "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
+        "webhooks",
+        "merge",
+        "name",
+    ),
+    (
+        "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
+        "webhooks",
+        "merge",
+        "name",
+    ),
+];
+
+/// Adds the strategic-merge-patch extensions of [`PATCH_META`] to the schemas present.
+pub(crate) fn add_patch_meta(schemas: &mut Map<String, Value>) {
+    for (definition, property, strategy, key) in PATCH_META {
+        let Some(prop) = schemas
+            .get_mut(*definition)
+            .and_then(|d| d.get_mut("properties"))
+            .and_then(|p| p.get_mut(*property))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        prop.insert("x-kubernetes-patch-strategy".into(), json!(strategy));
+        if !key.is_empty() {
+            prop.insert("x-kubernetes-patch-merge-key".into(), json!(key));
+        }
+    }
 }
 
 fn query_param(name: &str, description: &str) -> Value {
@@ -53,11 +269,19 @@ fn operation(
     });
     if with_body {
         let content = if action == "patch" {
-            json!({
+            let mut types = json!({
                 "application/json-patch+json": { "schema": { "type": "object" } },
                 "application/merge-patch+json": { "schema": { "type": "object" } },
                 "application/apply-patch+yaml": { "schema": { "type": "object" } },
-            })
+            });
+            // kubectl computes client-side apply patches from this document's schemas (and
+            // their patch metadata) when the kind accepts strategic merge patches, which
+            // kube-apiserver does for built-in kinds only.
+            if !t.custom {
+                types["application/strategic-merge-patch+json"] =
+                    json!({ "schema": { "type": "object" } });
+            }
+            types
         } else {
             json!({ "application/json": { "schema": schema_ref } })
         };
@@ -68,7 +292,7 @@ fn operation(
 
 /// A CRD's own schema when it has one (so `kubectl explain` shows its fields), else a
 /// placeholder object that accepts anything (a CRD version without a schema).
-fn schema_for(t: &ResourceType) -> Value {
+pub(crate) fn schema_for(t: &ResourceType) -> Value {
     let gvk = json!([{ "group": t.group, "version": t.version, "kind": t.kind }]);
     let mut schema = match &t.schema {
         Some(Value::Object(s)) => Value::Object(s.clone()),
@@ -186,6 +410,7 @@ pub(crate) fn gv_doc(registry: &Registry, group: &str, version: &str) -> Option<
             }
         }
     }
+    add_patch_meta(&mut schemas);
     Some(json!({
         "openapi": "3.0.0",
         "info": { "title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::kubernetes_minor()) },

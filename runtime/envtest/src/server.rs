@@ -483,6 +483,13 @@ fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiErr
                 .map(|v| json_response(StatusCode::OK, &v))
                 .ok_or_else(ApiError::unknown_path)
         }
+        ["openapi", "v2"] => {
+            get_only()?;
+            Ok(crate::openapi_v2::serve(
+                &shared.lock().registry,
+                &parts.headers,
+            ))
+        }
         ["openapi", "v3"] => {
             get_only()?;
             ok_json(StatusCode::OK, &openapi::root(&shared.lock().registry))
