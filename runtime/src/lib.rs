@@ -177,3 +177,8 @@ struct RuntimeGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/testing.md")]
 struct TestingGuide;
+
+/// The attributes reference (`docs/attributes.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/attributes.md")]
+struct AttributesReference;
