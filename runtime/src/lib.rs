@@ -182,3 +182,8 @@ struct TestingGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/attributes.md")]
 struct AttributesReference;
+
+/// The CronJob tutorial (`docs/tutorial.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial.md")]
+struct Tutorial;
