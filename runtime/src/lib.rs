@@ -178,3 +178,13 @@ struct RuntimeGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/testing.md")]
 struct TestingGuide;
+
+/// The attributes reference (`docs/attributes.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/attributes.md")]
+struct AttributesReference;
+
+/// The CronJob tutorial (`docs/tutorial.md`), compiled here so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial.md")]
+struct Tutorial;
