@@ -151,7 +151,7 @@ pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `format = "date-time"` | `Format` | `format` |
 /// | `type = "string"` | `Type` | `type` |
 /// | `preserve_unknown_fields` (flag) | `XPreserveUnknownFields`, `+kubebuilder:pruning:PreserveUnknownFields` | `x-kubernetes-preserve-unknown-fields: true` |
-/// | `embedded_resource` (flag) | `XEmbeddedResource` | `x-kubernetes-embedded-resource: true` |
+/// | `embedded_resource` (flag) | `XEmbeddedResource` | `type: object`, `x-kubernetes-embedded-resource: true` |
 /// | `int_or_string` (flag) | `XIntOrString` | the generated schema replaced by `x-kubernetes-int-or-string: true` |
 /// | `nullable` (flag) | `+nullable` | `nullable: true` (`Option` fields get it anyway) |
 /// | `default = 3`, `default = "x"`, `default = json!({"a": 1})` | `+kubebuilder:default=` | `default` |

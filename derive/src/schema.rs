@@ -250,7 +250,10 @@ fn parse_metas(
                     quote!(true),
                 )),
                 "embedded_resource" => {
-                    ops.push(Op::Set("x-kubernetes-embedded-resource", quote!(true)))
+                    // The API server requires `type: object` with it (controller-gen writes
+                    // both); an untyped field such as `serde_json::Value` gets it here.
+                    ops.push(Op::Set("type", quote!("object")));
+                    ops.push(Op::Set("x-kubernetes-embedded-resource", quote!(true)));
                 }
                 "int_or_string" => ops.push(Op::IntOrString),
                 "nullable" => ops.push(Op::Set("nullable", quote!(true))),

@@ -74,7 +74,7 @@ pub struct WidgetSpec {
 #[kubesmith(
     min_properties = 1,
     validation(
-        rule = "has(self.context)",
+        rule = "!oldSelf.hasValue() || has(self.context)",
         message_expression = "'no context'",
         field_path = ".context",
         optional_old_self
@@ -166,6 +166,10 @@ fn structural_keys() {
     let p = &s["properties"];
     assert_eq!(p["template"]["x-kubernetes-preserve-unknown-fields"], true);
     assert_eq!(p["template"]["x-kubernetes-embedded-resource"], true);
+    assert_eq!(
+        p["template"]["type"], "object",
+        "the API server requires it"
+    );
     assert_eq!(p["template"]["nullable"], true);
     assert_eq!(p["maxSurge"]["x-kubernetes-int-or-string"], true);
     assert_eq!(
@@ -188,7 +192,7 @@ fn structural_keys() {
     assert_eq!(build["properties"]["context"]["maxLength"], 100);
     assert_eq!(
         build["x-kubernetes-validations"],
-        json!([{"rule": "has(self.context)", "messageExpression": "'no context'", "fieldPath": ".context", "optionalOldSelf": true}])
+        json!([{"rule": "!oldSelf.hasValue() || has(self.context)", "messageExpression": "'no context'", "fieldPath": ".context", "optionalOldSelf": true}])
     );
 }
 
@@ -279,9 +283,8 @@ mod old {
 }
 
 /// The CRDs are accepted by the embedded API server, which serves the kind and its scale and
-/// status subresources; an object with every optional field unset round-trips without nulls.
-/// (The embedded server does not enforce schemas, so rejection of bad objects is not tested
-/// here.)
+/// status subresources, refuses objects that break the schema and applies its defaults; an
+/// object with every optional field unset round-trips without nulls.
 #[tokio::test]
 async fn accepted_by_the_embedded_api_server() {
     use kube::api::{Api, PostParams};
@@ -297,11 +300,41 @@ async fn accepted_by_the_embedded_api_server() {
         WidgetSpec {
             replicas: 2,
             color: "red".into(),
+            tags: vec!["a".into()],
+            labels: BTreeMap::from([("a".into(), "b".into())]),
+            image: Some("nginx".into()),
+            owner: Some("me".into()),
             ..Default::default()
         },
     );
+    // The server validates against the derived schema: the default object breaks its rules.
+    let err = api
+        .create(
+            &PostParams::default(),
+            &Widget::new("bad", WidgetSpec::default()),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(status.code, 422, "{status:?}");
+    for field in ["spec.owner", "spec.tags", "spec.labels"] {
+        assert!(
+            status.message.contains(field),
+            "{field}: {}",
+            status.message
+        );
+    }
     let created = api.create(&PostParams::default(), &widget).await.unwrap();
-    assert_eq!(created.spec, widget.spec);
+    // The schema's defaults are applied by the server (`extra`'s default object keeps no
+    // field `Build` knows).
+    let defaulted = WidgetSpec {
+        timeout: Some(3),
+        extra: Some(Build::default()),
+        ..widget.spec.clone()
+    };
+    assert_eq!(created.spec, defaulted);
     let scale = api.get_scale("w").await.unwrap();
     assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
     let raw = serde_json::to_value(&widget).unwrap();

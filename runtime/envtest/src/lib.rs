@@ -105,8 +105,8 @@
 //!
 //! - CEL rules get the standard library, its macros and the strings extension only (cel-rust
 //!   has no Kubernetes libraries): `quantity`, `url`, `ip`/`cidr`, `isSorted`/`sum`/`min`/
-//!   `max`, `find`/`findAll`, timestamps and durations are missing, as are the `.?`
-//!   optional syntax and `optionalOldSelf` (refused on the CRD). This fails closed: a rule that
+//!   `max`, `find`/`findAll`, timestamps and durations are missing, as is the `.?`
+//!   optional syntax (`optionalOldSelf` works: `oldSelf` is an optional). This fails closed: a rule that
 //!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
 //!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
 //!   read like cel-rust's, not cel-go's.

@@ -100,8 +100,18 @@ pub(super) fn check_rules(s: &Value, path: &str, out: &mut Vec<Cause>) {
             });
             continue;
         }
-        if let Err(e) = compile(r.rule) {
-            out.push(compile_failure(&format!("{at}.rule"), r.rule, &e));
+        match compile(r.rule) {
+            Err(e) => out.push(compile_failure(&format!("{at}.rule"), r.rule, &e)),
+            // kube-apiserver's CRD validation: the flag only means something to a transition rule.
+            Ok(program) if r.optional_old_self && !program.references().has_variable("oldSelf") => {
+                out.push(Cause {
+                    reason: "FieldValueInvalid",
+                    field: format!("{at}.optionalOldSelf"),
+                    message: "Invalid value: true: may not be set if oldSelf is not used in rule"
+                        .into(),
+                });
+            }
+            Ok(_) => {}
         }
         if let Some(expr) = r.message_expression
             && let Err(e) = compile(expr)
@@ -111,14 +121,6 @@ pub(super) fn check_rules(s: &Value, path: &str, out: &mut Vec<Cause>) {
                 expr,
                 &e,
             ));
-        }
-        if r.optional_old_self {
-            out.push(Cause {
-                reason: "FieldValueForbidden",
-                field: format!("{at}.optionalOldSelf"),
-                message: "Forbidden: optionalOldSelf is not supported by kubesmith-envtest's CEL evaluator"
-                    .into(),
-            });
         }
         if let Some(reason) = r.reason
             && !matches!(
@@ -282,12 +284,23 @@ fn evaluate(
         }
     };
     let transition = program.references().has_variable("oldSelf");
-    if transition && old.is_none() {
+    // A transition rule runs only on updates, unless optionalOldSelf makes `oldSelf` an
+    // optional (`optional.none()` on create and for new list entries), as upstream.
+    if transition && old.is_none() && !r.optional_old_self {
         return;
     }
     let mut ctx = context();
     ctx.add_variable_from_value("self", to_cel(this));
-    if let Some(old) = old {
+    if r.optional_old_self {
+        let optional = match old {
+            Some(old) => ::cel::objects::OptionalValue::of(to_cel(old)),
+            None => ::cel::objects::OptionalValue::none(),
+        };
+        ctx.add_variable_from_value(
+            "oldSelf",
+            ::cel::Value::Opaque(std::sync::Arc::new(optional)),
+        );
+    } else if let Some(old) = old {
         ctx.add_variable_from_value("oldSelf", to_cel(old));
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)));
@@ -521,7 +534,37 @@ mod tests {
         assert!(got[0].starts_with("x.properties[spec].x-kubernetes-validations[0].rule: Invalid value: \"self.min <\": compilation failed: "), "{got:?}");
         assert_eq!(
             got[1],
-            "x.properties[spec].x-kubernetes-validations[1].optionalOldSelf: Forbidden: optionalOldSelf is not supported by kubesmith-envtest's CEL evaluator"
+            "x.properties[spec].x-kubernetes-validations[1].optionalOldSelf: Invalid value: true: may not be set if oldSelf is not used in rule"
+        );
+    }
+
+    #[test]
+    fn optional_old_self_rules_run_on_create_with_an_empty_optional() {
+        let s = spec_rules(json!([{
+            "rule": "!oldSelf.hasValue() || self.name == oldSelf.value().name",
+            "message": "name is immutable once set",
+            "optionalOldSelf": true,
+        }]));
+        let mut out = Vec::new();
+        check_rules(&s, "x", &mut out);
+        assert!(out.is_empty(), "the CRD is accepted");
+        let created = run(json!({ "spec": { "name": "a" } }), None, s.clone());
+        assert!(created.is_empty(), "{created:?}");
+        let kept = run(
+            json!({ "spec": { "name": "a" } }),
+            Some(json!({ "spec": { "name": "a" } })),
+            s.clone(),
+        );
+        assert!(kept.is_empty(), "{kept:?}");
+        let changed = run(
+            json!({ "spec": { "name": "b" } }),
+            Some(json!({ "spec": { "name": "a" } })),
+            s,
+        );
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert!(
+            changed[0].contains("name is immutable once set"),
+            "{changed:?}"
         );
     }
 }
