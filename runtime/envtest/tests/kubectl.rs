@@ -9,75 +9,16 @@ use std::process::Command;
 use kubesmith_envtest::Environment;
 
 fn kubectl_available() -> bool {
-    let found = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: kubectl is not on PATH; the kubectl tests did not run");
-    }
-    found
+    common::kubectl::available()
 }
 
-/// Runs kubectl with the environment's kubeconfig, off the async runtime so the server keeps serving.
 async fn kubectl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let kubeconfig = dir.join("kubeconfig");
-    let cache = dir.join("cache");
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--cache-dir")
-            .arg(&cache)
-            .args(&args)
-            .output()
-            .expect("kubectl runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
+    common::kubectl::run(dir, &[], args, None).await
 }
 
 /// Runs kubectl with `input` on its standard input (for `-f -`).
 async fn kubectl_stdin(dir: &Path, args: &[&str], input: String) -> (bool, String) {
-    let kubeconfig = dir.join("kubeconfig");
-    let cache = dir.join("cache");
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--cache-dir")
-            .arg(&cache)
-            .args(&args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(input.as_bytes())
-                .expect("kubectl reads stdin");
-        }
-        let out = child.wait_with_output().expect("kubectl finishes");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
+    common::kubectl::run(dir, &[], args, Some(input)).await
 }
 
 async fn ok(dir: &Path, args: &[&str]) -> String {

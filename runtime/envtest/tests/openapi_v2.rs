@@ -3,8 +3,9 @@
 //! metadata) for client-side apply, diff and `explain --output=plaintext-openapiv2`.
 //! The kubectl tests are skipped, loudly, when kubectl is not on PATH.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kubesmith_envtest::Environment;
@@ -259,46 +260,11 @@ async fn negotiation_protobuf_etag_and_crd_changes() {
 }
 
 fn kubectl_available() -> bool {
-    let found = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: kubectl is not on PATH; the kubectl tests did not run");
-    }
-    found
+    common::kubectl::available()
 }
 
-/// Runs kubectl with the environment's kubeconfig and extra environment variables, off the
-/// async runtime so the server keeps serving.
 async fn kubectl_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
-    let kubeconfig = dir.join("kubeconfig");
-    let cache = dir.join("cache");
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--cache-dir")
-            .arg(&cache)
-            .args(&args)
-            .envs(vars)
-            .output()
-            .expect("kubectl runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
+    common::kubectl::run(dir, vars, args, None).await
 }
 
 async fn ok(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> String {
