@@ -437,8 +437,9 @@ impl Authorizer {
             }),
             ..SubjectAccessReviewSpec::default()
         };
-        let key = serde_json::to_string(&spec).unwrap_or_default();
-        let allowed = match self.decisions.get(&key) {
+        // A spec that cannot be serialized (it always can) is simply not remembered.
+        let key = serde_json::to_string(&spec).ok();
+        let allowed = match key.as_deref().and_then(|key| self.decisions.get(key)) {
             Some(allowed) => allowed,
             None => {
                 let access = SubjectAccessReview {
@@ -450,7 +451,9 @@ impl Authorizer {
                     .await?;
                 let allowed = decided.status.is_some_and(|s| s.allowed);
                 let ttl = if allowed { ALLOWED_TTL } else { DENIED_TTL };
-                self.decisions.insert(key, allowed, ttl);
+                if let Some(key) = key {
+                    self.decisions.insert(key, allowed, ttl);
+                }
                 allowed
             }
         };
