@@ -4,6 +4,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use futures::future::BoxFuture;
 use http::StatusCode;
 use kube::Resource;
@@ -258,8 +260,17 @@ pub(crate) async fn answer(handler: &dyn Handler, body: &[u8]) -> Answer {
             return bad_request(&message);
         }
     };
-    let response = handler.handle(review).await;
-    match serde_json::to_vec(&response.into_review()) {
+    let mut response = handler.handle(review).await;
+    // kube's type writes the patch as an array of numbers; the API's `[]byte` is base64, as
+    // Go (and so controller-runtime) writes it.
+    let patch = response.patch.take();
+    let json = serde_json::to_value(response.into_review()).and_then(|mut review| {
+        if let (Some(patch), Some(response)) = (patch, review.get_mut("response")) {
+            response["patch"] = Value::from(BASE64_STANDARD.encode(patch));
+        }
+        serde_json::to_vec(&review)
+    });
+    match json {
         Ok(json) => (StatusCode::OK, json),
         Err(err) => (
             StatusCode::INTERNAL_SERVER_ERROR,
