@@ -914,3 +914,92 @@ async fn bad_registrations_are_refused_with_the_reason() {
     assert_eq!(mgr.webhook_server().paths(), ["/convert", MUTATE, VALIDATE]);
     env.stop().await;
 }
+
+const CHILD: &str = "KUBESMITH_TEST_CHILD";
+
+/// Environment variables are process-wide (and setting them is `unsafe`): this test re-runs
+/// itself as a child process with `ENABLE_WEBHOOKS` and `TMPDIR` set.
+#[tokio::test]
+async fn the_environment_disables_webhooks_and_provides_the_default_cert_dir() {
+    const TEST: &str = "the_environment_disables_webhooks_and_provides_the_default_cert_dir";
+    if std::env::var(CHILD).is_ok_and(|t| t == TEST) {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let parsed = Cli::try_parse_from(["operator"])
+            .unwrap()
+            .flags
+            .options()
+            .unwrap();
+        assert!(!parsed.enable_webhooks, "ENABLE_WEBHOOKS=false is read");
+        let parsed = Cli::try_parse_from(["operator", "--enable-webhooks=true"])
+            .unwrap()
+            .flags
+            .options()
+            .unwrap();
+        assert!(parsed.enable_webhooks, "the flag wins over the environment");
+
+        // controller-runtime's default directory, under $TMPDIR, is used when it holds both files.
+        let dir = std::env::temp_dir()
+            .join("k8s-webhook-server")
+            .join("serving-certs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = write_certificate(&dir);
+        let env = support::env().await;
+        let mgr = support::manager(&env, options());
+        register(&mgr);
+        let server = mgr.webhook_server();
+        let running = Running::start(&mgr);
+        let ca = server.ca_bundle().await;
+        assert_eq!(ca, std::fs::read(dir.join("tls.crt")).unwrap());
+        let (_, presented) = connect(&server, &ca).await.expect("trusted connection");
+        assert_eq!(presented, written);
+        running.stop().await.unwrap();
+        env.stop().await;
+        eprintln!("child: environment checked");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+        .env(CHILD, TEST)
+        .env("ENABLE_WEBHOOKS", "false")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("child: environment checked"),
+        "the child did not run the test:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_is_made_for_localhost() {
+    let env = support::env().await;
+    let mgr = support::manager(&env, options());
+    register(&mgr);
+    let server = mgr.webhook_server();
+    let running = Running::start(&mgr);
+    let ca = server.ca_bundle().await;
+    assert!(String::from_utf8_lossy(&ca).starts_with("-----BEGIN CERTIFICATE-----"));
+    // Verified against the bundle as `localhost`, and it is the certificate served.
+    let (_, presented) = connect(&server, &ca).await.expect("trusted connection");
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    assert_eq!(
+        CertificateDer::from_pem_slice(&ca).unwrap().to_vec(),
+        presented
+    );
+    running.stop().await.unwrap();
+    env.stop().await;
+}
