@@ -219,6 +219,17 @@ impl Validator<ConfigMap> for ConfigMapValidator {
     }
 }
 
+/// A defaulter with a bug.
+struct PanickingDefaulter;
+
+impl Defaulter<ConfigMap> for PanickingDefaulter {
+    async fn default(&self, cm: &mut ConfigMap) -> Result<(), AdmissionError> {
+        let data = cm.data.as_ref().expect("data is always set (it is not)");
+        let _ = data.len();
+        Ok(())
+    }
+}
+
 fn options() -> Options {
     Options {
         webhook_port: 0,
@@ -381,10 +392,15 @@ async fn admission_defaults_validates_and_is_measured() {
         .for_::<ConfigMap>()
         .with_validator(ConfigMapValidator)
         .with_validator_path("/custom-validate")
+        .with_defaulter(PanickingDefaulter)
+        .with_defaulter_path("/custom-mutate")
         .complete()
         .unwrap();
     let server = mgr.webhook_server();
-    assert_eq!(server.paths(), ["/custom-validate", MUTATE, VALIDATE]);
+    assert_eq!(
+        server.paths(),
+        ["/custom-mutate", "/custom-validate", MUTATE, VALIDATE]
+    );
     let running = Running::start(&mgr);
 
     // Defaulting: the patch turns the request's object into the defaulted one, and leaves
@@ -543,6 +559,9 @@ async fn admission_defaults_validates_and_is_measured() {
     review["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "ConfigMap"});
     let response = admit(&server, "/custom-validate", &review).await;
     assert_eq!(response["warnings"], json!(["saw config map settings"]));
+    // A panicking webhook fails its request with 500; the server goes on.
+    let (status, _) = post(&server, "/custom-mutate", &review).await;
+    assert_eq!(status, 500);
 
     // Bad requests are answered with an error; the server keeps serving.
     let (status, answer) =
@@ -592,6 +611,9 @@ async fn admission_defaults_validates_and_is_measured() {
         format!("controller_runtime_webhook_latency_seconds_count{{webhook=\"{MUTATE}\"}} 5"),
         "# TYPE controller_runtime_webhook_latency_seconds histogram".to_owned(),
         "controller_runtime_webhook_requests_in_flight{webhook=\"/custom-validate\"} 0".to_owned(),
+        "controller_runtime_webhook_requests_total{webhook=\"/custom-mutate\",code=\"500\"} 1"
+            .to_owned(),
+        "controller_runtime_webhook_requests_in_flight{webhook=\"/custom-mutate\"} 0".to_owned(),
     ] {
         assert!(text.contains(&line), "missing {line:?} in\n{text}");
     }

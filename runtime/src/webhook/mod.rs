@@ -216,6 +216,9 @@ where
     /// Registers the webhooks with the manager's webhook server. Fails, registering nothing,
     /// if there is nothing to serve, a custom path is given without its webhook, a path is
     /// taken or malformed, or a spoke does not fit the hub.
+    ///
+    /// Register before [`Manager::run`]: the server starts only if webhooks were registered
+    /// by then (later ones are served if it did).
     pub fn complete(self) -> Result<(), Error> {
         let name = admission::type_name::<K>();
         let invalid = |reason: String| Error::InvalidWebhook {

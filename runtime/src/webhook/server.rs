@@ -328,8 +328,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             .into_response();
     };
     let metrics = &shared.metrics;
-    let in_flight = metrics.in_flight(&path);
-    in_flight.inc();
+    // Dropped also when the client goes away mid-request and the request's future with it.
+    let _in_flight = InFlight::start(metrics.in_flight(&path));
     let started = std::time::Instant::now();
     // A panicking defaulter or validator fails its request, not the connection (and the
     // in-flight gauge still comes down).
@@ -340,7 +340,6 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             tracing::error!(%path, "webhook panicked");
             (StatusCode::INTERNAL_SERVER_ERROR, "the webhook panicked\n").into_response()
         });
-    in_flight.dec();
     metrics
         .latency(&path)
         .observe(started.elapsed().as_secs_f64());
@@ -401,6 +400,22 @@ async fn serve(shared: &Shared, route: Route, request: Request) -> Response {
 
 fn json((code, body): (StatusCode, Vec<u8>)) -> Response {
     (code, [(CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+}
+
+/// Counts a request in `controller_runtime_webhook_requests_in_flight` while it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn start(gauge: Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 type Labels = Vec<(&'static str, String)>;
