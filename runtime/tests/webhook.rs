@@ -1025,3 +1025,53 @@ async fn a_self_signed_certificate_is_made_for_localhost() {
     running.stop().await.unwrap();
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_standby_replica_serves_webhooks_too() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let env = support::env().await;
+    let replica = || {
+        support::manager(
+            &env,
+            Options {
+                leader_election: true,
+                leader_election_id: Some("gadget-operator-leader".into()),
+                leader_election_namespace: Some("default".into()),
+                retry_period: std::time::Duration::from_millis(200),
+                ..options()
+            },
+        )
+    };
+    let leader = replica();
+    register(&leader);
+    let leading = Running::start(&leader);
+    let leases: Api<Lease> = Api::namespaced(env.client(), "default");
+    let holder = || async {
+        let lease = leases.get_opt("gadget-operator-leader").await.ok()??;
+        lease.spec?.holder_identity
+    };
+    eventually("the first replica to lead", || async {
+        (holder().await? == leader.identity()).then_some(())
+    })
+    .await;
+
+    let standby = replica();
+    register(&standby);
+    let waiting = Running::start(&standby);
+    let server = standby.webhook_server();
+    let idle = gadget("v1", "idle", json!({"replicas": 1}));
+    let review = admission_review("CREATE", idle, Value::Null);
+    // Times out, rather than hanging, if the server waited for leadership.
+    let response = tokio::time::timeout(support::DEADLINE, admit(&server, VALIDATE, &review))
+        .await
+        .expect("the standby serves webhooks");
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(
+        holder().await.as_deref(),
+        Some(leader.identity()),
+        "the standby answered without leading"
+    );
+    waiting.stop().await.unwrap();
+    leading.stop().await.unwrap();
+    env.stop().await;
+}
