@@ -230,6 +230,15 @@ impl Defaulter<ConfigMap> for PanickingDefaulter {
     }
 }
 
+/// Defaults nothing, for any kind.
+struct NoDefaults;
+
+impl<K: Send> Defaulter<K> for NoDefaults {
+    async fn default(&self, _: &mut K) -> Result<(), AdmissionError> {
+        Ok(())
+    }
+}
+
 fn options() -> Options {
     Options {
         webhook_port: 0,
@@ -929,7 +938,15 @@ async fn bad_registrations_are_refused_with_the_reason() {
         .complete());
     assert!(text.contains("already registered"), "{text}");
     let text = err(Webhook::managed_by(&mgr)
+        .for_::<v1::Gadget>()
+        .with_conversion::<v1alpha1::Gadget>()
+        .with_conversion::<v1alpha1::Gadget>()
+        .complete());
+    assert!(text.contains("version v1alpha1 is given twice"), "{text}");
+    // Refused as a whole: its defaulter is not served either.
+    let text = err(Webhook::managed_by(&mgr)
         .for_::<v1beta1::Gadget>()
+        .with_defaulter(NoDefaults)
         .with_conversion::<v1alpha1::Gadget>()
         .complete());
     assert!(text.contains("hub version v1"), "{text}");

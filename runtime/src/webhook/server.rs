@@ -202,6 +202,18 @@ impl WebhookServer {
         Ok(())
     }
 
+    /// Stops serving `paths` (undoing [`add_admission`](Self::add_admission)).
+    pub(crate) fn remove_admission(&self, paths: &[String]) {
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for path in paths {
+            routes.remove(path);
+        }
+    }
+
     pub(crate) fn conversions(&self) -> &conversion::Registry {
         &self.shared.conversions
     }
