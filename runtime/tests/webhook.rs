@@ -998,15 +998,26 @@ async fn the_environment_disables_webhooks_and_provides_the_default_cert_dir() {
         assert_eq!(presented, written);
         running.stop().await.unwrap();
         env.stop().await;
-        eprintln!("child: environment checked");
+        eprintln!("child: checked");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    run_child(
+        TEST,
+        &[
+            ("ENABLE_WEBHOOKS", "false".as_ref()),
+            ("TMPDIR", tmp.path().as_os_str()),
+        ],
+    );
+}
+
+/// Runs `test` of this binary in a child process with `env` set; fails unless the child ran
+/// it and it passed.
+fn run_child(test: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD, TEST)
-        .env("ENABLE_WEBHOOKS", "false")
-        .env("TMPDIR", tmp.path())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -1016,21 +1027,40 @@ async fn the_environment_disables_webhooks_and_provides_the_default_cert_dir() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("child: environment checked"),
+        String::from_utf8_lossy(&output.stderr).contains("child: checked"),
         "the child did not run the test:\n{}",
         String::from_utf8_lossy(&output.stdout)
     );
 }
 
+/// In a child process with an empty `$TMPDIR`, so that the default certificate directory
+/// starts empty.
 #[tokio::test]
-async fn a_self_signed_certificate_is_made_for_localhost() {
+async fn a_self_signed_certificate_is_made_for_localhost_and_written_for_local_runs() {
+    const TEST: &str = "a_self_signed_certificate_is_made_for_localhost_and_written_for_local_runs";
+    if !std::env::var(CHILD).is_ok_and(|t| t == TEST) {
+        let tmp = tempfile::tempdir().unwrap();
+        run_child(TEST, &[("TMPDIR", tmp.path().as_os_str())]);
+        return;
+    }
     let env = support::env().await;
-    let mgr = support::manager(&env, options());
+    // All interfaces, as by default: reached at the loopback address.
+    let mgr = support::manager(
+        &env,
+        Options {
+            webhook_host: "0.0.0.0".parse().unwrap(),
+            ..options()
+        },
+    );
     register(&mgr);
     let server = mgr.webhook_server();
     let running = Running::start(&mgr);
     let ca = server.ca_bundle().await;
     assert!(String::from_utf8_lossy(&ca).starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(
+        server.local_addr().await.ip(),
+        std::net::Ipv4Addr::LOCALHOST
+    );
     // Verified against the bundle as `localhost`, and it is the certificate served.
     let (_, presented) = connect(&server, &ca).await.expect("trusted connection");
     use rustls::pki_types::CertificateDer;
@@ -1039,8 +1069,15 @@ async fn a_self_signed_certificate_is_made_for_localhost() {
         CertificateDer::from_pem_slice(&ca).unwrap().to_vec(),
         presented
     );
+    // Written where a local `kubesmith envtest serve --webhooks` looks for the CA.
+    let dir = std::env::temp_dir()
+        .join("k8s-webhook-server")
+        .join("serving-certs");
+    assert_eq!(std::fs::read(dir.join("tls.crt")).unwrap(), ca);
+    assert!(dir.join("tls.key").is_file());
     running.stop().await.unwrap();
     env.stop().await;
+    eprintln!("child: checked");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! `webhook.Server`), with controller-runtime's request metrics.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -114,12 +114,19 @@ impl WebhookServer {
         }
     }
 
-    /// The address the server listens on, once [`Manager::run`](crate::Manager::run) has
-    /// bound it (with [`Options::webhook_port`] 0, the port the system chose). Waits until
-    /// then; never completes if the server is not started (no webhooks registered, or
-    /// webhooks disabled).
+    /// The address to reach the server at from this host, once
+    /// [`Manager::run`](crate::Manager::run) has bound it (with [`Options::webhook_port`] 0,
+    /// the port the system chose). A server on all interfaces (the default
+    /// [`Options::webhook_host`]) is reached at the loopback address, which the self-signed
+    /// certificate names: `https://{local_addr}` is the URL to call. Waits until bound; never
+    /// completes if the server is not started (no webhooks registered, or webhooks disabled).
     pub async fn local_addr(&self) -> SocketAddr {
-        self.serving().await.addr
+        let addr = self.serving().await.addr;
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+            IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+            _ => addr,
+        }
     }
 
     /// The PEM certificates a client should trust to call this server: the self-signed
