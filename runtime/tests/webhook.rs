@@ -1129,3 +1129,72 @@ async fn a_standby_replica_serves_webhooks_too() {
     leading.stop().await.unwrap();
     env.stop().await;
 }
+
+/// A TLS connection offering only HTTP/2 through ALPN.
+async fn connect_h2(
+    server: &WebhookServer,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&server.ca_bundle().await) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(server.local_addr().await).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+}
+
+#[tokio::test]
+async fn http2_is_served_only_with_enable_http2() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let env = support::env().await;
+    let off = support::manager(&env, options());
+    register(&off);
+    let on = support::manager(
+        &env,
+        Options {
+            enable_http2: true,
+            ..options()
+        },
+    );
+    register(&on);
+    let (running_off, running_on) = (Running::start(&off), Running::start(&on));
+
+    assert!(
+        connect_h2(&off.webhook_server()).await.is_err(),
+        "HTTP/2 was negotiated without enable_http2"
+    );
+
+    let tls = connect_h2(&on.webhook_server()).await.expect("h2 over TLS");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let idle = gadget("v1", "idle", json!({"replicas": 1}));
+    let review = admission_review("CREATE", idle, Value::Null);
+    let request = hyper::Request::post(format!("https://localhost{VALIDATE}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&review).unwrap())))
+        .unwrap();
+    let response = sender.send_request(request).await.expect("response");
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+
+    running_off.stop().await.unwrap();
+    running_on.stop().await.unwrap();
+    env.stop().await;
+}
