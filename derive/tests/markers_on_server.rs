@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[kubesmith(validation(
-    rule = "self.minReplicas <= self.replicas",
+    rule = "!has(self.minReplicas) || self.minReplicas <= self.replicas",
     message = "minReplicas exceeds replicas",
     reason = "FieldValueForbidden",
     field_path = ".minReplicas"
