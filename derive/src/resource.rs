@@ -197,7 +197,10 @@ fn root_doc(args: &ResourceArgs, kind: &LitStr) -> LitStr {
 
 /// kube-derive's pluralisation of the singular name (irregular plurals are given explicitly).
 fn kube_plural(word: &str) -> String {
-    if ["s", "x", "z", "ch", "sh"].iter().any(|e| word.ends_with(e)) {
+    if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| word.ends_with(e))
+    {
         return format!("{word}es");
     }
     if let Some(stem) = word.strip_suffix('y')

@@ -117,11 +117,18 @@ fn assert_golden_except(crd: CustomResourceDefinition, golden: &str, known: &[(&
             .map(|v| v["schema"]["openAPIV3Schema"]["description"].clone())
             .collect()
     };
-    assert_eq!(root_docs(&got), root_docs(&want), "{golden}: root description");
+    assert_eq!(
+        root_docs(&got),
+        root_docs(&want),
+        "{golden}: root description"
+    );
     let mut want = normalise_crd(want);
     let mut got = normalise_crd(got);
     for (pointer, why) in known {
-        let (w, g) = (want.pointer(pointer).cloned(), got.pointer(pointer).cloned());
+        let (w, g) = (
+            want.pointer(pointer).cloned(),
+            got.pointer(pointer).cloned(),
+        );
         assert!(
             w != g,
             "{golden}: {pointer} is listed as a known difference ({why}) but is now the same: remove it from the list"
@@ -163,10 +170,17 @@ fn differences(want: &Value, got: &Value, at: &str, out: &mut Vec<String>) {
 }
 
 fn show(v: Option<&Value>) -> String {
-    v.map_or_else(|| "(absent)".into(), |v| {
-        let s = v.to_string();
-        if s.len() > 200 { format!("{}...", &s[..200]) } else { s }
-    })
+    v.map_or_else(
+        || "(absent)".into(),
+        |v| {
+            let s = v.to_string();
+            if s.len() > 200 {
+                format!("{}...", &s[..200])
+            } else {
+                s
+            }
+        },
+    )
 }
 
 /// `plural/`: a kind whose fields sit at the root (no spec), plural given explicitly.
@@ -615,7 +629,10 @@ mod multiple_versions {
             .versions
             .extend(v1beta2::VersionedResource::crd().spec.versions);
         for v in &mut crd.spec.versions {
-            let root = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut());
+            let root = v
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut());
             if let Some(props) = root.and_then(|r| r.properties.as_mut()) {
                 assert!(props.remove("status").is_some());
             }

@@ -20,7 +20,10 @@ use serde_json::{Value, json};
     kind = "Gadget",
     namespaced,
     status = "GadgetStatus",
-    validation(rule = "self.metadata.name.startsWith('g-')", message = "names start with g-")
+    validation(
+        rule = "self.metadata.name.startsWith('g-')",
+        message = "names start with g-"
+    )
 )]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -100,6 +103,8 @@ pub struct GadgetSpec {
     pub region: String,
     #[kubesmith(immutable)]
     pub zone: Option<String>,
+    /// A pod template: its ObjectMeta keeps labels and annotations (kubernetes#103739).
+    pub pod_template: Option<k8s_openapi::api::core::v1::PodTemplateSpec>,
 }
 
 /// A Rust enum of unit variants: its variants are the schema's `enum`.
@@ -198,7 +203,10 @@ fn refused(what: &str, result: Result<DynamicObject, kube::Error>) -> Status {
     match result {
         Err(kube::Error::Api(status)) if status.code == 422 => *status,
         Err(e) => panic!("{what}: expected a 422, got {e}"),
-        Ok(o) => panic!("{what}: expected a 422, but the server accepted {:?}", o.data),
+        Ok(o) => panic!(
+            "{what}: expected a 422, but the server accepted {:?}",
+            o.data
+        ),
     }
 }
 
@@ -501,11 +509,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn gadgets(env: &Environment) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        env.client(),
-        "default",
-        &ApiResource::erase::<Gadget>(&()),
-    )
+    Api::namespaced_with(env.client(), "default", &ApiResource::erase::<Gadget>(&()))
 }
 
 async fn start() -> Environment {
@@ -545,7 +549,10 @@ async fn check_case(api: &Api<DynamicObject>, name: &str, c: &Case) -> Result<()
         ));
     }
     if !status.message.contains(c.field) {
-        return Err(format!("the message does not name {}: {}", c.field, status.message));
+        return Err(format!(
+            "the message does not name {}: {}",
+            c.field, status.message
+        ));
     }
     if api.get_opt(&bad).await.unwrap().is_some() {
         return Err("the bad object was stored".into());
@@ -576,6 +583,10 @@ async fn defaults_are_applied_and_unknown_fields_pruned_unless_preserved() {
         "options": {"known": "k", "other": {"deep": 1}},
         "limits": {"min": 1, "max": 2, "other": 1},
         "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}},
+        "podTemplate": {
+            "metadata": {"labels": {"app": "g"}, "annotations": {"note": "kept"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+        },
     }));
     let created = api.create(&pp, &object("g-defaults", spec)).await.unwrap();
     let spec = &created.data["spec"];
@@ -589,6 +600,12 @@ async fn defaults_are_applied_and_unknown_fields_pruned_unless_preserved() {
         "{spec}"
     );
     assert_eq!(spec["limits"], json!({"min": 1, "max": 2}), "{spec}");
+    // controller-gen's `metadata: {type: object}` would prune these (kubernetes#103739).
+    assert_eq!(
+        spec["podTemplate"]["metadata"],
+        json!({"labels": {"app": "g"}, "annotations": {"note": "kept"}}),
+        "{spec}"
+    );
     // An embedded resource keeps its own fields.
     assert_eq!(spec["template"]["data"], json!({"a": "b"}), "{spec}");
     let typed: Gadget = serde_json::from_value(serde_json::to_value(&created).unwrap()).unwrap();
@@ -598,7 +615,10 @@ async fn defaults_are_applied_and_unknown_fields_pruned_unless_preserved() {
     let explicit = api
         .create(
             &pp,
-            &object("g-explicit", with(&json!({"timeout": 7, "tier": "premium"}))),
+            &object(
+                "g-explicit",
+                with(&json!({"timeout": 7, "tier": "premium"})),
+            ),
         )
         .await
         .unwrap();
@@ -671,7 +691,9 @@ async fn transition_rules_are_checked_on_update() {
     let api = gadgets(&env);
     let pp = PostParams::default();
     let start = with(&json!({"counter": 5, "revision": 3, "zone": "a"}));
-    api.create(&pp, &object("g-t", start.clone())).await.unwrap();
+    api.create(&pp, &object("g-t", start.clone()))
+        .await
+        .unwrap();
     let change = |patch: Value| {
         let mut spec = start.clone();
         for (k, v) in patch.as_object().unwrap() {
@@ -685,7 +707,12 @@ async fn transition_rules_are_checked_on_update() {
         "validation(rule with oldSelf)",
         update(&api, "g-t", change(json!({"counter": 4}))).await,
     );
-    assert_names("oldSelf", &status, "spec.counter", "counter may not decrease");
+    assert_names(
+        "oldSelf",
+        &status,
+        "spec.counter",
+        "counter may not decrease",
+    );
     // optional_old_self: the rule also runs on create (oldSelf absent) and on update.
     let status = refused(
         "optional_old_self",
@@ -739,7 +766,12 @@ async fn transition_rules_are_checked_on_update() {
         "oldSelf after an update",
         update(&api, "g-t", change(json!({"counter": 5, "revision": 4}))).await,
     );
-    assert_names("oldSelf", &status, "spec.counter", "counter may not decrease");
+    assert_names(
+        "oldSelf",
+        &status,
+        "spec.counter",
+        "counter may not decrease",
+    );
 
     // An object created without the optional field may set it later (oldSelf absent).
     api.create(&pp, &object("g-late", base_spec()))

@@ -151,7 +151,11 @@ pub struct CronJobSpec {
     #[kubesmith(min_length = 4)]
     pub two_of_a_kind_part0: String,
     pub two_of_a_kind_part1: LongerString,
-    #[kubesmith(default = "forty-two", example = "forty-two", title = "DefaultedString")]
+    #[kubesmith(
+        default = "forty-two",
+        example = "forty-two",
+        title = "DefaultedString"
+    )]
     pub defaulted_string: String,
     #[kubesmith(default = json!(["a", "b"]), example = json!(["a", "b"]), title = "DefaultedSlice")]
     pub defaulted_slice: Vec<String>,
@@ -259,10 +263,26 @@ pub struct CronJobSpec {
     pub int_with_validations: i64,
     #[kubesmith(minimum = -2, maximum = 2, multiple_of = 2)]
     pub int32_with_validations: i32,
-    #[kubesmith(min_items = 1, list_type = "set", items(min_length = 1, max_length = 255, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[kubesmith(
+        min_items = 1,
+        list_type = "set",
+        items(
+            min_length = 1,
+            max_length = 255,
+            pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+        )
+    )]
     #[serde(default)]
     pub hosts: Vec<String>,
-    #[kubesmith(min_items = 1, list_type = "set", items(min_length = 1, max_length = 255, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[kubesmith(
+        min_items = 1,
+        list_type = "set",
+        items(
+            min_length = 1,
+            max_length = 255,
+            pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+        )
+    )]
     #[serde(default)]
     pub hosts_alias: Vec<String>,
     #[kubesmith(min_items = 2, max_items = 2)]
@@ -293,7 +313,10 @@ pub struct CronJobSpec {
     pub field_level_alias_override: Option<String>,
     #[kubesmith(min_length = 10, max_length = 10)]
     pub field_level_local_declaration_override: Option<String>,
-    #[kubesmith(validation(rule = "self.size() % 2 == 0", message = "must have even length"), validation(rule = "true"))]
+    #[kubesmith(
+        validation(rule = "self.size() % 2 == 0", message = "must have even length"),
+        validation(rule = "true")
+    )]
     pub string_with_even_length: Option<String>,
     #[kubesmith(
         validation(rule = "self.startsWith('good-')", message = "must have good prefix"),
@@ -428,7 +451,10 @@ pub fn crd() -> CustomResourceDefinition {
     for mut other in [unserved::CronJob::crd(), deprecated::CronJob::crd()] {
         let v = &mut other.spec.versions[0];
         v.storage = false;
-        let root = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut());
+        let root = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut());
         if let Some(props) = root.and_then(|r| r.properties.as_mut()) {
             assert!(props.remove("status").is_some());
         }
@@ -478,5 +504,9 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 
 #[test]
 fn cronjob() {
-    assert_golden_except(crd(), "testdata.kubebuilder.io_cronjobs.yaml", KNOWN_DIFFERENCES);
+    assert_golden_except(
+        crd(),
+        "testdata.kubebuilder.io_cronjobs.yaml",
+        KNOWN_DIFFERENCES,
+    );
 }
