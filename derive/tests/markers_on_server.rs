@@ -799,3 +799,81 @@ async fn embedded_resource_needs_api_version_and_kind() {
     check_case(&api, "g-embedded", &c).await.unwrap();
     env.stop().await;
 }
+
+/// Optional fields left unset are not sent, so a server-side apply by a second manager that
+/// does not set them leaves the first manager's values alone (a `null` would clear them).
+#[tokio::test]
+async fn server_side_apply_of_a_partial_object_keeps_other_managers_fields() {
+    use kube::api::{Patch, PatchParams};
+    let env = start().await;
+    let api: Api<Gadget> = Api::namespaced(env.client(), "default");
+    let spec = GadgetSpec {
+        replicas: 1,
+        ratio: 0.5,
+        step: 5,
+        name: "typed".into(),
+        code: "TYP".into(),
+        tags: vec!["t".into()],
+        labels: BTreeMap::from([("a".into(), "b".into())]),
+        mode: "fast".into(),
+        limits: Limits { min: 0, max: 0 },
+        source: Source {
+            image: Some("nginx".into()),
+            git: None,
+        },
+        region: "eu".into(),
+        ..Default::default()
+    };
+    let first = Gadget::new(
+        "g-ssa",
+        GadgetSpec {
+            comment: Some("from a".into()),
+            contact: Some(Contact {
+                email: Some("a@example.com".into()),
+                phone: None,
+            }),
+            ..spec.clone()
+        },
+    );
+    api.patch(
+        "g-ssa",
+        &PatchParams::apply("manager-a"),
+        &Patch::Apply(&first),
+    )
+    .await
+    .unwrap();
+    let second = Gadget::new(
+        "g-ssa",
+        GadgetSpec {
+            replicas: 2,
+            ..spec
+        },
+    );
+    let applied = api
+        .patch(
+            "g-ssa",
+            &PatchParams::apply("manager-b").force(),
+            &Patch::Apply(&second),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.spec.replicas, 2);
+    assert_eq!(applied.spec.comment.as_deref(), Some("from a"));
+    assert_eq!(
+        applied.spec.contact.and_then(|c| c.email).as_deref(),
+        Some("a@example.com")
+    );
+    // What the skipped `None` avoids: the same apply with `"comment": null` clears it.
+    let mut with_null = serde_json::to_value(&second).unwrap();
+    with_null["spec"]["comment"] = Value::Null;
+    let cleared = api
+        .patch(
+            "g-ssa",
+            &PatchParams::apply("manager-b").force(),
+            &Patch::Apply(&with_null),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.spec.comment, None);
+    env.stop().await;
+}
