@@ -106,6 +106,11 @@ fn versions_merge_into_one_crd_with_the_storage_version() {
         &versions[1]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"];
     assert_eq!(replicas["maximum"], 10.0);
     assert_eq!(replicas["description"], "Number of...");
+    // The root description is kubebuilder's "<Kind> is the Schema for the <plural> API".
+    assert_eq!(
+        versions[1]["schema"]["openAPIV3Schema"]["description"],
+        "Widget is..."
+    );
 
     // Deterministic: a second run changes nothing and --check agrees.
     let run = kubesmith(&dir, &["generate"]);

@@ -44,6 +44,7 @@ mod schema;
 /// | `annotation("key", "value")`, repeatable | `+kubebuilder:metadata:annotations=` | `metadata.annotations` of the CRD |
 /// | `validation(rule = "...", message = "...", message_expression = "...", reason = "FieldValueForbidden", field_path = "...", optional_old_self)`, repeatable | `+kubebuilder:validation:XValidation` on the root type | `x-kubernetes-validations[]` on the whole object (rules may relate `self.metadata`, `self.spec`, `self.status`); lowers to kube's `validation = Rule::new(..)` |
 /// | `no_spec` (flag) | a Go type without `Spec` | the struct's fields sit at the root of the object (kube's `no_spec`) |
+/// | `doc = "Memcached is the Schema for the memcacheds API"` | the Go root type's doc comment | the root type's rustdoc and the schema's root `description` (default: that sentence, kubebuilder's scaffolded comment; `doc = ""` for none) |
 ///
 /// Several versions of one kind (one `#[resource]` struct per version, same `group` and
 /// `kind`) become one CRD in `kubesmith generate`, with `Kind::crd()` of each type giving its

@@ -34,6 +34,7 @@ const KEYS: &[&str] = &[
     "annotation",
     "no_spec",
     "validation",
+    "doc",
 ];
 
 /// Keys that may be repeated (each occurrence adds one entry).
@@ -52,6 +53,8 @@ struct ResourceArgs {
     singular: Option<LitStr>,
     shortnames: Vec<LitStr>,
     categories: Vec<LitStr>,
+    /// The root type's doc comment and the CRD schema's root `description`.
+    doc: Option<LitStr>,
     /// Further `#[kube(...)]` arguments, already checked (printer columns, scale, ...).
     extra: Vec<TokenStream>,
 }
@@ -81,6 +84,7 @@ fn example(key: &str) -> &'static str {
         "storage" => "storage",
         "skip" => "skip",
         "no_spec" => "no_spec",
+        "doc" => "doc = \"Memcached is the Schema for the memcacheds API\"",
         "validation" => {
             "validation(rule = \"self.spec.min <= self.status.max\", message = \"...\")"
         }
@@ -153,6 +157,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     if args.namespaced {
         kube_args.push(quote!(namespaced));
     }
+    let doc = root_doc(&args, kind);
+    kube_args.push(quote!(doc = #doc));
     kube_args.extend(args.extra.iter().filter(|t| !t.is_empty()).cloned());
     let checks = crate::schema::lower(&mut item)?;
 
@@ -164,6 +170,48 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         #item
         #checks
     })
+}
+
+/// The root type's doc (rustdoc and the CRD's root `description`, where controller-gen uses
+/// the Go root type's comment): the `doc` key, or kubebuilder's scaffolded comment
+/// "<Kind> is the Schema for the <plural> API" instead of kube-derive's "Auto-generated
+/// derived type for ..." boilerplate. The plural is kube-derive's when not given. `doc = ""`
+/// leaves the root without a description, as a Go root type without a comment.
+fn root_doc(args: &ResourceArgs, kind: &LitStr) -> LitStr {
+    if let Some(doc) = &args.doc {
+        if doc.value().trim().is_empty() {
+            return LitStr::new("", doc.span());
+        }
+        return LitStr::new(&format!(" {}", doc.value()), doc.span());
+    }
+    let plural = match (&args.plural, &args.singular) {
+        (Some(p), _) => p.value(),
+        (None, Some(s)) => kube_plural(&s.value()),
+        (None, None) => kube_plural(&kind.value().to_ascii_lowercase()),
+    };
+    LitStr::new(
+        &format!(" {} is the Schema for the {plural} API", kind.value()),
+        kind.span(),
+    )
+}
+
+/// kube-derive's pluralisation of the singular name (irregular plurals are given explicitly).
+fn kube_plural(word: &str) -> String {
+    if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| word.ends_with(e))
+    {
+        return format!("{word}es");
+    }
+    if let Some(stem) = word.strip_suffix('y')
+        && stem
+            .chars()
+            .last()
+            .is_some_and(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+    {
+        return format!("{stem}ies");
+    }
+    format!("{word}s")
 }
 
 /// A second `CustomResource` derive would generate the root type twice.
@@ -254,6 +302,9 @@ fn parse_args(args: TokenStream) -> syn::Result<ResourceArgs> {
                 };
             }
             "status" => out.status = Some(status_path(value)?),
+            "doc" => {
+                out.doc = Some(expect_str(value, &key, example(&key))?);
+            }
             "shortnames" | "categories" => {
                 let lits = expect_str_list(value, &key, example(&key))?;
                 for lit in &lits {
@@ -765,7 +816,8 @@ mod tests {
                 shortname = "mc",
                 shortname = "mem",
                 category = "all",
-                namespaced
+                namespaced,
+                doc = " Memcached is the Schema for the memcacheds API"
             )]
             pub struct MemcachedSpec {
                 pub size: i32,
@@ -892,6 +944,38 @@ mod tests {
                 )
             )
             .contains("`FooSpec`")
+        );
+    }
+
+    #[test]
+    fn root_doc_is_given_or_kubebuilders_comment() {
+        let doc = |extra: TokenStream| {
+            let args = parse_args(quote!(group = "a.io", version = "v1", #extra)).unwrap();
+            root_doc(&args, args.kind.as_ref().unwrap()).value()
+        };
+        assert_eq!(
+            doc(quote!(kind = "Policy")),
+            " Policy is the Schema for the policies API"
+        );
+        assert_eq!(
+            doc(quote!(kind = "Box")),
+            " Box is the Schema for the boxes API"
+        );
+        assert_eq!(
+            doc(quote!(kind = "Day")),
+            " Day is the Schema for the days API"
+        );
+        assert_eq!(
+            doc(quote!(kind = "Foo", singular = "bar")),
+            " Foo is the Schema for the bars API"
+        );
+        assert_eq!(
+            doc(quote!(kind = "Foo", plural = "fooi")),
+            " Foo is the Schema for the fooi API"
+        );
+        assert_eq!(
+            doc(quote!(kind = "Foo", doc = "A foo.\nSecond line.")),
+            " A foo.\nSecond line."
         );
     }
 

@@ -736,6 +736,18 @@ fn derives(attrs: &[Attribute], name: &str) -> bool {
         })
 }
 
+/// Whether the struct has `#[serde(default)]`, which makes every field default.
+fn serde_container_default(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .filter_map(|a| {
+            a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .any(|metas| metas.iter().any(|m| m.path().is_ident("default")))
+}
+
 /// Whether the field has `#[serde(name)]` or `#[serde(name = ...)]`.
 fn serde_flag(field: &syn::Field, name: &str) -> bool {
     field
@@ -864,9 +876,12 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
     let mut required: Vec<(bool, String)> = Vec::new();
     let mut json_names: Option<Vec<String>> = Some(Vec::new());
     let mut once_set: Vec<String> = Vec::new();
+    // Fields serde fills in when absent: (JSON name, the `default` key's value, if any).
+    let mut serde_defaults: Vec<(String, Option<TokenStream>)> = Vec::new();
 
     if let Item::Struct(s) = item {
         let serializes = derives(&s.attrs, "Serialize");
+        let container_default = serde_container_default(&s.attrs);
         if let Fields::Named(named) = &mut s.fields {
             for field in named.named.iter_mut() {
                 if serializes
@@ -893,11 +908,21 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
                     _ => json_names = None,
                 }
                 let ours = take_kubesmith_attrs(&mut field.attrs);
+                let mut parsed = Parsed::default();
+                parse_attrs(&ours, FIELD_KEYS, &mut parsed)?;
+                if (container_default || serde_flag(field, "default"))
+                    && let Some(name) =
+                        json_name(field, serde_rename_all.clone().flatten().as_deref())
+                {
+                    let given = parsed.ops.iter().find_map(|op| match op {
+                        Op::Set("default", v) => Some(v.clone()),
+                        _ => None,
+                    });
+                    serde_defaults.push((name, given));
+                }
                 if ours.is_empty() {
                     continue;
                 }
-                let mut parsed = Parsed::default();
-                parse_attrs(&ours, FIELD_KEYS, &mut parsed)?;
                 if let Some((req, span)) = parsed.required {
                     let Some(name) =
                         json_name(field, serde_rename_all.clone().flatten().as_deref())
@@ -959,8 +984,34 @@ pub fn lower(item: &mut Item) -> syn::Result<TokenStream> {
             .ops
             .push(Op::Rule(quote!({"rule": #rule, "message": #message})));
     }
-    let has_type_ops = !container.ops.is_empty() || !required.is_empty();
+    let has_type_ops =
+        !container.ops.is_empty() || !required.is_empty() || !serde_defaults.is_empty();
     let mut body = emit(&container.ops, &quote!(obj));
+    if !serde_defaults.is_empty() {
+        // schemars writes a `#[serde(default)]` field's Rust default into the schema (after
+        // the field's own transforms, so over a `default` key). controller-gen writes no
+        // default for an optional field, and the API server would store it in every object
+        // (and refuses the CRD when it breaks the field's own rules, e.g. `[]` with
+        // `min_items`), so only the `default` key's value stays.
+        let fixes = serde_defaults.iter().map(|(name, given)| {
+            let set = match given {
+                Some(v) => quote! {
+                    p.insert(::std::string::String::from("default"), ::serde_json::json!(#v));
+                },
+                None => quote!(p.remove("default");),
+            };
+            quote! {
+                if let ::std::option::Option::Some(::serde_json::Value::Object(p)) = props.get_mut(#name) {
+                    #set
+                }
+            }
+        });
+        body.extend(quote! {
+            if let ::std::option::Option::Some(::serde_json::Value::Object(props)) = obj.get_mut("properties") {
+                #(#fixes)*
+            }
+        });
+    }
     if !required.is_empty() {
         // serde's view of optional fields decides `required`; these flags override it, as
         // controller-gen's `+required` / `+optional` markers do.

@@ -440,3 +440,47 @@ mod flattened {
         );
     }
 }
+
+mod serde_defaults {
+    use super::*;
+
+    /// `#[serde(default)]` makes a field optional; unlike schemars' own output, the schema
+    /// gets no `default` from the Rust `Default` (controller-gen writes none, and the API
+    /// server would store it in every object), only the `default` key's.
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+    pub struct Limits {
+        #[serde(default)]
+        pub plain: i32,
+        #[kubesmith(min_items = 1)]
+        #[serde(default)]
+        pub tags: Vec<String>,
+        #[kubesmith(default = 5)]
+        #[serde(default)]
+        pub keyed: i32,
+    }
+
+    /// `#[serde(default)]` on the struct: every field is defaulted by serde.
+    #[kubesmith_derive::schema]
+    #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default)]
+    pub struct AllDefault {
+        pub a: String,
+        #[kubesmith(default = "x")]
+        pub b: String,
+    }
+
+    #[test]
+    fn serde_default_writes_no_schema_default() {
+        let schema = serde_json::to_value(schemars::schema_for!(Limits)).unwrap();
+        let p = &schema["properties"];
+        assert!(p["plain"].get("default").is_none(), "{p}");
+        assert!(p["tags"].get("default").is_none(), "{p}");
+        assert_eq!(p["keyed"]["default"], 5, "{p}");
+        assert!(schema.get("required").is_none(), "{schema}");
+        let schema = serde_json::to_value(schemars::schema_for!(AllDefault)).unwrap();
+        let p = &schema["properties"];
+        assert!(p["a"].get("default").is_none(), "{p}");
+        assert_eq!(p["b"]["default"], "x", "{p}");
+    }
+}

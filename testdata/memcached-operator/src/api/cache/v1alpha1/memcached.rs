@@ -26,6 +26,9 @@ pub struct MemcachedSpec {
 }
 
 /// MemcachedStatus defines the observed state of Memcached.
+// `#[schema]` keeps unset `Option` fields out of the JSON, so a status patch never clears
+// another writer's field with a `null`.
+#[kubesmith_runtime::schema]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemcachedStatus {

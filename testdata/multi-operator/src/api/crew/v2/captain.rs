@@ -25,6 +25,9 @@ pub struct CaptainSpec {
 }
 
 /// CaptainStatus defines the observed state of Captain.
+// `#[schema]` keeps unset `Option` fields out of the JSON, so a status patch never clears
+// another writer's field with a `null`.
+#[kubesmith_runtime::schema]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CaptainStatus {
