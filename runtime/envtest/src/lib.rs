@@ -88,6 +88,24 @@
 //!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
 //!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,
 //!   generation and error (`metav1.Status`) rules.
+//! - Admission webhooks, called as kube-apiserver calls them: Mutating and
+//!   ValidatingWebhookConfigurations (created through the API, or by
+//!   [`Environment::install_webhooks`], which points `service` references at a local webhook
+//!   server as controller-runtime's envtest does) are matched by their rules (operations,
+//!   groups, versions, `resource`, `resource/sub` and `*` forms, scope), `namespaceSelector`,
+//!   `objectSelector` and `matchPolicy`, and called over HTTPS (trusting `caBundle`) with an
+//!   AdmissionReview v1 on create, update, patch (`/status` included when a rule names it)
+//!   and delete: mutating webhooks first (configuration-name order, JSON patches applied,
+//!   `reinvocationPolicy: IfNeeded` honoured), then the server's own defaulting and
+//!   validation, then the validating webhooks. Denials answer with the webhook's code and
+//!   `admission webhook "NAME" denied the request: MESSAGE`, warnings become `Warning` headers,
+//!   `failurePolicy` decides what unreachable, slow (`timeoutSeconds`) or broken webhooks do
+//!   (500 `failed calling webhook "NAME": ...`), and a dry run is refused by webhooks with
+//!   side effects.
+//! - CRD conversion webhooks (`conversion.strategy: Webhook`): objects are stored at the
+//!   storage version, and gets, lists, watches and writes at another served version go through
+//!   a ConversionReview (500 `conversion webhook for GROUP/VERSION, Kind=KIND failed: ...`
+//!   when it fails).
 //! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
 //!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
@@ -115,8 +133,16 @@
 //!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
 //!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)
-//! - No conversion between CRD versions: every served version sees the same stored
-//!   object, only `apiVersion` is rewritten (the `None` strategy).
+//! - CRDs with the `None` conversion strategy show every served version the same stored
+//!   object, only `apiVersion` rewritten (as kube-apiserver does). With `Webhook`, objects
+//!   stored before the CRD switched to it are taken to be at the storage version, and
+//!   `/scale` and `deletecollection` at a non-storage version are not converted.
+//! - Admission webhooks: `matchConditions` (CEL) are ignored; `/scale` writes and
+//!   `deletecollection` are not admitted, nor are the deletions the server makes itself
+//!   (namespace and CRD cleanup, the garbage collector); validating webhooks run one after
+//!   the other; `userInfo` is always `system:admin` in the `system:masters` group; the
+//!   objects validating webhooks see carry the uid and creation time of a dry run of the
+//!   write, not the stored ones.
 //! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
 //!   as a whole), as for CRD lists without `x-kubernetes-list-type`; associative lists
 //!   (`listType: map`/`set`, built-in merge keys such as container names) are not merged
@@ -144,8 +170,7 @@
 //!   namespace `Terminating` until their finalizers are removed.
 //! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
 //!   read), and only Deployments have a "mark ready" helper.
-//! - No admission or conversion webhooks (webhook configurations are stored, never called), no
-//!   authentication or authorization of its own clients, no scheduler, kubelet or workload
+//! - No authentication or authorization of its own clients, no scheduler, kubelet or workload
 //!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
 //!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview, for
 //!   operators that delegate auth (as the secure metrics endpoint does), allow everything

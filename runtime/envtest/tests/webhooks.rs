@@ -957,3 +957,54 @@ async fn a_failing_conversion_is_a_500_with_upstreams_message() {
     );
     assert!(v1.get_opt("new").await.unwrap().is_none());
 }
+
+// ---- kubectl ----
+
+#[tokio::test]
+async fn kubectl_shows_webhook_denials_and_warnings() {
+    if !common::kubectl::available() {
+        return;
+    }
+    let server = WebhookServer::start(|_, review| {
+        if review["request"]["object"]["data"]["bad"].is_string() {
+            deny(review, 403, "data.bad is not allowed")
+        } else {
+            answer(review, json!({ "warnings": ["configmaps are old-fashioned"] }))
+        }
+        .into()
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    validating(&env, "v", vec![hook(&server, "v.example.com", "/validate", json!([rule(&["CREATE", "UPDATE"], &["configmaps"])]))]).await;
+    let dir = tempfile::tempdir().unwrap();
+    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    let manifest = |data: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  {data}: \"1\"\n");
+
+    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("bad"))).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("admission webhook \"v.example.com\" denied the request: data.bad is not allowed"), "{out}");
+
+    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("good"))).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("Warning: configmaps are old-fashioned"), "{out}");
+    assert!(out.contains("configmap/settings created"), "{out}");
+}
+
+#[tokio::test]
+async fn kubectl_reads_an_object_in_another_version_than_it_was_written() {
+    if !common::kubectl::available() {
+        return;
+    }
+    let (_server, env) = conversion_env().await;
+    let dir = tempfile::tempdir().unwrap();
+    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    let manifest = "apiVersion: conv.example.com/v2\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  replicas: 7\n";
+    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest.into())).await;
+    assert!(ok, "{out}");
+    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v1.conv.example.com", "w", "-o", "jsonpath={.spec.size}"], None).await;
+    assert!(ok, "{out}");
+    assert_eq!(out, "7");
+    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v2.conv.example.com", "-o", "jsonpath={.items[0].spec.replicas}"], None).await;
+    assert!(ok, "{out}");
+    assert_eq!(out, "7");
+}
