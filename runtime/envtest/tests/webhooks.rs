@@ -969,24 +969,62 @@ async fn kubectl_shows_webhook_denials_and_warnings() {
         if review["request"]["object"]["data"]["bad"].is_string() {
             deny(review, 403, "data.bad is not allowed")
         } else {
-            answer(review, json!({ "warnings": ["configmaps are old-fashioned"] }))
+            answer(
+                review,
+                json!({ "warnings": ["configmaps are old-fashioned"] }),
+            )
         }
         .into()
     })
     .await;
     let env = Environment::start().await.unwrap();
-    validating(&env, "v", vec![hook(&server, "v.example.com", "/validate", json!([rule(&["CREATE", "UPDATE"], &["configmaps"])]))]).await;
+    validating(
+        &env,
+        "v",
+        vec![hook(
+            &server,
+            "v.example.com",
+            "/validate",
+            json!([rule(&["CREATE", "UPDATE"], &["configmaps"])]),
+        )],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
-    let manifest = |data: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  {data}: \"1\"\n");
+    env.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
+    let manifest = |data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  {data}: \"1\"\n"
+        )
+    };
 
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("bad"))).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest("bad")),
+    )
+    .await;
     assert!(!ok, "{out}");
-    assert!(out.contains("admission webhook \"v.example.com\" denied the request: data.bad is not allowed"), "{out}");
+    assert!(
+        out.contains(
+            "admission webhook \"v.example.com\" denied the request: data.bad is not allowed"
+        ),
+        "{out}"
+    );
 
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("good"))).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest("good")),
+    )
+    .await;
     assert!(ok, "{out}");
-    assert!(out.contains("Warning: configmaps are old-fashioned"), "{out}");
+    assert!(
+        out.contains("Warning: configmaps are old-fashioned"),
+        "{out}"
+    );
     assert!(out.contains("configmap/settings created"), "{out}");
 }
 
@@ -997,14 +1035,62 @@ async fn kubectl_reads_an_object_in_another_version_than_it_was_written() {
     }
     let (_server, env) = conversion_env().await;
     let dir = tempfile::tempdir().unwrap();
-    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    env.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
     let manifest = "apiVersion: conv.example.com/v2\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  replicas: 7\n";
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest.into())).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest.into()),
+    )
+    .await;
     assert!(ok, "{out}");
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v1.conv.example.com", "w", "-o", "jsonpath={.spec.size}"], None).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &[
+            "get",
+            "widgets.v1.conv.example.com",
+            "w",
+            "-o",
+            "jsonpath={.spec.size}",
+        ],
+        None,
+    )
+    .await;
     assert!(ok, "{out}");
     assert_eq!(out, "7");
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v2.conv.example.com", "-o", "jsonpath={.items[0].spec.replicas}"], None).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &[
+            "get",
+            "widgets.v2.conv.example.com",
+            "-o",
+            "jsonpath={.items[0].spec.replicas}",
+        ],
+        None,
+    )
+    .await;
     assert!(ok, "{out}");
     assert_eq!(out, "7");
+}
+
+#[tokio::test]
+async fn a_webhook_conversion_needs_its_webhook() {
+    let env = Environment::start().await.unwrap();
+    let mut crd = serde_json::to_value(widget_crd()).unwrap();
+    crd["spec"]["conversion"] = json!({ "strategy": "Webhook" });
+    let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(env.client());
+    let e = api_error(api.create(&PostParams::default(), &crd).await.unwrap_err());
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message.contains(
+            "spec.conversion.webhook: Required value: required when strategy is set to Webhook"
+        ),
+        "{}",
+        e.message
+    );
 }
