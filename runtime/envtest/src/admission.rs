@@ -666,7 +666,7 @@ pub(crate) async fn intercept(
         let method = parts.method.as_str();
         if method == "GET" {
             let watching = legacy_watch || params.flag("watch").unwrap_or(false);
-            Next::Read(conv?, rt, watching)
+            Next::Read(Box::new((conv?, rt)), watching)
         } else {
             let ns = target.namespace.unwrap_or_default().to_string();
             let subresource = match target.part {
@@ -697,7 +697,7 @@ pub(crate) async fn intercept(
             if let Some(e) = shared.take_failure(verb, &resource) {
                 return Some(e.into_response());
             }
-            Next::Write(Flow {
+            Next::Write(Box::new(Flow {
                 shared: shared.clone(),
                 parts,
                 params: &params,
@@ -709,11 +709,12 @@ pub(crate) async fn intercept(
                 part: target.part,
                 subresource,
                 conv,
-            })
+            }))
         }
     };
     match next {
-        Next::Read(conv, rt, watching) => {
+        Next::Read(read, watching) => {
+            let (conv, rt) = *read;
             Some(crate::conversion::serve_read(shared, parts, &params, &conv, &rt, watching).await)
         }
         Next::Write(flow) => Some(flow.run().await.unwrap_or_else(IntoResponse::into_response)),
@@ -722,8 +723,8 @@ pub(crate) async fn intercept(
 
 /// What [`intercept`] does once it has looked at the request under the lock.
 enum Next<'a> {
-    Read(Converter, ResourceType, bool),
-    Write(Flow<'a>),
+    Read(Box<(Converter, ResourceType)>, bool),
+    Write(Box<Flow<'a>>),
 }
 
 /// One admitted write.
@@ -925,12 +926,15 @@ impl Flow<'_> {
                 current.as_ref().map_err(Clone::clone)?;
                 server::require_object(server::parse_body(&self.parts.headers, self.body)?)?
             } else {
+                let input = server::PatchInput {
+                    parts: self.parts,
+                    params: self.params,
+                    body: self.body,
+                };
                 let patched = server::apply_patch(
                     &self.rt,
                     self.part,
-                    self.parts,
-                    self.params,
-                    self.body,
+                    input,
                     &self.name,
                     current.clone(),
                     &mut patch_write,

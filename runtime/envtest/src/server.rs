@@ -1107,19 +1107,29 @@ pub(crate) enum Patched {
     Update(Value),
 }
 
+/// The parts of a PATCH request the patch is computed from.
+pub(crate) struct PatchInput<'a> {
+    pub parts: &'a Parts,
+    pub params: &'a Params,
+    pub body: &'a Bytes,
+}
+
 /// Applies a PATCH body to `current` (the object at the request's version, or the error
 /// reading it), as kube-apiserver's patcher does; server-side apply creates missing objects.
 /// `write` learns whether managedFields were computed by apply.
 pub(crate) fn apply_patch(
     rt: &ResourceType,
     part: Part,
-    parts: &Parts,
-    params: &Params,
-    body: &Bytes,
+    input: PatchInput<'_>,
     name: &str,
     current: Result<Value, ApiError>,
     write: &mut WriteOptions,
 ) -> Result<Patched, ApiError> {
+    let PatchInput {
+        parts,
+        params,
+        body,
+    } = input;
     let patch_type = PatchType::from_content_type(content_type(parts), rt.custom)?;
     let force = params.flag("force")?;
     if params.get("force").is_some() && patch_type != PatchType::Apply {
@@ -1193,16 +1203,12 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
     let (rt, params, ns) = (call.rt(), call.params, call.ns());
     let mut write = write_options(params, &call.parts.headers)?;
     let current = cluster.get(rt, ns, name);
-    let patched = apply_patch(
-        rt,
-        call.target.part,
-        call.parts,
+    let input = PatchInput {
+        parts: call.parts,
         params,
-        call.body,
-        name,
-        current,
-        &mut write,
-    )?;
+        body: call.body,
+    };
+    let patched = apply_patch(rt, call.target.part, input, name, current, &mut write)?;
     let patched = match patched {
         Patched::Create(obj) => {
             let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
