@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::conversion::Converter;
 use crate::objects::{Cluster, Deleted, Part, RvCheck, UpdateMode, WriteOptions, present};
 use crate::registry::ResourceType;
+use crate::scale;
 use crate::server::{self, Params, Patched, Shared};
 use crate::status::ApiError;
 use crate::store::meta_str;
@@ -255,6 +256,8 @@ struct Attributes {
     old_object: Option<Value>,
     dry_run: bool,
     options: Value,
+    /// The kind of the objects when it is not the resource's (`autoscaling/v1` Scale).
+    kind: Option<Value>,
     /// Labels of the request's namespace; `None` when it does not exist.
     namespace_labels: Option<Map<String, Value>>,
 }
@@ -438,6 +441,10 @@ async fn call(
         "dryRun": attrs.dry_run,
         "options": attrs.options,
     });
+    if let Some(kind) = &attrs.kind {
+        request["kind"] = kind.clone();
+        request["requestKind"] = kind.clone();
+    }
     if !attrs.subresource.is_empty() {
         request["subResource"] = json!(attrs.subresource);
         request["requestSubResource"] = json!(attrs.subresource);
@@ -672,12 +679,14 @@ pub(crate) async fn intercept(
             let subresource = match target.part {
                 Part::Main => "",
                 Part::Status => "status",
-                // Scale writes are admitted by the synchronous path without webhooks.
-                Part::Scale => return None,
+                // A Scale needs no conversion: only the replicas move.
+                Part::Scale if conv.is_some() => return None,
+                Part::Scale => "scale",
             };
             let ops: &[Operation] = match (method, target.name.is_some()) {
                 ("POST", false) if target.part == Part::Main => &[Operation::Create],
                 ("PUT", true) => &[Operation::Update],
+                ("PATCH", true) if target.part == Part::Scale => &[Operation::Update],
                 ("PATCH", true) => &[Operation::Update, Operation::Create],
                 ("DELETE", true) if target.part == Part::Main => &[Operation::Delete],
                 _ => return None,
@@ -754,6 +763,7 @@ impl Flow<'_> {
                 self.create(obj, false).await
             }
             "DELETE" => self.delete().await,
+            _ if self.part == Part::Scale => self.scale().await,
             _ => self.update().await,
         }
     }
@@ -868,6 +878,7 @@ impl Flow<'_> {
             old_object: None,
             dry_run,
             options: self.options("CreateOptions"),
+            kind: None,
             namespace_labels,
         };
         mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
@@ -977,6 +988,7 @@ impl Flow<'_> {
                 old_object: Some(old),
                 dry_run,
                 options: self.options("UpdateOptions"),
+                kind: None,
                 namespace_labels,
             };
             mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
@@ -1031,6 +1043,96 @@ impl Flow<'_> {
         ))
     }
 
+    /// A write of `/scale`: webhooks see `autoscaling/v1` Scales, the object gets the replicas.
+    async fn scale(&self) -> Result<Response, ApiError> {
+        let Some(paths) = self.rt.scale.clone() else {
+            return Err(ApiError::unknown_path());
+        };
+        let dry_run = self.dry_run()?;
+        let mode = UpdateMode {
+            part: Part::Main,
+            rv_check: RvCheck::IfSet,
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            let current = self.current().await?;
+            let input = server::PatchInput {
+                parts: self.parts,
+                params: self.params,
+                body: self.body,
+            };
+            let desired = server::desired_scale(&paths, &current, input)?;
+            // Without a resourceVersion the write lands on the object the webhooks saw, or
+            // starts over.
+            let retry = desired
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
+            let (hooks, namespace_labels) = self.webhooks(Operation::Update);
+            let mut warnings = Vec::new();
+            let mut attrs = Attributes {
+                rt: self.rt.clone(),
+                subresource: "scale",
+                namespace: self.ns().to_string(),
+                name: self.name.clone(),
+                operation: Operation::Update,
+                object: Some(desired),
+                old_object: Some(scale::to_scale(&paths, &current)),
+                dry_run,
+                options: self.options("UpdateOptions"),
+                kind: Some(json!({ "group": "autoscaling", "version": "v1", "kind": "Scale" })),
+                namespace_labels,
+            };
+            mutate(&hooks, &mut attrs, None, &mut warnings).await?;
+            let mut obj = current;
+            scale::apply_scale(
+                &self.rt,
+                &paths,
+                &mut obj,
+                attrs.object.as_ref().unwrap_or(&Value::Null),
+            )?;
+            if !hooks.validating.is_empty() {
+                let would_be = {
+                    let mut cluster = self.shared.lock();
+                    let mut w = self.write_options(true, false)?;
+                    cluster.update(&self.rt, self.ns(), &self.name, obj.clone(), mode, &mut w)?
+                };
+                attrs.object = Some(scale::to_scale(&paths, &would_be));
+                validate(&hooks, &attrs, None, &mut warnings).await?;
+            }
+            let result = {
+                let mut cluster = self.shared.lock();
+                let mut w = self.write_options(false, false)?;
+                let result = cluster.update(&self.rt, self.ns(), &self.name, obj, mode, &mut w);
+                if result.is_ok() {
+                    Self::after_write(&mut cluster);
+                }
+                result.map(|r| (r, w.warnings))
+            };
+            let (updated, pipeline_warnings) = match result {
+                Err(e)
+                    if e.code == 409
+                        && e.reason == "Conflict"
+                        && retry
+                        && attempt < MAX_ATTEMPTS =>
+                {
+                    continue;
+                }
+                other => other?,
+            };
+            warnings.extend(pipeline_warnings);
+            return server::ok_warned(
+                StatusCode::OK,
+                &scale::to_scale(&paths, &updated),
+                &warnings,
+            );
+        }
+        Err(ApiError::conflict(
+            &self.rt.group,
+            &self.rt.plural,
+            &self.name,
+        ))
+    }
+
     async fn delete(&self) -> Result<Response, ApiError> {
         let opts = server::delete_options(self.params, &self.parts.headers, self.body)?;
         for _ in 0..MAX_ATTEMPTS {
@@ -1051,6 +1153,7 @@ impl Flow<'_> {
                 old_object: Some(old.clone()),
                 dry_run: opts.dry_run,
                 options,
+                kind: None,
                 namespace_labels,
             };
             mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;

@@ -1231,14 +1231,44 @@ fn scale_request(
     name: &str,
     paths: &ScalePaths,
 ) -> Result<Response, ApiError> {
-    let (rt, ns, body) = (call.rt(), call.ns(), call.body);
+    let (rt, ns) = (call.rt(), call.ns());
     let current = cluster.get(rt, ns, name)?;
-    let desired = match call.parts.method.as_str() {
-        "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
-        "PUT" => require_object(parse_body(&call.parts.headers, body)?)?,
+    if call.parts.method == Method::GET {
+        return ok_json(StatusCode::OK, &scale::to_scale(paths, &current));
+    }
+    let input = PatchInput {
+        parts: call.parts,
+        params: call.params,
+        body: call.body,
+    };
+    let desired = desired_scale(paths, &current, input)?;
+    let mut write = write_options(call.params, &call.parts.headers)?;
+    let mut obj = current;
+    scale::apply_scale(rt, paths, &mut obj, &desired)?;
+    let mode = UpdateMode {
+        part: Part::Main,
+        rv_check: RvCheck::IfSet,
+    };
+    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
+    ok_warned(
+        StatusCode::OK,
+        &scale::to_scale(paths, &updated),
+        &write.warnings,
+    )
+}
+
+/// The Scale a PUT or PATCH of `/scale` asks for, given the object's current state.
+pub(crate) fn desired_scale(
+    paths: &ScalePaths,
+    current: &Value,
+    input: PatchInput<'_>,
+) -> Result<Value, ApiError> {
+    let PatchInput { parts, body, .. } = input;
+    let desired = match parts.method.as_str() {
+        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
         "PATCH" => {
-            let mut view = scale::to_scale(paths, &current);
-            match PatchType::from_content_type(content_type(call.parts), false)? {
+            let mut view = scale::to_scale(paths, current);
+            match PatchType::from_content_type(content_type(parts), false)? {
                 PatchType::Merge => {
                     patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
                 }
@@ -1261,17 +1291,5 @@ fn scale_request(
             )));
         }
     };
-    let mut write = write_options(call.params, &call.parts.headers)?;
-    let mut obj = current;
-    scale::apply_scale(rt, paths, &mut obj, &desired)?;
-    let mode = UpdateMode {
-        part: Part::Main,
-        rv_check: RvCheck::IfSet,
-    };
-    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
-    ok_warned(
-        StatusCode::OK,
-        &scale::to_scale(paths, &updated),
-        &write.warnings,
-    )
+    Ok(desired)
 }

@@ -824,7 +824,11 @@ fn widget(version: &str, name: &str, field: &str, n: i64) -> DynamicObject {
 }
 
 async fn conversion_env() -> (WebhookServer, Environment) {
-    let server = WebhookServer::start(|_, review| convert(review).into()).await;
+    let server = WebhookServer::start(|path, review| match path {
+        "/convert" => convert(review).into(),
+        _ => allow(review).into(),
+    })
+    .await;
     let env = Environment::start().await.unwrap();
     let endpoint = WebhookEndpoint {
         url: server.url.clone(),
@@ -1093,4 +1097,118 @@ async fn a_webhook_conversion_needs_its_webhook() {
         "{}",
         e.message
     );
+}
+
+#[tokio::test]
+async fn scale_subresource_writes_are_admitted_as_scales() {
+    let server = WebhookServer::start(|path, review| match path {
+        "/cap" if review["request"]["object"]["spec"]["replicas"].as_i64() > Some(5) => patch(
+            review,
+            json!([{ "op": "replace", "path": "/spec/replicas", "value": 5 }]),
+        )
+        .into(),
+        _ => allow(review).into(),
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    let scale_rule = json!([{ "apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["deployments/scale"] }]);
+    mutating(
+        &env,
+        "m",
+        vec![hook(&server, "cap.example.com", "/cap", scale_rule.clone())],
+    )
+    .await;
+    validating(
+        &env,
+        "v",
+        vec![hook(&server, "see.example.com", "/see", scale_rule)],
+    )
+    .await;
+    let deploy: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "web" },
+        "spec": { "replicas": 1, "selector": { "matchLabels": { "app": "web" } },
+                  "template": { "metadata": { "labels": { "app": "web" } },
+                                "spec": { "containers": [{ "name": "web", "image": "nginx" }] } } }
+    }))
+    .unwrap();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(env.client(), "default");
+    deployments
+        .create(&PostParams::default(), &deploy)
+        .await
+        .unwrap();
+    assert!(
+        server.calls("/cap").is_empty(),
+        "creating the Deployment is not a scale write"
+    );
+    let scale = deployments
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "replicas": 10 } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        scale.spec.unwrap().replicas,
+        Some(5),
+        "the mutating webhook capped the replicas"
+    );
+    assert_eq!(
+        deployments.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(5)
+    );
+    let cap = server.calls("/cap");
+    assert_eq!(cap.len(), 1);
+    let req = &cap[0]["request"];
+    assert_eq!(
+        req["kind"],
+        json!({ "group": "autoscaling", "version": "v1", "kind": "Scale" })
+    );
+    assert_eq!(
+        req["resource"],
+        json!({ "group": "apps", "version": "v1", "resource": "deployments" })
+    );
+    assert_eq!(req["subResource"], "scale");
+    assert_eq!(req["object"]["spec"]["replicas"], 10);
+    assert_eq!(req["oldObject"]["spec"]["replicas"], 1);
+    let see = server.calls("/see");
+    assert_eq!(see[0]["request"]["object"]["spec"]["replicas"], 5);
+}
+
+#[tokio::test]
+async fn equivalent_match_policy_converts_to_the_webhooks_version() {
+    let (server, env) = conversion_env().await;
+    let rule = |versions: Value| json!([{ "apiGroups": ["conv.example.com"], "apiVersions": versions, "operations": ["CREATE"], "resources": ["widgets"] }]);
+    let mut exact = hook(&server, "exact.example.com", "/exact", rule(json!(["v1"])));
+    exact["matchPolicy"] = json!("Exact");
+    validating(
+        &env,
+        "v",
+        vec![
+            hook(
+                &server,
+                "equivalent.example.com",
+                "/equivalent",
+                rule(json!(["v1"])),
+            ),
+            exact,
+        ],
+    )
+    .await;
+    widgets(&env, "v2")
+        .create(&PostParams::default(), &widget("v2", "w", "replicas", 2))
+        .await
+        .unwrap();
+    assert!(
+        server.calls("/exact").is_empty(),
+        "Exact does not match a v2 request"
+    );
+    let calls = server.calls("/equivalent");
+    assert_eq!(calls.len(), 1);
+    let req = &calls[0]["request"];
+    assert_eq!(req["kind"]["version"], "v1");
+    assert_eq!(req["requestKind"]["version"], "v2");
+    assert_eq!(req["object"]["apiVersion"], "conv.example.com/v1");
+    assert_eq!(req["object"]["spec"], json!({ "size": 2 }));
 }
