@@ -441,6 +441,14 @@ async fn call(
         "dryRun": attrs.dry_run,
         "options": attrs.options,
     });
+    // As Go's `omitempty`: no name for generateName creates, no namespace for cluster-scoped
+    // objects, no object on deletes, no old object on creates.
+    if let Value::Object(m) = &mut request {
+        m.retain(|k, v| {
+            !(matches!(k.as_str(), "object" | "oldObject") && v.is_null()
+                || matches!(k.as_str(), "name" | "namespace") && v == "")
+        });
+    }
     if let Some(kind) = &attrs.kind {
         request["kind"] = kind.clone();
         request["requestKind"] = kind.clone();
@@ -688,7 +696,7 @@ pub(crate) async fn intercept(
                 ("PUT", true) => &[Operation::Update],
                 ("PATCH", true) if target.part == Part::Scale => &[Operation::Update],
                 ("PATCH", true) => &[Operation::Update, Operation::Create],
-                ("DELETE", true) if target.part == Part::Main => &[Operation::Delete],
+                ("DELETE", _) if target.part == Part::Main => &[Operation::Delete],
                 _ => return None,
             };
             let admitted = ops
@@ -762,6 +770,7 @@ impl Flow<'_> {
                     server::require_object(server::parse_body(&self.parts.headers, self.body)?)?;
                 self.create(obj, false).await
             }
+            "DELETE" if self.name.is_empty() => self.delete_collection().await,
             "DELETE" => self.delete().await,
             _ if self.part == Part::Scale => self.scale().await,
             _ => self.update().await,
@@ -1133,12 +1142,71 @@ impl Flow<'_> {
         ))
     }
 
+    /// DELETE of a collection: every matching object is admitted and deleted on its own, as
+    /// kube-apiserver's DeleteCollection does; the first refusal ends it.
+    async fn delete_collection(&self) -> Result<Response, ApiError> {
+        let opts = server::delete_options(self.params, &self.parts.headers, self.body)?;
+        let query = server::list_query(self.params, &self.rt)?;
+        let targets: Vec<(String, String)> = {
+            let cluster = self.shared.lock();
+            let list = cluster.list(&self.rt_store, self.url_namespace.as_deref(), &query, None)?;
+            list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    (
+                        meta_str(o, "namespace").to_string(),
+                        meta_str(o, "name").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let mut items = Vec::new();
+        let mut warnings = Vec::new();
+        for (ns, name) in targets {
+            let item = Flow {
+                shared: self.shared.clone(),
+                url_namespace: Some(ns).filter(|n| !n.is_empty()),
+                name,
+                rt: self.rt.clone(),
+                rt_store: self.rt_store.clone(),
+                conv: self.conv.clone(),
+                ..*self
+            };
+            match item.delete_one(&opts, &mut warnings).await {
+                Ok(Deleted::Pending(obj)) => items.push(obj),
+                Ok(Deleted::Gone(_)) => {}
+                // Deleted by someone else meanwhile.
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let rv = self.shared.lock().store.current_rv().to_string();
+        let list = json!({ "apiVersion": self.rt.api_version(), "kind": self.rt.list_kind,
+            "metadata": { "resourceVersion": rv }, "items": items });
+        server::ok_warned(StatusCode::OK, &list, &warnings)
+    }
+
     async fn delete(&self) -> Result<Response, ApiError> {
         let opts = server::delete_options(self.params, &self.parts.headers, self.body)?;
+        let mut warnings = Vec::new();
+        let body = match self.delete_one(&opts, &mut warnings).await? {
+            Deleted::Gone(status) => status,
+            Deleted::Pending(obj) => obj,
+        };
+        server::ok_warned(StatusCode::OK, &body, &warnings)
+    }
+
+    /// Admits and deletes one object; a kept object comes back at the request's version.
+    async fn delete_one(
+        &self,
+        opts: &crate::objects::DeleteOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<Deleted, ApiError> {
         for _ in 0..MAX_ATTEMPTS {
             let old = self.current().await?;
             let (hooks, namespace_labels) = self.webhooks(Operation::Delete);
-            let mut warnings = Vec::new();
             let mut options = self.options("DeleteOptions");
             if let Some(p) = &opts.propagation {
                 options["propagationPolicy"] = json!(p);
@@ -1156,8 +1224,8 @@ impl Flow<'_> {
                 kind: None,
                 namespace_labels,
             };
-            mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
-            validate(&hooks, &attrs, self.conv.as_ref(), &mut warnings).await?;
+            mutate(&hooks, &mut attrs, self.conv.as_ref(), warnings).await?;
+            validate(&hooks, &attrs, self.conv.as_ref(), warnings).await?;
             let deleted = {
                 let mut cluster = self.shared.lock();
                 let seen = meta_str(&old, "resourceVersion");
@@ -1169,15 +1237,14 @@ impl Flow<'_> {
                     // Changed while the webhooks looked at it: admit the current state.
                     continue;
                 }
-                let deleted = cluster.delete(&self.rt_store, self.ns(), &self.name, &opts)?;
+                let deleted = cluster.delete(&self.rt_store, self.ns(), &self.name, opts)?;
                 Self::after_write(&mut cluster);
                 deleted
             };
-            let body = match deleted {
-                Deleted::Gone(status) => status,
-                Deleted::Pending(obj) => self.shown(obj).await?,
-            };
-            return server::ok_warned(StatusCode::OK, &body, &warnings);
+            return Ok(match deleted {
+                Deleted::Pending(obj) => Deleted::Pending(self.shown(obj).await?),
+                gone => gone,
+            });
         }
         Err(ApiError::conflict(
             &self.rt.group,

@@ -674,7 +674,7 @@ pub(crate) fn ok_warned(
     Ok(resp)
 }
 
-fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
+pub(crate) fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
     let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or_default())
         .map_err(ApiError::bad_request)?;
     let fields = FieldSelector::parse(

@@ -124,7 +124,7 @@ async fn mutating_patch_is_applied_and_validating_webhooks_see_the_result() {
     assert_eq!(req["options"]["kind"], "CreateOptions");
     assert!(req["userInfo"]["username"].is_string());
     assert_eq!(req["object"]["data"]["k"], "v");
-    assert!(req["oldObject"].is_null());
+    assert!(req.get("oldObject").is_none(), "no oldObject on create");
     // The validating webhook sees the mutated object as it would be stored (uid and all).
     let validate = server.calls("/validate");
     assert_eq!(validate.len(), 1);
@@ -553,12 +553,25 @@ async fn delete_admission_sees_the_old_object() {
     cms.delete("free", &DeleteParams::default()).await.unwrap();
     assert!(cms.get_opt("free").await.unwrap().is_none());
 
+    // A collection delete admits each object: the unprotected go, the protected one refuses.
+    cms.create(&PostParams::default(), &configmap("free-again"))
+        .await
+        .unwrap();
+    let e = api_error(
+        cms.delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 403, "{e:?}");
+    assert!(cms.get_opt("free-again").await.unwrap().is_none());
+    assert!(cms.get_opt("protected").await.unwrap().is_some());
+
     let calls = server.calls("/delete");
-    assert_eq!(calls.len(), 2);
+    assert_eq!(calls.len(), 4);
     let req = &calls[1]["request"];
     assert_eq!(req["operation"], "DELETE");
     assert_eq!(req["name"], "free");
-    assert!(req["object"].is_null());
+    assert!(req.get("object").is_none(), "no object on delete");
     assert_eq!(req["oldObject"]["data"]["k"], "v");
     assert_eq!(req["options"]["kind"], "DeleteOptions");
 }
