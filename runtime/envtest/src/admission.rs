@@ -972,10 +972,12 @@ impl Flow<'_> {
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .is_none_or(str::is_empty);
-            let retry = unconditional && rv_check == RvCheck::IfSet
-                || !is_put
-                    && new.pointer("/metadata/resourceVersion")
-                        == old.pointer("/metadata/resourceVersion");
+            // A patch that kept the current resourceVersion is applied again to a newer
+            // object, as kube-apiserver's patcher retries.
+            let patch_kept_rv = !is_put
+                && new.pointer("/metadata/resourceVersion")
+                    == old.pointer("/metadata/resourceVersion");
+            let retry = (unconditional && rv_check == RvCheck::IfSet) || patch_kept_rv;
             if unconditional
                 && rv_check == RvCheck::IfSet
                 && let Some(Value::Object(meta)) = new.get_mut("metadata")

@@ -1225,3 +1225,76 @@ async fn equivalent_match_policy_converts_to_the_webhooks_version() {
     assert_eq!(req["object"]["apiVersion"], "conv.example.com/v1");
     assert_eq!(req["object"]["spec"], json!({ "size": 2 }));
 }
+
+/// A plain blocking GET, as a webhook handler with its own client would make.
+fn blocking_get(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_can_read_from_the_server_while_it_is_called() {
+    let base: std::sync::Arc<std::sync::Mutex<String>> = Default::default();
+    let seen = base.clone();
+    let server = WebhookServer::start(move |_, review| {
+        // Refuse a second ConfigMap with the same `owner` data, looking at the server's
+        // current content: the request being admitted must not hold the server up.
+        let url = seen.lock().unwrap().clone();
+        let listing = blocking_get(&url, "/api/v1/namespaces/default/configmaps");
+        let owner = review["request"]["object"]["data"]["owner"]
+            .as_str()
+            .unwrap_or_default();
+        if listing.contains(&format!("\"owner\":\"{owner}\"")) {
+            deny(
+                review,
+                409,
+                &format!("owner {owner} already has a ConfigMap"),
+            )
+        } else {
+            allow(review)
+        }
+        .into()
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    *base.lock().unwrap() = env.url();
+    validating(
+        &env,
+        "v",
+        vec![hook(
+            &server,
+            "unique.example.com",
+            "/unique",
+            json!([rule(&["CREATE"], &["configmaps"])]),
+        )],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let owned = |name: &str| -> ConfigMap {
+        serde_json::from_value(json!({ "metadata": { "name": name }, "data": { "owner": "ann" } }))
+            .unwrap()
+    };
+    tokio::time::timeout(WAIT, cms.create(&PostParams::default(), &owned("first")))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    let e = api_error(
+        cms.create(&PostParams::default(), &owned("second"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 409);
+    assert_eq!(
+        e.message,
+        "admission webhook \"unique.example.com\" denied the request: owner ann already has a ConfigMap"
+    );
+}
