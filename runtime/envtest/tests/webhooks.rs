@@ -703,7 +703,11 @@ async fn install_webhooks_rewrites_service_references() {
         _ => allow(review).into(),
     })
     .await;
-    let env = Environment::start().await.unwrap();
+    let env = Environment::builder()
+        .crds([widget_crd()])
+        .start()
+        .await
+        .unwrap();
     let manifests = r#"
 ---
 apiVersion: admissionregistration.k8s.io/v1
@@ -756,6 +760,23 @@ webhooks:
         .await
         .unwrap();
     assert_eq!(created.data.unwrap()["defaulted"], "true");
+
+    // A CRD installed before is pointed at the endpoint too.
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client());
+    let crd = crds.get("widgets.conv.example.com").await.unwrap();
+    let cc = crd
+        .spec
+        .conversion
+        .unwrap()
+        .webhook
+        .unwrap()
+        .client_config
+        .unwrap();
+    assert_eq!(
+        cc.url.as_deref(),
+        Some(format!("{}/convert", server.url).as_str())
+    );
+    assert!(cc.service.is_none());
 
     let bad = "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: { name: old }\n";
     let err = env.install_webhooks(bad, &endpoint).await.unwrap_err();
@@ -1241,7 +1262,7 @@ fn blocking_get(base: &str, path: &str) -> String {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_webhook_can_read_from_the_server_while_it_is_called() {
     let base: std::sync::Arc<std::sync::Mutex<String>> = Default::default();
     let seen = base.clone();
@@ -1296,5 +1317,97 @@ async fn a_webhook_can_read_from_the_server_while_it_is_called() {
     assert_eq!(
         e.message,
         "admission webhook \"unique.example.com\" denied the request: owner ann already has a ConfigMap"
+    );
+}
+
+#[tokio::test]
+async fn bad_webhook_answers_follow_the_failure_policy() {
+    let server = WebhookServer::start(|path, review| match path {
+        "/wrong-uid" => json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "response": { "uid": "not-the-request", "allowed": true } })
+        .into(),
+        "/patch-on-delete" => patch(
+            review,
+            json!([{ "op": "add", "path": "/metadata/labels", "value": {} }]),
+        )
+        .into(),
+        "/v1beta1" => {
+            let mut a = allow(review);
+            a["apiVersion"] = json!("admission.k8s.io/v1beta1");
+            a.into()
+        }
+        _ => allow(review).into(),
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    let mut beta = hook(
+        &server,
+        "beta.example.com",
+        "/v1beta1",
+        json!([rule(&["CREATE"], &["secrets"])]),
+    );
+    beta["admissionReviewVersions"] = json!(["v1beta1"]);
+    validating(
+        &env,
+        "v",
+        vec![
+            hook(
+                &server,
+                "uid.example.com",
+                "/wrong-uid",
+                json!([rule(&["CREATE"], &["configmaps"])]),
+            ),
+            beta,
+        ],
+    )
+    .await;
+    mutating(
+        &env,
+        "m",
+        vec![hook(
+            &server,
+            "del.example.com",
+            "/patch-on-delete",
+            json!([rule(&["DELETE"], &["secrets"])]),
+        )],
+    )
+    .await;
+
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let e = api_error(
+        cms.create(&PostParams::default(), &configmap("c"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 500);
+    assert!(
+        e.message.starts_with("Internal error occurred: failed calling webhook \"uid.example.com\": received invalid webhook response: expected response.uid="),
+        "{}",
+        e.message
+    );
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client(), "default");
+    let mut s = k8s_openapi::api::core::v1::Secret::default();
+    s.metadata.name = Some("s".into());
+    secrets
+        .create(&PostParams::default(), &s)
+        .await
+        .expect("a v1beta1-only webhook gets a v1beta1 review");
+    assert_eq!(
+        server.calls("/v1beta1")[0]["apiVersion"],
+        "admission.k8s.io/v1beta1"
+    );
+
+    let e = api_error(
+        secrets
+            .delete("s", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 500);
+    assert!(
+        e.message.contains("admission webhook \"del.example.com\" attempted to modify the object, which is not supported for this operation"),
+        "{}",
+        e.message
     );
 }
