@@ -3,6 +3,8 @@
 mod builtin;
 mod commands;
 mod crd;
+mod external;
+mod from_crd;
 mod names;
 mod project;
 mod rbac;

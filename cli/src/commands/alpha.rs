@@ -85,6 +85,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                 controller_name: None,
                 force: false,
                 skip_generate: true,
+                from_crd: None,
             },
         )?;
         for named in &resource.controllers {
@@ -101,6 +102,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                     controller_name: Some(named.name.clone()),
                     force: false,
                     skip_generate: true,
+                from_crd: None,
                 },
             )?;
         }
