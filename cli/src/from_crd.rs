@@ -98,8 +98,7 @@ pub fn parse(text: &str, source: &str, version: Option<&str>) -> Result<External
         .and_then(Value::as_str)
         .with_context(|| format!("{source}: a version without a name"))?
         .to_string();
-    names::validate_version(&version)
-        .with_context(|| format!("{source}: version {version:?}"))?;
+    names::validate_version(&version).with_context(|| format!("{source}: version {version:?}"))?;
     let schema = chosen
         .pointer("/schema/openAPIV3Schema")
         .cloned()
@@ -281,7 +280,9 @@ impl Generator {
                     return name;
                 }
                 let value = match schema.get("additionalProperties") {
-                    Some(Value::Object(values)) => self.rust_type(parent, field, &Value::Object(values.clone())),
+                    Some(Value::Object(values)) => {
+                        self.rust_type(parent, field, &Value::Object(values.clone()))
+                    }
                     _ => "serde_json::Value".into(),
                 };
                 format!("std::collections::BTreeMap<String, {value}>")
@@ -310,7 +311,13 @@ impl Generator {
 
     /// A Rust enum for a string enum schema; `String` when the values do not make distinct
     /// variant names.
-    fn enum_item(&mut self, parent: &str, field: &str, schema: &Value, values: &[String]) -> String {
+    fn enum_item(
+        &mut self,
+        parent: &str,
+        field: &str,
+        schema: &Value,
+        values: &[String],
+    ) -> String {
         let variants: Vec<String> = values.iter().map(|v| variant_ident(v)).collect();
         let distinct: BTreeSet<&String> = variants.iter().collect();
         if distinct.len() != variants.len() || variants.iter().any(String::is_empty) {
@@ -359,7 +366,10 @@ fn words(name: &str) -> Vec<String> {
         if c.is_ascii_uppercase() && !current.is_empty() {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
                 words.push(std::mem::take(&mut current));
             }
         }
@@ -446,7 +456,11 @@ fn doc_comment(schema: &Value, indent: &str) -> String {
 /// are not solved: the scaffolded test says to adjust the sample for those.
 pub fn minimal_object(schema: &Value) -> Value {
     let flag = |key: &str| schema.get(key).and_then(Value::as_bool) == Some(true);
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
         return first.clone();
     }
     if flag("x-kubernetes-int-or-string") {
@@ -457,7 +471,10 @@ pub fn minimal_object(schema: &Value) -> Value {
             let mut object = Map::new();
             let required = schema.get("required").and_then(Value::as_array);
             for name in required.into_iter().flatten().filter_map(Value::as_str) {
-                if let Some(child) = schema.pointer(&format!("/properties/{}", name.replace('~', "~0").replace('/', "~1"))) {
+                if let Some(child) = schema.pointer(&format!(
+                    "/properties/{}",
+                    name.replace('~', "~0").replace('/', "~1")
+                )) {
                     object.insert(name.to_string(), minimal_object(child));
                 }
             }
@@ -465,7 +482,10 @@ pub fn minimal_object(schema: &Value) -> Value {
         }
         Some("array") => {
             let count = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-            let item = schema.get("items").map(minimal_object).unwrap_or(Value::Null);
+            let item = schema
+                .get("items")
+                .map(minimal_object)
+                .unwrap_or(Value::Null);
             Value::Array((0..count).map(|_| item.clone()).collect())
         }
         Some("string") => {
@@ -476,7 +496,10 @@ pub fn minimal_object(schema: &Value) -> Value {
                 Some("byte") => "c2FtcGxl".to_string(),
                 _ => {
                     let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-                    let max = schema.get("maxLength").and_then(Value::as_u64).map(|m| m as usize);
+                    let max = schema
+                        .get("maxLength")
+                        .and_then(Value::as_u64)
+                        .map(|m| m as usize);
                     let sample = "sample".to_string();
                     match max {
                         Some(max) if max < sample.len() => "s".repeat(min.max(1).min(max)),

@@ -102,7 +102,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                     controller_name: Some(named.name.clone()),
                     force: false,
                     skip_generate: true,
-                from_crd: None,
+                    from_crd: None,
                 },
             )?;
         }

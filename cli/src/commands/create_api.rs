@@ -21,13 +21,28 @@ use crate::templates::{self, PathVars};
   kubesmith create api --from-crd cert-manager.crds.yaml --version v1")]
 pub struct CreateApiArgs {
     /// API group, without the domain (`cache` for cache.<domain>).
-    #[arg(long, required_unless_present = "from_crd", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub group: String,
     /// API version: v1, v1alpha1, v2beta3, ...
-    #[arg(long, required_unless_present = "from_crd", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub version: String,
     /// Kind, in PascalCase (Memcached).
-    #[arg(long, required_unless_present = "from_crd", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub kind: String,
     /// Resource plural, for kinds whose plural is irregular (default: derived from the kind).
     #[arg(long)]
