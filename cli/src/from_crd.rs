@@ -5,6 +5,11 @@
 //! comes from `kube::CustomResource` with the schema disabled: the CRD is not this project's,
 //! so `kubesmith generate` never writes it.
 //!
+//! Known losses, as in kopium: properties outside `properties` of an object that also has
+//! `properties` (`x-kubernetes-preserve-unknown-fields` next to `properties`) are dropped on
+//! deserialization; a CRD without a `spec` property is refused (kube's derive needs one);
+//! fields outside `spec` and `status` at the top level are not kept.
+//!
 //! The same module derives a minimal object the CRD's validation accepts (required fields
 //! only), for the scaffolded test.
 
@@ -280,9 +285,7 @@ impl Generator {
                     return name;
                 }
                 let value = match schema.get("additionalProperties") {
-                    Some(Value::Object(values)) => {
-                        self.rust_type(parent, field, &Value::Object(values.clone()))
-                    }
+                    Some(values @ Value::Object(_)) => self.rust_type(parent, field, values),
                     _ => "serde_json::Value".into(),
                 };
                 format!("std::collections::BTreeMap<String, {value}>")

@@ -253,3 +253,33 @@ fn bad_crd_files_and_flags_are_refused_and_nothing_is_written() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--version"), "{}", run.stderr);
 }
+
+#[test]
+fn alpha_generate_replays_an_external_kind_from_its_kept_crd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = initialised(tmp.path(), &[]);
+    let run = from_crd(&dir, &fixture(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = tmp.path().join("regenerated");
+    let run = kubesmith(
+        &dir,
+        &[
+            "alpha",
+            "generate",
+            "--skip-generate",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for rel in [
+        "PROJECT",
+        "src/api/cert_manager/v1/certificate.rs",
+        "src/controller/certificate.rs",
+        "tests/certificate.rs",
+        "config/crd/external/cert-manager.io_certificates.yaml",
+        "src/lib.rs",
+    ] {
+        assert_eq!(read(&out, rel), read(&dir, rel), "{rel}");
+    }
+}
