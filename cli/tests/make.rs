@@ -167,8 +167,7 @@ fn dockerfile_build_command(dockerfile: &str) -> String {
     let joined = dockerfile.replace("\\\n", " ");
     let step = joined
         .lines()
-        .filter(|l| l.starts_with("RUN ") && l.contains("cargo build") && l.contains("--bin"))
-        .last()
+        .rfind(|l| l.starts_with("RUN ") && l.contains("cargo build") && l.contains("--bin"))
         .expect("a RUN step building the manager binary");
     step.split("&&")
         .map(str::trim)
