@@ -33,8 +33,8 @@ use crate::templates;
   kubesmith edit --namespaced --force      # watch only the manager's namespace, with Roles\n  \
   kubesmith edit --namespaced=false --force\n  \
   kubesmith edit --license none --owner \"Jane Doe\"\n\n\
-  Webhooks stay cluster-scoped in a namespace-scoped project: restrict them with a\n  \
-  namespaceSelector or objectSelector.")]
+Webhooks stay cluster-scoped in a namespace-scoped project: restrict them with a\n\
+namespaceSelector or objectSelector.")]
 pub struct EditArgs {
     /// Make the manager namespace-scoped (watch only $WATCH_NAMESPACE, Roles instead of a
     /// ClusterRole), or cluster-scoped again with `--namespaced=false`.
