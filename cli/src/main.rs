@@ -3,6 +3,8 @@
 mod builtin;
 mod commands;
 mod crd;
+mod external;
+mod from_crd;
 mod names;
 mod project;
 mod rbac;
@@ -43,6 +45,8 @@ enum Command {
     /// Scaffold a Kubernetes API (types, controller, sample, test).
     #[command(subcommand)]
     Create(CreateCommand),
+    /// Change a project-wide setting (namespaced, license, owner) and update what it scaffolded.
+    Edit(commands::edit::EditArgs),
     /// Generate CRDs (config/crd/bases) and RBAC (config/rbac/role.yaml) from the Rust attributes.
     Generate(commands::generate::GenerateArgs),
     /// The embedded Kubernetes API server.
@@ -109,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => commands::init::run(&dir()?, &args),
         Command::Create(CreateCommand::Api(args)) => commands::create_api::run(&dir()?, &args),
+        Command::Edit(args) => commands::edit::run(&dir()?, &args),
         Command::Generate(args) => commands::generate::run(&dir()?, &args),
         Command::Envtest(EnvtestCommand::Serve(args)) => commands::envtest::serve(&args),
         Command::Alpha(AlphaCommand::Generate(args)) => commands::alpha::generate(&dir()?, &args),

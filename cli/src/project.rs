@@ -50,9 +50,14 @@ pub struct Resource {
     /// A built-in Kubernetes kind (kubebuilder's `core: true`): no types or CRD of ours.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub core: bool,
-    /// The project's domain; empty for built-in kinds.
+    /// The project's domain; empty for built-in kinds; the rest of the group after its first
+    /// label for external kinds (`io` for `cert-manager.io`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
+    /// A kind of another project (`create api --from-crd`): its types are generated from its
+    /// CRD, kept in `config/crd/external/`, and `generate` writes no CRD for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
     pub group: String,
     pub kind: String,
     /// Rust path of the module holding the types, e.g. `memcached_operator::api::cache::v1alpha1`.
@@ -171,6 +176,7 @@ mod tests {
                 controllers: Vec::new(),
                 core: false,
                 domain: "example.com".into(),
+                external: false,
                 group: "cache".into(),
                 kind: "Memcached".into(),
                 path: Some("memcached_operator::api::cache::v1alpha1".into()),

@@ -26,6 +26,12 @@ macro_rules! template {
             source: include_str!(concat!("../../templates/builtin/", $path, ".tera")),
         }
     };
+    (external $path:literal) => {
+        Template {
+            path: $path,
+            source: include_str!(concat!("../../templates/external/", $path, ".tera")),
+        }
+    };
 }
 
 /// Files `init` writes.
@@ -94,6 +100,13 @@ pub const CONTROLLER: &[Template] = &[
 pub const BUILTIN_CONTROLLER: &[Template] = &[
     template!(builtin "src/controller/{controller}.rs"),
     template!(builtin "tests/{controller}.rs"),
+];
+
+/// Files `create api --from-crd` writes for a controller of a third-party kind (types generated
+/// from its CRD). Their sources live in `templates/external/`.
+pub const EXTERNAL_CONTROLLER: &[Template] = &[
+    template!(external "src/controller/{controller}.rs"),
+    template!(external "tests/{controller}.rs"),
 ];
 
 /// Path placeholders of a resource.

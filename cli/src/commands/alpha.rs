@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::commands::{create_api, generate, init};
 use crate::project::{PROJECT_FILE, Project};
+use crate::{external, names};
 
 /// Arguments of `kubesmith alpha generate`.
 #[derive(Debug, clap::Args)]
@@ -30,6 +31,28 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
     let input = args.input_dir.as_deref().unwrap_or(project_dir);
     let project = Project::load(input)?;
     let runtime_path = recorded_runtime_path(input);
+    // Third-party CRDs (`create api --from-crd`) are the input of their types: read them
+    // before an in-place run deletes them.
+    let mut external_crds = Vec::new();
+    for resource in project.resources.iter().filter(|r| r.external) {
+        let group = match resource.domain.as_str() {
+            "" => resource.group.clone(),
+            domain => format!("{}.{domain}", resource.group),
+        };
+        let plural = resource
+            .plural
+            .clone()
+            .unwrap_or_else(|| names::default_plural(&resource.kind));
+        let rel = external::crd_file(&group, &plural);
+        let text = std::fs::read_to_string(input.join(&rel)).with_context(|| {
+            format!(
+                "reading {rel}, the CRD of the external kind {} (restore it, or remove the kind from {PROJECT_FILE})",
+                resource.kind
+            )
+        })?;
+        external_crds.push(text);
+    }
+    let scratch = std::env::temp_dir().join(format!("kubesmith-alpha-{}", std::process::id()));
     let output = match &args.output_dir {
         Some(out) => {
             let empty = std::fs::read_dir(out)
@@ -71,7 +94,34 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
             runtime_path: runtime_path.map(|p| resolve(input, &output, &p)),
         },
     )?;
+    let mut external_crds = external_crds.into_iter();
     for resource in &project.resources {
+        if resource.external {
+            let text = external_crds.next().context("external CRDs read above")?;
+            std::fs::create_dir_all(&scratch)
+                .with_context(|| format!("creating {}", scratch.display()))?;
+            let file = scratch.join(format!("{}.yaml", resource.kind));
+            std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+            let created = create_api::run(
+                &output,
+                &create_api::CreateApiArgs {
+                    group: resource.group.clone(),
+                    version: resource.version.clone(),
+                    kind: resource.kind.clone(),
+                    plural: None,
+                    namespaced: true,
+                    resource: true,
+                    controller: Some(resource.controller),
+                    controller_name: None,
+                    force: false,
+                    skip_generate: true,
+                    from_crd: Some(file),
+                },
+            );
+            let _ = std::fs::remove_dir_all(&scratch);
+            created?;
+            continue;
+        }
         create_api::run(
             &output,
             &create_api::CreateApiArgs {
@@ -85,6 +135,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                 controller_name: None,
                 force: false,
                 skip_generate: true,
+                from_crd: None,
             },
         )?;
         for named in &resource.controllers {
@@ -101,6 +152,7 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
                     controller_name: Some(named.name.clone()),
                     force: false,
                     skip_generate: true,
+                    from_crd: None,
                 },
             )?;
         }

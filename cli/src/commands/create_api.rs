@@ -17,16 +17,32 @@ use crate::templates::{self, PathVars};
 #[command(after_help = "Examples:\n  \
   kubesmith create api --group cache --version v1alpha1 --kind Memcached\n  \
   kubesmith create api --group ship --version v1beta1 --kind Frigate --namespaced=false\n  \
-  kubesmith create api --group cache --version v1alpha1 --kind Memcached --controller=false")]
+  kubesmith create api --group cache --version v1alpha1 --kind Memcached --controller=false\n  \
+  kubesmith create api --from-crd cert-manager.crds.yaml --version v1")]
 pub struct CreateApiArgs {
     /// API group, without the domain (`cache` for cache.<domain>).
-    #[arg(long)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub group: String,
     /// API version: v1, v1alpha1, v2beta3, ...
-    #[arg(long)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub version: String,
     /// Kind, in PascalCase (Memcached).
-    #[arg(long)]
+    #[arg(
+        long,
+        required_unless_present = "from_crd",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub kind: String,
     /// Resource plural, for kinds whose plural is irregular (default: derived from the kind).
     #[arg(long)]
@@ -51,6 +67,11 @@ pub struct CreateApiArgs {
     /// Do not run `kubesmith generate` afterwards.
     #[arg(long)]
     pub skip_generate: bool,
+    /// Generate the types of a third-party kind from its CRD file (YAML or JSON) and scaffold a
+    /// controller for it; group, kind and plural come from the CRD, --version picks one of its
+    /// versions (default: the storage version).
+    #[arg(long, value_name = "FILE")]
+    pub from_crd: Option<std::path::PathBuf>,
 }
 
 /// Everything the API and controller templates see.
@@ -87,6 +108,9 @@ struct Context {
 }
 
 pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
+    if let Some(file) = &args.from_crd {
+        return crate::external::create(dir, args, file);
+    }
     let mut project = Project::load(dir)?;
     let other_versions: Vec<&Resource> = project
         .resources
@@ -353,6 +377,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         } else {
             project.domain.clone()
         },
+        external: false,
         group: args.group.clone(),
         kind: args.kind.clone(),
         path: builtin.map(|b| format!("k8s_openapi::api::{}", b.module)),

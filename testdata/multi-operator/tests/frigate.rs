@@ -40,6 +40,13 @@ async fn sample_is_reconciled_and_released_on_delete() {
     env.install_crds_from_dir(&crds)
         .await
         .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
+    // Third-party CRDs of kinds the project watches (`create api --from-crd`).
+    let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
+    if external.exists() {
+        env.install_crds_from_dir(&external)
+            .await
+            .expect("install the CRDs of config/crd/external");
+    }
 
     let mgr = Manager::new(env.client(), Options::default());
     multi_operator::add_controllers(&mgr).expect("register the controllers");

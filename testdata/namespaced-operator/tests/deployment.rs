@@ -24,6 +24,13 @@ async fn a_deployment_is_reconciled() {
             .await
             .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
     }
+    // Third-party CRDs of kinds the project watches (`create api --from-crd`).
+    let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
+    if external.exists() {
+        env.install_crds_from_dir(&external)
+            .await
+            .expect("install the CRDs of config/crd/external");
+    }
     let mgr = Manager::new(env.client(), Options::default());
     namespaced_operator::add_controllers(&mgr).expect("register the controllers");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
