@@ -405,7 +405,8 @@ pub struct EnvironmentBuilder {
     port: u16,
     crds: Vec<CustomResourceDefinition>,
     crd_dirs: Vec<PathBuf>,
-    garbage_collection: bool,
+    /// `None` is the default: on.
+    garbage_collection: Option<bool>,
 }
 
 impl EnvironmentBuilder {
@@ -427,12 +428,43 @@ impl EnvironmentBuilder {
         self
     }
 
-    /// Runs an owner-reference garbage collector like kube-controller-manager's: deleting an
-    /// owner deletes its dependents (background), `Foreground` waits for blocking dependents,
-    /// `Orphan` strips the ownerReferences. Off by default, like envtest (which runs no
-    /// controller-manager); the cascade completes before the delete request answers.
+    /// Whether the owner-reference garbage collector runs (it does unless turned off here).
+    ///
+    /// On, the server behaves like a cluster's kube-controller-manager: deleting an owner
+    /// deletes its dependents (`Background`, the default policy), `Foreground` keeps the owner
+    /// with the `foregroundDeletion` finalizer until its dependents with `blockOwnerDeletion`
+    /// are gone, `Orphan` strips the ownerReferences from the dependents, and an object whose
+    /// owners are all absent is deleted. The cascade completes before the request that caused
+    /// it answers, so a test can check the result right away.
+    ///
+    /// `garbage_collection(false)` behaves like controller-runtime's envtest (a kube-apiserver
+    /// without controller-manager): ownerReferences are stored, dependents stay, and
+    /// `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
+    ///
+    /// ```
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, DeleteParams, PostParams};
+    /// use kube::Resource as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = kubesmith_envtest::Environment::start().await?;
+    /// let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    /// let mut owner = ConfigMap::default();
+    /// owner.metadata.name = Some("owner".into());
+    /// let owner = cms.create(&PostParams::default(), &owner).await?;
+    /// let mut child = ConfigMap::default();
+    /// child.metadata.name = Some("child".into());
+    /// child.metadata.owner_references = owner.controller_owner_ref(&()).map(|r| vec![r]);
+    /// cms.create(&PostParams::default(), &child).await?;
+    ///
+    /// cms.delete("owner", &DeleteParams::default()).await?;
+    /// assert!(cms.get_opt("child").await?.is_none(), "collected with its owner");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn garbage_collection(mut self, enabled: bool) -> Self {
-        self.garbage_collection = enabled;
+        self.garbage_collection = Some(enabled);
         self
     }
 
@@ -450,7 +482,7 @@ impl EnvironmentBuilder {
         })?;
         let shared = Arc::new(server::Shared::new(
             addr.to_string(),
-            self.garbage_collection,
+            self.garbage_collection.unwrap_or(true),
         ));
         let url = format!("http://{addr}");
         let config = config_for(&url);
