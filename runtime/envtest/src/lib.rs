@@ -88,8 +88,17 @@
 //!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
 //!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,
 //!   generation and error (`metav1.Status`) rules.
-//! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
-//!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
+//! - Namespace and CRD deletion with their Terminating phases, and an owner-reference garbage
+//!   collector like kube-controller-manager's, on by default because operators rely on it on
+//!   every cluster (controller-runtime's envtest has none; [`EnvironmentBuilder::garbage_collection`]
+//!   turns it off): `propagationPolicy` Background (the default), Foreground (the owner waits
+//!   with the `foregroundDeletion` finalizer for its dependents with `blockOwnerDeletion`,
+//!   deeper levels are deleted bottom-up) and Orphan (the `orphan` finalizer; the dependents
+//!   lose their ownerReferences); owners are looked up as upstream's collector does (kind,
+//!   name, the dependent's namespace, then uid), so references to missing owners, other uids
+//!   or owners in another namespace are dangling, and references to kinds the server does not
+//!   serve are left alone; a dependent with another existing owner only loses the dangling
+//!   reference. Cascades are done before the request that caused them answers.
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
 //!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
 //!   [`Environment::drop_watches`] (re-watching from the last resourceVersion), plus
@@ -100,6 +109,11 @@
 //! - Test helpers: [`Environment::create_namespace`] (a fresh namespace per test),
 //!   [`eventually`] (retry a check until a deadline), [`Environment::mark_deployment_ready`]
 //!   (what a Deployment's controller and kubelet would write to its status).
+//! - [`TestEnv`], the entry point the scaffolded tests use: the embedded server, or the real
+//!   cluster of the kubeconfig that `KUBESMITH_TEST_KUBECONFIG` ([`TEST_KUBECONFIG_VAR`])
+//!   names, with a fresh namespace per test (deleted at the end on a cluster), CRDs installed
+//!   (server-side apply and `Established` on a cluster), and [`TestEnv::faults`] returning
+//!   `None` on a cluster so tests skip fault injection there.
 //!
 //! # What is not supported yet
 //!
@@ -132,18 +146,16 @@
 //!   accepted but does not reorder; `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
-//! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
-//!   on: by default, as with envtest's kube-apiserver without controller-manager,
-//!   ownerReferences are stored but dependents are not deleted, and
-//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
-//!   When on, it runs synchronously after each write (owners are matched by uid only).
+//! - The garbage collector runs synchronously, where upstream's is asynchronous and eventually
+//!   consistent: tests that pass here because a cascade is already done need a wait
+//!   ([`eventually`]) on a cluster. It emits no `OwnerRefInvalidNamespace` events, and the
+//!   owner's kind is resolved by group and kind in any served version.
 //! - Deleting a CRD follows kube-apiserver (Terminating, objects deleted, objects with
 //!   finalizers waited for, new objects refused with 405), except for a CRD that carries
 //!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
-//!   read), and only Deployments have a "mark ready" helper.
+//! - Only Deployments have a "mark ready" helper.
 //! - No admission or conversion webhooks (webhook configurations are stored, never called), no
 //!   authentication or authorization of its own clients, no scheduler, kubelet or workload
 //!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
@@ -201,6 +213,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod test_env;
 mod typed;
 mod watch;
 
@@ -219,6 +232,9 @@ use tokio::task::JoinHandle;
 pub use auth::Reviews;
 pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
+pub use test_env::{
+    Faults, TEST_FIELD_MANAGER, TEST_KUBECONFIG_VAR, TEST_NAMESPACE_LABEL, TestEnv, TestEnvBuilder,
+};
 
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -335,6 +351,14 @@ pub enum Error {
         attempts: usize,
         /// The last check's error, as text.
         last: String,
+    },
+    /// The kubeconfig of a real cluster ([`TEST_KUBECONFIG_VAR`]) could not be read or used.
+    #[error("could not use the kubeconfig {} ({TEST_KUBECONFIG_VAR}): {message}", path.display())]
+    ReadKubeconfig {
+        /// The kubeconfig's path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
     },
     /// The kubeconfig could not be written.
     #[error("could not write the kubeconfig to {}: {message}", path.display())]
