@@ -80,6 +80,11 @@
 //!   and `generateName`. A rule that does not compile makes the CRD a 422; rules run once an
 //!   object fits the schema, and a failed rule is a 422 cause such as
 //!   `spec: Invalid value: "object": <message>`.
+//! - Validation ratcheting on updates, as kube-apiserver 1.30+ (KEP-4008): a value unchanged
+//!   from its correlated old value (through object properties and `listType: map` keys) is not
+//!   rejected for what was already wrong with it, for value validations and CEL rules without
+//!   `oldSelf`; allOf/anyOf/oneOf/not, list types, transition rules and metadata are always
+//!   checked.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -124,8 +129,7 @@
 //!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
 //!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
 //!   read like cel-rust's, not cel-go's.
-//! - Validation ratcheting (unchanged invalid values accepted on update) is not done;
-//!   formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
+//! - Formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
 //!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
 //!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)

@@ -86,8 +86,8 @@ enum Target {
     Embedded(Option<Environment>),
     External {
         kubeconfig: PathBuf,
-        /// To build a fresh client when cleaning up from `Drop`.
-        config: kube::Config,
+        /// To build a fresh client when cleaning up from `Drop` (boxed: it is large).
+        config: Box<kube::Config>,
     },
 }
 
@@ -175,7 +175,7 @@ impl TestEnvBuilder {
                     })?;
                 let target = Target::External {
                     kubeconfig: path,
-                    config,
+                    config: Box::new(config),
                 };
                 (target, client)
             }
@@ -514,7 +514,7 @@ impl Drop for TestEnv {
         }
         // The test's runtime may be the current thread, blocked here: clean up from a thread of
         // our own with its own runtime and client, and wait for it (bounded).
-        let config = config.clone();
+        let config = (**config).clone();
         let cleanup = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

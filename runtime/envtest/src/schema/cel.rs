@@ -239,8 +239,14 @@ fn node(v: &Value, old: Option<&Value>, s: &Value, path: &str, root: bool, out: 
             let Some(item_schema) = s.get("items") else {
                 return;
             };
+            // A list unchanged as a whole ratchets the rules of its items too.
+            let unchanged = old.and_then(Value::as_array).is_some_and(|o| o == items);
             for (i, item) in items.iter().enumerate() {
-                let before = old.and_then(|o| correlate(item, o, s));
+                let before = if unchanged {
+                    Some(item)
+                } else {
+                    old.and_then(|o| correlate(item, o, s))
+                };
                 node(item, before, item_schema, &index(path, i), false, out);
             }
         }
@@ -250,7 +256,7 @@ fn node(v: &Value, old: Option<&Value>, s: &Value, path: &str, root: bool, out: 
 
 /// The old item a new one corresponds to: only `x-kubernetes-list-type: map` lists have item
 /// identity (their keys), as for kube-apiserver's transition rules.
-fn correlate<'a>(item: &Value, old_list: &'a Value, s: &Value) -> Option<&'a Value> {
+pub(super) fn correlate<'a>(item: &Value, old_list: &'a Value, s: &Value) -> Option<&'a Value> {
     if s.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
         return None;
     }
@@ -287,6 +293,10 @@ fn evaluate(
     // A transition rule runs only on updates, unless optionalOldSelf makes `oldSelf` an
     // optional (`optional.none()` on create and for new list entries), as upstream.
     if transition && old.is_none() && !r.optional_old_self {
+        return;
+    }
+    // Ratcheting: a rule without oldSelf does not reject a value it already saw unchanged.
+    if !transition && old.is_some_and(|o| o == this) {
         return;
     }
     let mut ctx = context();
