@@ -122,13 +122,14 @@
 //!
 //! # What is not supported yet
 //!
-//! - CEL rules get the standard library, its macros and the strings extension only (cel-rust
-//!   has no Kubernetes libraries): `quantity`, `url`, `ip`/`cidr`, `isSorted`/`sum`/`min`/
-//!   `max`, `find`/`findAll`, timestamps and durations are missing, as is the `.?`
-//!   optional syntax (`optionalOldSelf` works: `oldSelf` is an optional). This fails closed: a rule that
-//!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
-//!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
-//!   read like cel-rust's, not cel-go's.
+//! - CEL rules get the standard library, its macros, the strings extension and Kubernetes'
+//!   lists (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` on lists) and regex
+//!   (`find`, `findAll`) libraries. Kubernetes' `quantity`, `url`, `ip`/`cidr`, `format`,
+//!   `authz` and `semver` libraries, the sets extension, timestamps and durations are missing,
+//!   as is the `.?` optional syntax (`optionalOldSelf` works: `oldSelf` is an optional). This
+//!   fails closed: a rule that calls a missing function rejects the object with a 422 naming
+//!   it (`Undeclared reference to 'quantity'`), never passes silently. There are no cost
+//!   limits, and compilation errors read like cel-rust's, not cel-go's.
 //! - Formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
 //!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
 //!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.

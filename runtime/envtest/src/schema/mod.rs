@@ -7,6 +7,7 @@
 //! so the checks see exactly what the client sent (after k8s-openapi decoding).
 
 mod cel;
+mod cel_library;
 mod default;
 mod prune;
 mod structural;
