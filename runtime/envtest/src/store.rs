@@ -351,3 +351,58 @@ impl Store {
         Some(last)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(name: &str, owners: &[&str]) -> Value {
+        let refs: Vec<Value> = owners.iter().map(|u| json!({ "uid": u })).collect();
+        json!({ "metadata": { "namespace": "ns", "name": name, "uid": format!("uid-{name}"),
+            "ownerReferences": refs } })
+    }
+
+    fn key() -> StorageKey {
+        (String::new(), "configmaps".into())
+    }
+
+    fn at(name: &str) -> Location {
+        (key(), ("ns".into(), name.into()))
+    }
+
+    #[test]
+    fn the_owner_index_follows_inserts_replaces_and_removes() {
+        let mut store = Store::new();
+        store.insert(&key(), cm("before", &["o1"]));
+        // Objects stored before tracking starts are indexed, but are not work to do.
+        store.track_owners();
+        assert_eq!(store.dependents_of("o1"), [at("before")]);
+        assert!(store.take_touched().is_empty());
+
+        store.insert(&key(), cm("a", &["o1", "o2"]));
+        assert_eq!(store.dependents_of("o1"), [at("a"), at("before")]);
+        store.replace(&key(), cm("a", &["o2", "o3"]));
+        assert_eq!(store.dependents_of("o1"), [at("before")]);
+        assert_eq!(store.dependents_of("o3"), [at("a")]);
+        store.remove(&key(), "ns", "a", None);
+        assert!(store.dependents_of("o2").is_empty());
+        assert!(store.dependents_of("o3").is_empty());
+
+        let touched = store.take_touched();
+        let summary: Vec<(&str, bool, usize)> = touched
+            .iter()
+            .map(|t| (t.at.1.1.as_str(), t.removed, t.old_owners.len()))
+            .collect();
+        assert_eq!(summary, [("a", false, 0), ("a", false, 2), ("a", true, 2)]);
+        assert_eq!(touched[2].uid, "uid-a");
+        assert!(store.take_touched().is_empty());
+    }
+
+    #[test]
+    fn nothing_is_tracked_unless_asked() {
+        let mut store = Store::new();
+        store.insert(&key(), cm("a", &["o1"]));
+        assert!(store.dependents_of("o1").is_empty());
+        assert!(store.take_touched().is_empty());
+    }
+}
