@@ -45,6 +45,26 @@ echo "== testdata/memcached-operator: the operator binary end to end"
 python3 "$repo/testdata/e2e.py" "$kubesmith" "$CARGO_TARGET_DIR/debug/memcached-operator" \
     "$repo/testdata/memcached-operator" 2>&1 | grep '^e2e:'
 
+# The same generated test against "a real cluster": KUBESMITH_TEST_KUBECONFIG pointing at
+# `kubesmith envtest serve`, a separate process. The test must take the cluster path: its CRD
+# server-side applied by the test's field manager, its namespace deleted at the end.
+echo "== testdata/memcached-operator: its test on a cluster (KUBESMITH_TEST_KUBECONFIG)"
+cluster="$(mktemp -d)"
+"$kubesmith" envtest serve --kubeconfig "$cluster/kubeconfig" >"$cluster/serve.log" 2>&1 &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do [ -s "$cluster/kubeconfig" ] && break; sleep 0.1; done
+(cd "$repo/testdata/memcached-operator" && KUBESMITH_TEST_KUBECONFIG="$cluster/kubeconfig" cargo test --quiet)
+managers=$(kubectl --kubeconfig "$cluster/kubeconfig" get crd memcacheds.cache.example.com \
+    -o jsonpath='{.metadata.managedFields[*].manager}')
+grep -qw kubesmith-test <<<"$managers" || { echo "the test did not apply its CRD to the cluster (managers: $managers)" >&2; exit 1; }
+left=$(kubectl --kubeconfig "$cluster/kubeconfig" get namespaces -l app.kubernetes.io/created-by=kubesmith-test -o name)
+[ -z "$left" ] || { echo "test namespaces left on the cluster: $left" >&2; exit 1; }
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+trap - EXIT
+rm -rf "$cluster"
+
 # generate --check on an edited copy: an edited type or RBAC attribute makes it fail naming
 # the stale file; generate brings it back up to date. The copy gets its own package name:
 # same-named packages sharing a target dir would overwrite each other's build output.

@@ -80,6 +80,11 @@
 //!   and `generateName`. A rule that does not compile makes the CRD a 422; rules run once an
 //!   object fits the schema, and a failed rule is a 422 cause such as
 //!   `spec: Invalid value: "object": <message>`.
+//! - Validation ratcheting on updates, as kube-apiserver 1.30+ (KEP-4008): a value unchanged
+//!   from its correlated old value (through object properties and `listType: map` keys) is not
+//!   rejected for what was already wrong with it, for value validations and CEL rules without
+//!   `oldSelf`; allOf/anyOf/oneOf/not, list types, transition rules and metadata are always
+//!   checked.
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
@@ -107,8 +112,17 @@
 //!   storage version, and gets, lists, watches and writes at another served version go through
 //!   a ConversionReview (500 `conversion webhook for GROUP/VERSION, Kind=KIND failed: ...`
 //!   when it fails).
-//! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
-//!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
+//! - Namespace and CRD deletion with their Terminating phases, and an owner-reference garbage
+//!   collector like kube-controller-manager's, on by default because operators rely on it on
+//!   every cluster (controller-runtime's envtest has none; [`EnvironmentBuilder::garbage_collection`]
+//!   turns it off): `propagationPolicy` Background (the default), Foreground (the owner waits
+//!   with the `foregroundDeletion` finalizer for its dependents with `blockOwnerDeletion`,
+//!   deeper levels are deleted bottom-up) and Orphan (the `orphan` finalizer; the dependents
+//!   lose their ownerReferences); owners are looked up as upstream's collector does (kind,
+//!   name, the dependent's namespace, then uid), so references to missing owners, other uids
+//!   or owners in another namespace are dangling, and references to kinds the server does not
+//!   serve are left alone; a dependent with another existing owner only loses the dangling
+//!   reference. Cascades are done before the request that caused them answers.
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
 //!   of watches: [`Environment::compact_history`] (410 Expired and relists) and
 //!   [`Environment::drop_watches`] (re-watching from the last resourceVersion), plus
@@ -119,18 +133,23 @@
 //! - Test helpers: [`Environment::create_namespace`] (a fresh namespace per test),
 //!   [`eventually`] (retry a check until a deadline), [`Environment::mark_deployment_ready`]
 //!   (what a Deployment's controller and kubelet would write to its status).
+//! - [`TestEnv`], the entry point the scaffolded tests use: the embedded server, or the real
+//!   cluster of the kubeconfig that `KUBESMITH_TEST_KUBECONFIG` ([`TEST_KUBECONFIG_VAR`])
+//!   names, with a fresh namespace per test (deleted at the end on a cluster), CRDs installed
+//!   (server-side apply and `Established` on a cluster), and [`TestEnv::faults`] returning
+//!   `None` on a cluster so tests skip fault injection there.
 //!
 //! # What is not supported yet
 //!
-//! - CEL rules get the standard library, its macros and the strings extension only (cel-rust
-//!   has no Kubernetes libraries): `quantity`, `url`, `ip`/`cidr`, `isSorted`/`sum`/`min`/
-//!   `max`, `find`/`findAll`, timestamps and durations are missing, as is the `.?`
-//!   optional syntax (`optionalOldSelf` works: `oldSelf` is an optional). This fails closed: a rule that
-//!   calls a missing function rejects the object with a 422 naming it (`Undeclared reference
-//!   to 'quantity'`), never passes silently. There are no cost limits, and compilation errors
-//!   read like cel-rust's, not cel-go's.
-//! - Validation ratcheting (unchanged invalid values accepted on update) is not done;
-//!   formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
+//! - CEL rules get the standard library, its macros, the strings extension and Kubernetes'
+//!   lists (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` on lists) and regex
+//!   (`find`, `findAll`) libraries. Kubernetes' `quantity`, `url`, `ip`/`cidr`, `format`,
+//!   `authz` and `semver` libraries, the sets extension, timestamps and durations are missing,
+//!   as is the `.?` optional syntax (`optionalOldSelf` works: `oldSelf` is an optional). This
+//!   fails closed: a rule that calls a missing function rejects the object with a 422 naming
+//!   it (`Undeclared reference to 'quantity'`), never passes silently. There are no cost
+//!   limits, and compilation errors read like cel-rust's, not cel-go's.
+//! - Formats other than date-time, date, uuid, ipv4, ipv6, cidr, byte, hostname and mac are
 //!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
 //!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)
@@ -159,18 +178,16 @@
 //!   accepted but does not reorder; `$retainKeys` and unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
-//! - The garbage collector is off unless [`EnvironmentBuilder::garbage_collection`] turns it
-//!   on: by default, as with envtest's kube-apiserver without controller-manager,
-//!   ownerReferences are stored but dependents are not deleted, and
-//!   `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
-//!   When on, it runs synchronously after each write (owners are matched by uid only).
+//! - The garbage collector runs synchronously, where upstream's is asynchronous and eventually
+//!   consistent: tests that pass here because a cascade is already done need a wait
+//!   ([`eventually`]) on a cluster. It emits no `OwnerRefInvalidNamespace` events, and the
+//!   owner's kind is resolved by group and kind in any served version.
 //! - Deleting a CRD follows kube-apiserver (Terminating, objects deleted, objects with
 //!   finalizers waited for, new objects refused with 405), except for a CRD that carries
 //!   finalizers of its own: when those are removed, its remaining objects go at once.
 //! - Deleting a namespace deletes its content right away; objects with finalizers keep the
 //!   namespace `Terminating` until their finalizers are removed.
-//! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
-//!   read), and only Deployments have a "mark ready" helper.
+//! - Only Deployments have a "mark ready" helper.
 //! - No authentication or authorization of its own clients, no scheduler, kubelet or workload
 //!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
 //!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview, for
@@ -229,6 +246,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod test_env;
 mod typed;
 mod watch;
 mod webhook_client;
@@ -250,6 +268,9 @@ pub use auth::Reviews;
 pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
 pub use webhook_install::WebhookEndpoint;
+pub use test_env::{
+    Faults, TEST_FIELD_MANAGER, TEST_KUBECONFIG_VAR, TEST_NAMESPACE_LABEL, TestEnv, TestEnvBuilder,
+};
 
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -383,6 +404,14 @@ pub enum Error {
         /// The error the API answered with.
         source: kube::Error,
     },
+    /// The kubeconfig of a real cluster ([`TEST_KUBECONFIG_VAR`]) could not be read or used.
+    #[error("could not use the kubeconfig {} ({TEST_KUBECONFIG_VAR}): {message}", path.display())]
+    ReadKubeconfig {
+        /// The kubeconfig's path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The kubeconfig could not be written.
     #[error("could not write the kubeconfig to {}: {message}", path.display())]
     WriteKubeconfig {
@@ -452,7 +481,8 @@ pub struct EnvironmentBuilder {
     port: u16,
     crds: Vec<CustomResourceDefinition>,
     crd_dirs: Vec<PathBuf>,
-    garbage_collection: bool,
+    /// `None` is the default: on.
+    garbage_collection: Option<bool>,
 }
 
 impl EnvironmentBuilder {
@@ -474,12 +504,43 @@ impl EnvironmentBuilder {
         self
     }
 
-    /// Runs an owner-reference garbage collector like kube-controller-manager's: deleting an
-    /// owner deletes its dependents (background), `Foreground` waits for blocking dependents,
-    /// `Orphan` strips the ownerReferences. Off by default, like envtest (which runs no
-    /// controller-manager); the cascade completes before the delete request answers.
+    /// Whether the owner-reference garbage collector runs (it does unless turned off here).
+    ///
+    /// On, the server behaves like a cluster's kube-controller-manager: deleting an owner
+    /// deletes its dependents (`Background`, the default policy), `Foreground` keeps the owner
+    /// with the `foregroundDeletion` finalizer until its dependents with `blockOwnerDeletion`
+    /// are gone, `Orphan` strips the ownerReferences from the dependents, and an object whose
+    /// owners are all absent is deleted. The cascade completes before the request that caused
+    /// it answers, so a test can check the result right away.
+    ///
+    /// `garbage_collection(false)` behaves like controller-runtime's envtest (a kube-apiserver
+    /// without controller-manager): ownerReferences are stored, dependents stay, and
+    /// `propagationPolicy=Foreground|Orphan` adds the matching finalizer, which nothing removes.
+    ///
+    /// ```
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    /// use kube::api::{Api, DeleteParams, PostParams};
+    /// use kube::Resource as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let env = kubesmith_envtest::Environment::start().await?;
+    /// let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    /// let mut owner = ConfigMap::default();
+    /// owner.metadata.name = Some("owner".into());
+    /// let owner = cms.create(&PostParams::default(), &owner).await?;
+    /// let mut child = ConfigMap::default();
+    /// child.metadata.name = Some("child".into());
+    /// child.metadata.owner_references = owner.controller_owner_ref(&()).map(|r| vec![r]);
+    /// cms.create(&PostParams::default(), &child).await?;
+    ///
+    /// cms.delete("owner", &DeleteParams::default()).await?;
+    /// assert!(cms.get_opt("child").await?.is_none(), "collected with its owner");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn garbage_collection(mut self, enabled: bool) -> Self {
-        self.garbage_collection = enabled;
+        self.garbage_collection = Some(enabled);
         self
     }
 
@@ -497,7 +558,7 @@ impl EnvironmentBuilder {
         })?;
         let shared = Arc::new(server::Shared::new(
             addr.to_string(),
-            self.garbage_collection,
+            self.garbage_collection.unwrap_or(true),
         ));
         let url = format!("http://{addr}");
         let config = config_for(&url);

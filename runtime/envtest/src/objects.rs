@@ -1321,6 +1321,19 @@ impl Cluster {
             Some("Background") => fins.retain(|f| f != "orphan" && f != "foregroundDeletion"),
             _ => {}
         }
+        if is_deleting(&old) && fins != finalizers(&old) {
+            // Deleting again with another propagation policy changes the GC finalizers, as
+            // upstream's updateForGracefulDeletionAndFinalizers does; none left deletes it.
+            let mut changed = old.clone();
+            metadata_mut(&mut changed).insert("finalizers".into(), json!(fins));
+            if opts.dry_run {
+                return Ok(Deleted::Pending(present(rt, &changed)));
+            }
+            if !fins.is_empty() {
+                let stored = self.store.replace(&key, changed);
+                return Ok(Deleted::Pending(present(rt, &stored)));
+            }
+        }
         if !fins.is_empty() {
             if is_deleting(&old) {
                 return Ok(Deleted::Pending(present(rt, &old)));

@@ -94,7 +94,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(address: String, garbage_collection: bool) -> Self {
         let mut cluster = Cluster::new();
-        cluster.garbage_collection = garbage_collection;
+        cluster.set_garbage_collection(garbage_collection);
         let shutdown = CancellationToken::new();
         Shared {
             cluster: Mutex::new(cluster),
@@ -940,7 +940,8 @@ fn resource(
             crate::status::group_resource(&rt.group, &rt.plural)
         ))),
     };
-    if cluster.garbage_collection && *method != Method::GET && response.is_ok() {
+    // Also after failed requests: a delete collection may have deleted some objects first.
+    if *method != Method::GET {
         cluster.collect_garbage();
     }
     response

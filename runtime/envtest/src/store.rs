@@ -2,7 +2,7 @@
 //! resourceVersion counter (like etcd's revision), a retained event history for
 //! watches that resume from a resourceVersion, and a broadcast for live watchers.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -44,6 +44,76 @@ pub(crate) struct Store {
     /// Every event with `rv <= compacted` is gone from the history.
     compacted: u64,
     live: broadcast::Sender<Arc<Event>>,
+    /// Kept only while the garbage collector runs (see [`Store::track_owners`]).
+    owners: Option<OwnerIndex>,
+}
+
+/// Where an object lives: its resource's storage key and its (namespace, name).
+pub(crate) type Location = (StorageKey, ObjectKey);
+
+/// What the garbage collector needs to find work without scanning the store: dependents by
+/// the uid their ownerReferences name, and the writes it has not looked at yet.
+#[derive(Debug, Default)]
+struct OwnerIndex {
+    dependents: HashMap<String, BTreeSet<Location>>,
+    touched: Vec<Touched>,
+}
+
+/// A write the garbage collector has yet to look at.
+#[derive(Debug)]
+pub(crate) struct Touched {
+    pub at: Location,
+    pub uid: String,
+    pub removed: bool,
+    /// The ownerReferences the object had before the write (an owner waiting in foreground
+    /// deletion may have lost a blocking dependent).
+    pub old_owners: Vec<Value>,
+}
+
+/// The ownerReferences of an object (empty when absent or malformed).
+pub(crate) fn owner_refs(obj: &Value) -> &[Value] {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn ref_uids(obj: &Value) -> BTreeSet<&str> {
+    owner_refs(obj)
+        .iter()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str))
+        .collect()
+}
+
+impl OwnerIndex {
+    fn record(&mut self, key: &StorageKey, old: Option<&Value>, new: Option<&Value>) {
+        let Some(obj) = new.or(old) else {
+            return;
+        };
+        let at = (key.clone(), object_key(obj));
+        let before = old.map(ref_uids).unwrap_or_default();
+        let after = new.map(ref_uids).unwrap_or_default();
+        for uid in before.difference(&after) {
+            if let Some(set) = self.dependents.get_mut(*uid) {
+                set.remove(&at);
+                if set.is_empty() {
+                    self.dependents.remove(*uid);
+                }
+            }
+        }
+        for uid in after.difference(&before) {
+            self.dependents
+                .entry((*uid).to_string())
+                .or_default()
+                .insert(at.clone());
+        }
+        self.touched.push(Touched {
+            uid: meta_str(obj, "uid").to_string(),
+            removed: new.is_none(),
+            old_owners: old.map(|o| owner_refs(o).to_vec()).unwrap_or_default(),
+            at,
+        });
+    }
 }
 
 pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
@@ -76,7 +146,37 @@ impl Store {
             history: VecDeque::new(),
             compacted: 0,
             live,
+            owners: None,
         }
+    }
+
+    /// Starts keeping the owner index and the list of writes for the garbage collector.
+    pub fn track_owners(&mut self) {
+        let mut index = OwnerIndex::default();
+        for (key, objects) in &self.objects {
+            for obj in objects.values() {
+                index.record(key, None, Some(obj));
+            }
+        }
+        index.touched.clear();
+        self.owners = Some(index);
+    }
+
+    /// The writes since the last call, oldest first (none when owners are not tracked).
+    pub fn take_touched(&mut self) -> Vec<Touched> {
+        self.owners
+            .as_mut()
+            .map(|i| std::mem::take(&mut i.touched))
+            .unwrap_or_default()
+    }
+
+    /// Objects whose ownerReferences name `uid`, in storage order.
+    pub fn dependents_of(&self, uid: &str) -> Vec<Location> {
+        self.owners
+            .as_ref()
+            .and_then(|i| i.dependents.get(uid))
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn current_rv(&self) -> u64 {
@@ -159,13 +259,6 @@ impl Store {
         Some(objs.into_values().collect())
     }
 
-    /// Every stored object, with its storage key.
-    pub fn all(&self) -> impl Iterator<Item = (&StorageKey, &Value)> {
-        self.objects
-            .iter()
-            .flat_map(|(k, m)| m.values().map(move |v| (k, v)))
-    }
-
     /// Storage keys holding at least one object in namespace `ns`.
     pub fn keys_with_objects_in(&self, ns: &str) -> Vec<StorageKey> {
         self.objects
@@ -195,6 +288,9 @@ impl Store {
             .entry(key.clone())
             .or_default()
             .insert(object_key(&obj), obj.clone());
+        if let Some(index) = &mut self.owners {
+            index.record(key, None, Some(&obj));
+        }
         self.record(Event {
             rv: self.rv,
             key: key.clone(),
@@ -214,6 +310,9 @@ impl Store {
             .entry(key.clone())
             .or_default()
             .insert(object_key(&obj), obj.clone());
+        if let Some(index) = &mut self.owners {
+            index.record(key, old.as_ref(), Some(&obj));
+        }
         self.record(Event {
             rv: self.rv,
             key: key.clone(),
@@ -239,6 +338,9 @@ impl Store {
         self.rv += 1;
         let mut last = last.unwrap_or_else(|| old.clone());
         set_rv(&mut last, self.rv);
+        if let Some(index) = &mut self.owners {
+            index.record(key, Some(&old), None);
+        }
         self.record(Event {
             rv: self.rv,
             key: key.clone(),
@@ -247,5 +349,60 @@ impl Store {
             old: Some(old),
         });
         Some(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(name: &str, owners: &[&str]) -> Value {
+        let refs: Vec<Value> = owners.iter().map(|u| json!({ "uid": u })).collect();
+        json!({ "metadata": { "namespace": "ns", "name": name, "uid": format!("uid-{name}"),
+            "ownerReferences": refs } })
+    }
+
+    fn key() -> StorageKey {
+        (String::new(), "configmaps".into())
+    }
+
+    fn at(name: &str) -> Location {
+        (key(), ("ns".into(), name.into()))
+    }
+
+    #[test]
+    fn the_owner_index_follows_inserts_replaces_and_removes() {
+        let mut store = Store::new();
+        store.insert(&key(), cm("before", &["o1"]));
+        // Objects stored before tracking starts are indexed, but are not work to do.
+        store.track_owners();
+        assert_eq!(store.dependents_of("o1"), [at("before")]);
+        assert!(store.take_touched().is_empty());
+
+        store.insert(&key(), cm("a", &["o1", "o2"]));
+        assert_eq!(store.dependents_of("o1"), [at("a"), at("before")]);
+        store.replace(&key(), cm("a", &["o2", "o3"]));
+        assert_eq!(store.dependents_of("o1"), [at("before")]);
+        assert_eq!(store.dependents_of("o3"), [at("a")]);
+        store.remove(&key(), "ns", "a", None);
+        assert!(store.dependents_of("o2").is_empty());
+        assert!(store.dependents_of("o3").is_empty());
+
+        let touched = store.take_touched();
+        let summary: Vec<(&str, bool, usize)> = touched
+            .iter()
+            .map(|t| (t.at.1.1.as_str(), t.removed, t.old_owners.len()))
+            .collect();
+        assert_eq!(summary, [("a", false, 0), ("a", false, 2), ("a", true, 2)]);
+        assert_eq!(touched[2].uid, "uid-a");
+        assert!(store.take_touched().is_empty());
+    }
+
+    #[test]
+    fn nothing_is_tracked_unless_asked() {
+        let mut store = Store::new();
+        store.insert(&key(), cm("a", &["o1"]));
+        assert!(store.dependents_of("o1").is_empty());
+        assert!(store.take_touched().is_empty());
     }
 }

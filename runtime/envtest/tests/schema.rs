@@ -75,6 +75,12 @@ fn widgets(env: &Environment) -> Api<DynamicObject> {
     widgets_at(env.client(), "v1")
 }
 
+fn beta_widget(name: &str, spec: Value) -> DynamicObject {
+    let mut w = widget(name, spec);
+    w.types.as_mut().unwrap().api_version = "example.com/v1beta1".into();
+    w
+}
+
 fn widget(name: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": name }, "spec": spec
@@ -614,20 +620,21 @@ async fn each_version_validates_with_its_own_schema_and_shares_storage() {
     assert_eq!(via_v1.types.unwrap().api_version, "example.com/v1");
     assert_eq!(via_v1.data["spec"]["size"], 0);
     assert_eq!(via_v1.data["spec"]["mode"], "fast");
-    // A write through v1 must satisfy v1's schema.
+    // A write through v1 must satisfy v1's schema where it changes something (unchanged
+    // values ratchet, see `unchanged_invalid_values_are_ratcheted_on_update`).
     let err = api_error(
         widgets(&env)
             .patch(
                 "w",
                 &PatchParams::default(),
-                &Patch::Merge(json!({ "spec": { "mode": "slow" } })),
+                &Patch::Merge(json!({ "spec": { "size": -3 } })),
             )
             .await
             .unwrap_err(),
     );
     assert_eq!(
         causes(&err),
-        ["spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"]
+        ["spec.size: Invalid value: -3: spec.size in body should be greater than or equal to 1"]
     );
     env.stop().await;
 }
@@ -740,5 +747,84 @@ async fn cel_rule_with_an_unsupported_function_fails_closed_naming_it() {
         "{got:?}"
     );
     assert!(widgets(&env).get_opt("w").await.unwrap().is_none());
+    env.stop().await;
+}
+
+/// Validation ratcheting (kube-apiserver 1.30+, KEP-4008): an update is not rejected for an
+/// invalid value it leaves unchanged. The widget is stored through v1beta1 (no minimum) and
+/// updated through v1 (`minimum: 1`), as after a CRD tightened its schema.
+#[tokio::test]
+async fn unchanged_invalid_values_are_ratcheted_on_update() {
+    let env = env().await;
+    widgets_at(env.client(), "v1beta1")
+        .create(
+            &PostParams::default(),
+            &beta_widget("w", json!({ "size": 0 })),
+        )
+        .await
+        .unwrap();
+    let api = widgets(&env);
+    let patch = |p: Value| async {
+        api.patch("w", &PatchParams::default(), &Patch::Merge(p))
+            .await
+    };
+    // The invalid spec.size is untouched: metadata and other spec fields may change.
+    patch(json!({ "metadata": { "labels": { "a": "b" } } }))
+        .await
+        .unwrap();
+    patch(json!({ "spec": { "mode": "slow" } })).await.unwrap();
+    // Changing it to another invalid value is rejected, as is a create with it.
+    let err = api_error(patch(json!({ "spec": { "size": -1 } })).await.unwrap_err());
+    assert_eq!(
+        causes(&err),
+        ["spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 1"]
+    );
+    let err = api
+        .create(
+            &PostParams::default(),
+            &widget("fresh", json!({ "size": 0 })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(err).code, 422);
+    env.stop().await;
+}
+
+/// CEL rules without `oldSelf` ratchet too: the rule's value (here `spec`) unchanged, the
+/// update passes; any change to it runs the rule again.
+#[tokio::test]
+async fn cel_rules_ratchet_on_unchanged_values() {
+    let env = env_with_rules(json!([
+        { "rule": "self.size <= 5 || self.mode == 'slow'", "message": "big widgets must be slow" }
+    ]))
+    .await;
+    widgets_at(env.client(), "v1beta1")
+        .create(
+            &PostParams::default(),
+            &beta_widget("w", json!({ "size": 8, "mode": "fast" })),
+        )
+        .await
+        .unwrap();
+    let api = widgets(&env);
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "labels": { "a": "b" } } })),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        api.patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "image": "nginx:1.0" } })),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        causes(&err),
+        ["spec: Invalid value: \"object\": big widgets must be slow"]
+    );
     env.stop().await;
 }

@@ -1,11 +1,12 @@
-//! The Captain controller against the embedded Kubernetes API server.
+//! The Captain controller against the embedded Kubernetes API server, or against a real
+//! cluster when KUBESMITH_TEST_KUBECONFIG names a kubeconfig (same test, a fresh namespace).
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
-use kubesmith_envtest::Environment;
+use kubesmith_envtest::TestEnv;
 use kubesmith_runtime::{Manager, Options};
 use multi_operator::api::crew::v1 as api;
 use multi_operator::controller::captain::FINALIZER;
@@ -33,11 +34,9 @@ fn is_ready(obj: &api::Captain) -> bool {
 
 #[tokio::test]
 async fn sample_is_reconciled_and_released_on_delete() {
-    let env = Environment::start()
-        .await
-        .expect("start the embedded API server");
     // The CRDs `kubesmith generate` wrote, with every version of a kind merged into one.
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/bases");
+<<<<<<< HEAD
     env.install_crds_from_dir(&crds)
         .await
         .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
@@ -48,6 +47,11 @@ async fn sample_is_reconciled_and_released_on_delete() {
             .await
             .expect("install the CRDs of config/crd/external");
     }
+=======
+    let env = TestEnv::builder().crd_dir(crds).start().await.expect(
+        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
+    );
+>>>>>>> envtest6
 
     let mgr = Manager::new(env.client(), Options::default());
     multi_operator::add_controllers(&mgr).expect("register the controllers");
@@ -57,7 +61,7 @@ async fn sample_is_reconciled_and_released_on_delete() {
     }));
 
     let sample: api::Captain = serde_yaml::from_str(SAMPLE).expect("the sample parses");
-    let objects: Api<api::Captain> = Api::namespaced(env.client(), "default");
+    let objects: Api<api::Captain> = Api::namespaced(env.client(), env.namespace());
     let created = objects
         .create(&PostParams::default(), &sample)
         .await
@@ -88,7 +92,7 @@ async fn sample_is_reconciled_and_released_on_delete() {
         .expect("watching the sample");
 
     // The owned ConfigMap comes back when deleted.
-    let configmaps: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let configmaps: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
     let child = format!("{name}-config");
     let old = configmaps
         .get(&child)
@@ -116,6 +120,15 @@ async fn sample_is_reconciled_and_released_on_delete() {
         .await
         .expect("the finalizer is released and the sample is gone in time")
         .expect("watching the sample");
+
+    // The garbage collector deletes the ConfigMap with its owner, as on a cluster.
+    let collected = await_condition(configmaps.clone(), &child, |cm: Option<&ConfigMap>| {
+        cm.is_none()
+    });
+    tokio::time::timeout(DEADLINE, collected)
+        .await
+        .expect("the owned ConfigMap is garbage-collected in time")
+        .expect("watching the ConfigMap");
 
     let _ = stop.send(());
     manager

@@ -1,10 +1,11 @@
-//! The Frigate controller against the embedded Kubernetes API server.
+//! The Frigate controller against the embedded Kubernetes API server, or against a real
+//! cluster when KUBESMITH_TEST_KUBECONFIG names a kubeconfig (same test, a fresh namespace).
 
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
-use kubesmith_envtest::Environment;
+use kubesmith_envtest::TestEnv;
 use kubesmith_runtime::{Manager, Options};
 use multi_operator::api::ship::v1beta1 as api;
 use multi_operator::controller::frigate::FINALIZER;
@@ -32,11 +33,9 @@ fn is_ready(obj: &api::Frigate) -> bool {
 
 #[tokio::test]
 async fn sample_is_reconciled_and_released_on_delete() {
-    let env = Environment::start()
-        .await
-        .expect("start the embedded API server");
     // The CRDs `kubesmith generate` wrote, with every version of a kind merged into one.
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/bases");
+<<<<<<< HEAD
     env.install_crds_from_dir(&crds)
         .await
         .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
@@ -47,6 +46,11 @@ async fn sample_is_reconciled_and_released_on_delete() {
             .await
             .expect("install the CRDs of config/crd/external");
     }
+=======
+    let env = TestEnv::builder().crd_dir(crds).start().await.expect(
+        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
+    );
+>>>>>>> envtest6
 
     let mgr = Manager::new(env.client(), Options::default());
     multi_operator::add_controllers(&mgr).expect("register the controllers");

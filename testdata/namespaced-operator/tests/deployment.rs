@@ -1,11 +1,12 @@
-//! The deployment controller against the embedded Kubernetes API server.
+//! The deployment controller against the embedded Kubernetes API server, or against a
+//! real cluster when KUBESMITH_TEST_KUBECONFIG names a kubeconfig (same test, a fresh namespace).
 
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
-use kubesmith_envtest::Environment;
+use kubesmith_envtest::TestEnv;
 use kubesmith_runtime::{Manager, Options};
 
 /// Generous, because a loaded CI machine is slow; the test ends as soon as the condition holds.
@@ -13,24 +14,16 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_deployment_is_reconciled() {
-    let env = Environment::start()
-        .await
-        .expect("start the embedded API server");
     // The project's own CRDs, if it has any: the manager starts controllers only once the
     // caches of every watched kind have synced.
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/bases");
+    let mut env = TestEnv::builder();
     if crds.exists() {
-        env.install_crds_from_dir(&crds)
-            .await
-            .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
+        env = env.crd_dir(crds);
     }
-    // Third-party CRDs of kinds the project watches (`create api --from-crd`).
-    let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
-    if external.exists() {
-        env.install_crds_from_dir(&external)
-            .await
-            .expect("install the CRDs of config/crd/external");
-    }
+    let env = env.start().await.expect(
+        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
+    );
     let mgr = Manager::new(env.client(), Options::default());
     namespaced_operator::add_controllers(&mgr).expect("register the controllers");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -39,10 +32,10 @@ async fn a_deployment_is_reconciled() {
     }));
 
     // TODO(user): fill in the fields your controller reads. The embedded server stores
-    // built-in kinds without checking their specs as a cluster would.
+    // built-in kinds without checking their specs; a real cluster refuses an empty spec.
     let mut sample = Deployment::default();
     sample.metadata.name = Some("sample".into());
-    let objects: Api<Deployment> = Api::namespaced(env.client(), "default");
+    let objects: Api<Deployment> = Api::namespaced(env.client(), env.namespace());
     let created = objects
         .create(&PostParams::default(), &sample)
         .await

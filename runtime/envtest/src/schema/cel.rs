@@ -57,14 +57,20 @@ fn rules(s: &Value) -> Vec<Rule<'_>> {
 }
 
 thread_local! {
-    /// Kubernetes' CRD environment as far as cel-rust has it: the standard library and the
-    /// strings extension (`lowerAscii`, `split`, `indexOf`, `replace`, `trim`, `join`, ...).
-    /// Kubernetes' own libraries (`quantity`, `url`, `ip`, `isSorted`, `sum`, `find`, ...)
-    /// and timestamps/durations are not there, and fail closed when a rule calls them.
+    /// Kubernetes' CRD environment as far as it is implemented: the standard library, the
+    /// strings extension (`lowerAscii`, `split`, `indexOf`, `replace`, `trim`, `join`, ...),
+    /// and Kubernetes' lists and regex libraries ([`super::cel_library`]). Its other libraries
+    /// (`quantity`, `url`, `ip`, `cidr`, `format`, ...) and timestamps/durations are not there,
+    /// and fail closed when a rule calls them.
     static ENV: Arc<Env> = {
         let mut env = Env::stdlib();
-        // Cannot clash: a fresh standard environment has none of the extension's names.
-        let _ = env.add_extension(::cel::extensions::strings);
+        // Cannot clash: a fresh standard environment has none of the extensions' names.
+        if let Err(e) = env
+            .add_extension(::cel::extensions::strings)
+            .and_then(|()| env.add_extension(super::cel_library::extension))
+        {
+            tracing::error!(error = %e, "could not declare the CEL libraries");
+        }
         Arc::new(env)
     };
 }
@@ -239,8 +245,14 @@ fn node(v: &Value, old: Option<&Value>, s: &Value, path: &str, root: bool, out: 
             let Some(item_schema) = s.get("items") else {
                 return;
             };
+            // A list unchanged as a whole ratchets the rules of its items too.
+            let unchanged = old.and_then(Value::as_array).is_some_and(|o| o == items);
             for (i, item) in items.iter().enumerate() {
-                let before = old.and_then(|o| correlate(item, o, s));
+                let before = if unchanged {
+                    Some(item)
+                } else {
+                    old.and_then(|o| correlate(item, o, s))
+                };
                 node(item, before, item_schema, &index(path, i), false, out);
             }
         }
@@ -250,7 +262,7 @@ fn node(v: &Value, old: Option<&Value>, s: &Value, path: &str, root: bool, out: 
 
 /// The old item a new one corresponds to: only `x-kubernetes-list-type: map` lists have item
 /// identity (their keys), as for kube-apiserver's transition rules.
-fn correlate<'a>(item: &Value, old_list: &'a Value, s: &Value) -> Option<&'a Value> {
+pub(super) fn correlate<'a>(item: &Value, old_list: &'a Value, s: &Value) -> Option<&'a Value> {
     if s.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
         return None;
     }
@@ -287,6 +299,10 @@ fn evaluate(
     // A transition rule runs only on updates, unless optionalOldSelf makes `oldSelf` an
     // optional (`optional.none()` on create and for new list entries), as upstream.
     if transition && old.is_none() && !r.optional_old_self {
+        return;
+    }
+    // Ratcheting: a rule without oldSelf does not reject a value it already saw unchanged.
+    if !transition && old.is_some_and(|o| o == this) {
         return;
     }
     let mut ctx = context();
@@ -498,6 +514,47 @@ mod tests {
             [
                 "<nil> [FieldValueInvalid]: Invalid value: \"object\": failed rule: !has(self.metadata.labels) && self.metadata.name.size() < 5"
             ]
+        );
+    }
+
+    #[test]
+    fn kubernetes_lists_and_regex_libraries() {
+        let s = json!({ "type": "object", "properties": { "spec": { "type": "object",
+            "properties": {
+                "xs": { "type": "array", "items": { "type": "integer" } },
+                "ds": { "type": "array", "items": { "type": "number" } },
+                "names": { "type": "array", "items": { "type": "string" } },
+                "text": { "type": "string" } },
+            RULES: [
+                { "rule": "self.xs.isSorted()", "message": "xs sorted" },
+                { "rule": "self.xs.sum() == 6", "message": "xs sum" },
+                { "rule": "self.xs.min() == 1 && self.xs.max() == 3", "message": "xs bounds" },
+                { "rule": "self.ds.sum() == 1.5", "message": "ds sum" },
+                { "rule": "self.names.indexOf('b') == 1 && self.names.lastIndexOf('b') == 2 && self.names.indexOf('z') == -1", "message": "positions" },
+                { "rule": "self.names.isSorted()", "message": "names sorted" },
+                { "rule": "self.text.find('[0-9]+') == '42' && self.text.findAll('[a-z]+') == ['ab', 'cd'] && self.text.findAll('[a-z]+', 1) == ['ab']", "message": "regex" },
+                { "rule": "self.text.indexOf('4') == 2", "message": "the strings indexOf still works" },
+            ] } } });
+        let ok = json!({ "spec": { "xs": [1, 2, 3], "ds": [0.5, 1.0], "names": ["a", "b", "b"],
+            "text": "ab42cd" } });
+        assert_eq!(run(ok, None, s.clone()), Vec::<String>::new());
+        let bad = json!({ "spec": { "xs": [3, 1, 2], "ds": [0.5], "names": ["b", "a", "b"],
+            "text": "ab42cd" } });
+        assert_eq!(
+            run(bad, None, s.clone()),
+            [
+                "spec [FieldValueInvalid]: Invalid value: \"object\": xs sorted",
+                "spec [FieldValueInvalid]: Invalid value: \"object\": ds sum",
+                "spec [FieldValueInvalid]: Invalid value: \"object\": positions",
+                "spec [FieldValueInvalid]: Invalid value: \"object\": names sorted",
+            ]
+        );
+        // min() and max() of an empty list are errors, which reject the object.
+        let empty = json!({ "spec": { "xs": [], "ds": [1.5], "names": ["a", "b", "b"], "text": "ab42cd" } });
+        let out = run(empty, None, s);
+        assert!(
+            out.iter().any(|m| m.contains("called on empty list")),
+            "{out:?}"
         );
     }
 

@@ -7,6 +7,7 @@
 //! so the checks see exactly what the client sent (after k8s-openapi decoding).
 
 mod cel;
+mod cel_library;
 mod default;
 mod prune;
 mod structural;
@@ -36,8 +37,22 @@ pub(crate) fn on_read(obj: &mut Value, schema: &Value) {
 
 /// Every way `obj` breaks `schema` (value validations and list types; then, if those pass,
 /// the CEL rules, with `old` for transition rules), as 422 causes.
+///
+/// On updates (`old` is the stored object) validation ratchets as kube-apiserver's does since
+/// 1.30 (KEP-4008, CRDValidationRatcheting): a value unchanged from its correlated old value
+/// (through object properties and `listType: map` keys) is not rejected for what was already
+/// wrong with it — value validations and CEL rules without `oldSelf`; allOf/anyOf/oneOf/not,
+/// list types, transition rules and metadata are always checked.
 pub(crate) fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> Vec<Cause> {
-    let mut causes = validate::validate(obj, schema);
+    // The old object as the schema reads it now (pruned and defaulted), so that a field the
+    // update did not touch compares equal even after the CRD gained a default.
+    let old = old.map(|o| {
+        let mut o = o.clone();
+        decode(&mut o, schema);
+        o
+    });
+    let old = old.as_ref();
+    let mut causes = validate::validate(obj, old, schema);
     validate::list_types(obj, schema, "", &mut causes);
     if causes.is_empty() {
         // As kube-apiserver: rules run on objects that fit the schema, so `self` has its types.

@@ -191,7 +191,7 @@ fn node(s: &Value, level: Level, path: &str, out: &mut Vec<Cause>) {
 /// A `default` must itself be valid at its node: an invalid one would make every object
 /// that omits the field invalid. Causes name `<node>.default`, as kube-apiserver's do.
 fn defaults(default: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
-    let mut causes = super::validate::validate(default, s);
+    let mut causes = super::validate::validate(default, None, s);
     super::validate::list_types(default, s, "", &mut causes);
     for mut c in causes {
         c.field = if c.field == "<nil>" {

@@ -11,9 +11,12 @@ use serde_json::{Map, Value};
 use super::{additional, child, flag, go_quote, go_value, index, properties};
 use crate::status::Cause;
 
-pub(super) fn validate(obj: &Value, schema: &Value) -> Vec<Cause> {
+/// `old` is the stored object on updates: validation ratchets (kube-apiserver 1.30+,
+/// KEP-4008), so a node whose value is unchanged from its correlated old value is not
+/// rejected for what was already wrong with it.
+pub(super) fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
-    node(obj, schema, "", &mut out);
+    node(obj, old, schema, "", &mut out);
     out
 }
 
@@ -90,26 +93,38 @@ fn type_matches<'a>(v: &Value, s: &'a Value) -> Result<(), &'a str> {
     if ok { Ok(()) } else { Err(expected) }
 }
 
-fn node(v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
+/// One schema node. `old` is the correlated old value (through object properties and
+/// `listType: map` keys), `None` on create or where nothing correlates.
+fn node(v: &Value, old: Option<&Value>, s: &Value, path: &str, out: &mut Vec<Cause>) {
     if !s.is_object() {
         return;
     }
     if v.is_null() && flag(s, "nullable") {
         return;
     }
+    // Ratcheting: an unchanged value keeps the errors it already had, except under
+    // allOf/anyOf/oneOf/not, which upstream does not ratchet (junctors get no old value).
+    let unchanged = old == Some(v);
     if let Err(expected) = type_matches(v, s) {
-        out.push(type_invalid(path, expected, type_of(v)));
+        if !unchanged {
+            out.push(type_invalid(path, expected, type_of(v)));
+        }
         return;
     }
     junctors(v, s, path, out);
+    let mut own = Vec::new();
     match v {
-        Value::String(text) => string(text, v, s, path, out),
-        Value::Number(n) => number(n, v, s, path, out),
-        Value::Array(items) => array(items, v, s, path, out),
-        Value::Object(m) => object(m, s, path, out),
+        Value::String(text) => string(text, v, s, path, &mut own),
+        Value::Number(n) => number(n, v, s, path, &mut own),
+        Value::Array(items) => array(items, old, s, path, out, &mut own),
+        Value::Object(m) => object(m, old, s, path, out, &mut own),
         _ => {}
     }
-    if let Some(values) = s.get("enum").and_then(Value::as_array)
+    if !unchanged {
+        out.extend(own);
+    }
+    if !unchanged
+        && let Some(values) = s.get("enum").and_then(Value::as_array)
         && !values.contains(v)
     {
         let allowed: Vec<String> = values
@@ -141,7 +156,7 @@ fn junctors(v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
                 bs.iter()
                     .map(|b| {
                         let mut errs = Vec::new();
-                        node(v, b, path, &mut errs);
+                        node(v, None, b, path, &mut errs);
                         errs
                     })
                     .collect()
@@ -190,7 +205,7 @@ fn junctors(v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
     }
     if let Some(not) = s.get("not") {
         let mut errs = Vec::new();
-        node(v, not, path, &mut errs);
+        node(v, None, not, path, &mut errs);
         if errs.is_empty() {
             out.push(composite(format!(
                 "{} must not validate the schema (not)",
@@ -335,13 +350,20 @@ fn number(n: &serde_json::Number, v: &Value, s: &Value, path: &str, out: &mut Ve
     }
 }
 
-fn array(items: &[Value], v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>) {
+/// The array's own checks go to `own` (ratcheted with it), its items' to `out`.
+fn array(
+    items: &[Value],
+    old: Option<&Value>,
+    s: &Value,
+    path: &str,
+    out: &mut Vec<Cause>,
+    own: &mut Vec<Cause>,
+) {
     let len = items.len() as u64;
-    let _ = v;
     if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
         && len > max
     {
-        out.push(cause(
+        own.push(cause(
             "FieldValueTooMany",
             path,
             format!("Too many: {len}: must have at most {max} items"),
@@ -350,7 +372,7 @@ fn array(items: &[Value], v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>
     if let Some(min) = s.get("minItems").and_then(Value::as_u64)
         && len < min
     {
-        out.push(invalid(
+        own.push(invalid(
             path,
             &Value::from(len),
             format!("should have at least {min} items"),
@@ -362,7 +384,7 @@ fn array(items: &[Value], v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>
             .enumerate()
             .any(|(i, a)| items[..i].contains(a));
         if duplicated {
-            out.push(invalid(
+            own.push(invalid(
                 path,
                 &Value::from(""),
                 "shouldn't contain duplicates".into(),
@@ -370,18 +392,33 @@ fn array(items: &[Value], v: &Value, s: &Value, path: &str, out: &mut Vec<Cause>
         }
     }
     if let Some(item_schema) = s.get("items") {
+        // Items correlate by `listType: map` keys; any list unchanged as a whole ratchets all.
+        let unchanged = old.and_then(Value::as_array).is_some_and(|o| o == items);
         for (i, item) in items.iter().enumerate() {
-            node(item, item_schema, &index(path, i), out);
+            let before = if unchanged {
+                Some(item)
+            } else {
+                old.and_then(|o| super::cel::correlate(item, o, s))
+            };
+            node(item, before, item_schema, &index(path, i), out);
         }
     }
 }
 
-fn object(m: &Map<String, Value>, s: &Value, path: &str, out: &mut Vec<Cause>) {
+/// The object's own checks go to `own` (ratcheted with it), its properties' to `out`.
+fn object(
+    m: &Map<String, Value>,
+    old: Option<&Value>,
+    s: &Value,
+    path: &str,
+    out: &mut Vec<Cause>,
+    own: &mut Vec<Cause>,
+) {
     let count = m.len() as u64;
     if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
         && count > max
     {
-        out.push(cause(
+        own.push(cause(
             "FieldValueTooMany",
             path,
             format!("Too many: {count}: must have at most {max} items"),
@@ -390,7 +427,7 @@ fn object(m: &Map<String, Value>, s: &Value, path: &str, out: &mut Vec<Cause>) {
     if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
         && count < min
     {
-        out.push(invalid(
+        own.push(invalid(
             path,
             &Value::from(min),
             format!("should have at least {min} properties"),
@@ -404,7 +441,7 @@ fn object(m: &Map<String, Value>, s: &Value, path: &str, out: &mut Vec<Cause>) {
         .filter_map(Value::as_str)
     {
         if !m.contains_key(req) {
-            out.push(cause(
+            own.push(cause(
                 "FieldValueRequired",
                 &child(path, req),
                 "Required value".into(),
@@ -413,11 +450,18 @@ fn object(m: &Map<String, Value>, s: &Value, path: &str, out: &mut Vec<Cause>) {
     }
     let props = properties(s);
     let extra = additional(s).flatten();
+    let old_m = old.and_then(Value::as_object);
     for (k, v) in m {
+        // Errors in the object's metadata are never ratcheted.
+        let before = if path.is_empty() && k == "metadata" {
+            None
+        } else {
+            old_m.and_then(|o| o.get(k))
+        };
         if let Some(prop) = props.and_then(|p| p.get(k)) {
-            node(v, prop, &child(path, k), out);
+            node(v, before, prop, &child(path, k), out);
         } else if let Some(extra) = extra {
-            node(v, extra, &child(path, k), out);
+            node(v, before, extra, &child(path, k), out);
         }
     }
 }
@@ -483,7 +527,7 @@ mod tests {
     use serde_json::json;
 
     fn messages(obj: Value, schema: Value) -> Vec<String> {
-        let mut causes = validate(&obj, &schema);
+        let mut causes = validate(&obj, None, &schema);
         list_types(&obj, &schema, "", &mut causes);
         // Fields come in map order; kube-apiserver's order is not part of its contract either.
         let mut out: Vec<String> = causes
@@ -496,6 +540,57 @@ mod tests {
 
     fn spec(props: Value) -> Value {
         json!({ "type": "object", "properties": { "spec": { "type": "object", "properties": props } } })
+    }
+
+    fn ratcheted(obj: Value, old: Value, schema: Value) -> Vec<String> {
+        validate(&obj, Some(&old), &schema)
+            .into_iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
+    }
+
+    #[test]
+    fn unchanged_values_ratchet_through_properties_and_map_keys() {
+        let s = spec(json!({
+            "size": { "type": "integer", "minimum": 1 },
+            "name": { "type": "string", "maxLength": 3 },
+            "ports": { "type": "array", "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+                "items": { "type": "object", "properties": {
+                    "name": { "type": "string" }, "port": { "type": "integer", "maximum": 100 } } } },
+            "tags": { "type": "array", "items": { "type": "string", "maxLength": 2 } },
+        }));
+        let old = json!({ "spec": { "size": 0, "name": "long", "tags": ["abc"],
+            "ports": [{ "name": "a", "port": 500 }, { "name": "b", "port": 1 }] } });
+        // Unchanged invalid values pass, even when siblings change or map items move.
+        let moved = json!({ "spec": { "size": 0, "name": "long", "tags": ["abc"],
+            "ports": [{ "name": "b", "port": 2 }, { "name": "a", "port": 500 }] } });
+        assert_eq!(
+            ratcheted(moved, old.clone(), s.clone()),
+            Vec::<String>::new()
+        );
+        // A changed value is validated, as is an item of a list that is not a map, once the
+        // list changes (its items do not correlate).
+        let changed = json!({ "spec": { "size": -1, "name": "long", "tags": ["abc", "x"],
+            "ports": [{ "name": "a", "port": 501 }, { "name": "b", "port": 1 }] } });
+        assert_eq!(
+            ratcheted(changed, old, s),
+            [
+                "spec.ports[0].port: Invalid value: 501: spec.ports[0].port in body should be less than or equal to 100",
+                "spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 1",
+                "spec.tags[0]: Too long: may not be more than 2 bytes",
+            ]
+        );
+    }
+
+    #[test]
+    fn junctors_are_not_ratcheted() {
+        let s = spec(json!({ "size": { "type": "integer", "not": { "minimum": 5 } } }));
+        let old = json!({ "spec": { "size": 7 } });
+        assert_eq!(
+            ratcheted(old.clone(), old, s),
+            ["<nil>: Invalid value: \"\": \"spec.size\" must not validate the schema (not)"]
+        );
     }
 
     #[test]
