@@ -36,22 +36,16 @@ fn is_ready(obj: &api::Memcached) -> bool {
 async fn sample_is_reconciled_and_released_on_delete() {
     // The CRDs `kubesmith generate` wrote, with every version of a kind merged into one.
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/bases");
-<<<<<<< HEAD
-    env.install_crds_from_dir(&crds)
-        .await
-        .expect("install the CRDs of config/crd/bases (run `kubesmith generate` first)");
+    let mut env = TestEnv::builder().crd_dir(crds);
     // Third-party CRDs of kinds the project watches (`create api --from-crd`).
     let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
     if external.exists() {
-        env.install_crds_from_dir(&external)
-            .await
-            .expect("install the CRDs of config/crd/external");
+        env = env.crd_dir(external);
     }
-=======
-    let env = TestEnv::builder().crd_dir(crds).start().await.expect(
-        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
-    );
->>>>>>> envtest6
+    let env = env
+        .start()
+        .await
+        .expect("start the API server and install config/crd (run `kubesmith generate` first)");
 
     let mgr = Manager::new(env.client(), Options::default());
     memcached_operator::add_controllers(&mgr).expect("register the controllers");

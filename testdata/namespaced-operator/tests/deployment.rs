@@ -21,9 +21,15 @@ async fn a_deployment_is_reconciled() {
     if crds.exists() {
         env = env.crd_dir(crds);
     }
-    let env = env.start().await.expect(
-        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
-    );
+    // Third-party CRDs of kinds the project watches (`create api --from-crd`).
+    let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
+    if external.exists() {
+        env = env.crd_dir(external);
+    }
+    let env = env
+        .start()
+        .await
+        .expect("start the API server and install config/crd (run `kubesmith generate` first)");
     let mgr = Manager::new(env.client(), Options::default());
     namespaced_operator::add_controllers(&mgr).expect("register the controllers");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

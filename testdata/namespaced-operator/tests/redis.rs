@@ -36,9 +36,16 @@ fn is_ready(obj: &api::Redis) -> bool {
 async fn sample_is_reconciled_and_released_on_delete() {
     // The CRDs `kubesmith generate` wrote, with every version of a kind merged into one.
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/bases");
-    let env = TestEnv::builder().crd_dir(crds).start().await.expect(
-        "start the API server and install config/crd/bases (run `kubesmith generate` first)",
-    );
+    let mut env = TestEnv::builder().crd_dir(crds);
+    // Third-party CRDs of kinds the project watches (`create api --from-crd`).
+    let external = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crd/external");
+    if external.exists() {
+        env = env.crd_dir(external);
+    }
+    let env = env
+        .start()
+        .await
+        .expect("start the API server and install config/crd (run `kubesmith generate` first)");
 
     let mgr = Manager::new(env.client(), Options::default());
     namespaced_operator::add_controllers(&mgr).expect("register the controllers");
