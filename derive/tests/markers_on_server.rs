@@ -784,9 +784,8 @@ async fn transition_rules_are_checked_on_update() {
 }
 
 /// kube-apiserver requires `apiVersion` and `kind` in an embedded resource
-/// (`spec.template.apiVersion: Required value`); the embedded server does not check them yet.
+/// (`spec.template.apiVersion: Required value`, apiextensions' `validateEmbeddedResource`).
 #[tokio::test]
-#[ignore = "the embedded API server does not yet validate embedded resources' apiVersion and kind"]
 async fn embedded_resource_needs_api_version_and_kind() {
     let env = start().await;
     let api = gadgets(&env);

@@ -9,6 +9,7 @@
 mod cel;
 mod cel_library;
 mod default;
+mod embedded;
 mod prune;
 mod structural;
 mod validate;
@@ -54,6 +55,7 @@ pub(crate) fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> Vec<
     let old = old.as_ref();
     let mut causes = validate::validate(obj, old, schema);
     validate::list_types(obj, schema, "", &mut causes);
+    embedded::validate(obj, schema, "", &mut causes);
     if causes.is_empty() {
         // As kube-apiserver: rules run on objects that fit the schema, so `self` has its types.
         causes = cel::validate(obj, old, schema);
