@@ -669,7 +669,7 @@ fn enable_in_default_kustomization(
     }
     for (kind, name) in targets {
         for (marker, index) in [
-            ("+kubesmith:scaffold:cainjectionnamespace", 0),
+            ("+kubesmith:scaffold:cainjectionns", 0),
             ("+kubesmith:scaffold:cainjectionname", 1),
         ] {
             #[derive(Serialize)]
