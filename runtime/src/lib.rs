@@ -47,6 +47,7 @@ pub mod owner;
 pub mod predicate;
 pub mod prelude;
 pub mod queue;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -168,6 +169,26 @@ pub enum Error {
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Io(#[source] std::io::Error),
+    /// A webhook could not be registered.
+    #[error("invalid webhook for {kind}: {reason}")]
+    InvalidWebhook {
+        /// The webhook's kind, as `Kind.group/version`.
+        kind: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
+    /// The webhook server's address could not be bound.
+    #[error("cannot serve webhooks on {addr}: {source}")]
+    WebhookBind {
+        /// From [`Options::webhook_host`] and [`Options::webhook_port`].
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The webhook server's TLS setup failed (unreadable certificate or key, say).
+    #[error("cannot serve webhooks over HTTPS: {0}")]
+    WebhookTls(String),
 }
 
 /// The runtime guide (`docs/runtime.md`), compiled here so its examples cannot rot.

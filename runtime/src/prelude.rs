@@ -11,4 +11,7 @@ pub use crate::cache::ObjectKey;
 pub use crate::controller::{Action, Context, Controller, ReconcileError, Reconciler, Request};
 pub use crate::events::{EventType, Recorder};
 pub use crate::manager::{Flags, Manager, Options};
+pub use crate::webhook::{
+    AdmissionError, ConversionError, Convertible, Defaulter, Validator, Warnings, Webhook,
+};
 pub use crate::{conditions, finalizer, predicate};

@@ -36,6 +36,20 @@ use crate::Error;
 /// assert!(options.leader_election && !options.metrics_secure);
 /// assert_eq!(options.metrics_bind_address, Some("0.0.0.0:8443".parse().unwrap()));
 /// assert_eq!(options.graceful_shutdown_timeout, std::time::Duration::from_secs(90));
+///
+/// // Webhooks: kubebuilder's certificate flags; ENABLE_WEBHOOKS=false (or --enable-webhooks=false) skips serving
+/// let cli = Cli::parse_from(["operator", "--webhook-cert-path=/tmp/k8s-webhook-server/serving-certs",
+///                            "--webhook-cert-name=cert.pem", "--webhook-port=0", "--enable-webhooks=false"]);
+/// let options = cli.flags.options().unwrap();
+/// assert_eq!(options.webhook_cert_path, Some("/tmp/k8s-webhook-server/serving-certs".into()));
+/// assert_eq!((options.webhook_cert_name.as_str(), options.webhook_cert_key.as_str()), ("cert.pem", "tls.key"));
+/// assert_eq!(options.webhook_port, 0);
+/// assert!(!options.enable_webhooks);
+/// # if std::env::var_os("ENABLE_WEBHOOKS").is_none() {
+/// let options = Cli::parse_from(["operator"]).flags.options().unwrap();
+/// assert!(options.enable_webhooks && options.webhook_cert_path.is_none());
+/// assert_eq!(options.webhook_port, 9443);
+/// # }
 /// ```
 #[derive(Clone, Debug, clap::Args)]
 pub struct Flags {
@@ -72,6 +86,30 @@ pub struct Flags {
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pub enable_http2: bool,
+
+    /// Directory that contains the webhook server certificate; empty uses
+    /// $TMPDIR/k8s-webhook-server/serving-certs if the files are there, else a self-signed one.
+    #[arg(long, default_value = "", value_name = "DIR")]
+    pub webhook_cert_path: String,
+
+    /// The name of the webhook server certificate file.
+    #[arg(long, default_value = "tls.crt", value_name = "FILE")]
+    pub webhook_cert_name: String,
+
+    /// The name of the webhook server key file.
+    #[arg(long, default_value = "tls.key", value_name = "FILE")]
+    pub webhook_cert_key: String,
+
+    /// The port the webhook server listens on (0 lets the system choose).
+    #[arg(long, default_value_t = 9443, value_name = "PORT")]
+    pub webhook_port: u16,
+
+    /// Serve the registered webhooks; ENABLE_WEBHOOKS=false turns them off for local runs
+    /// without certificates, as in kubebuilder's main.go.
+    #[arg(long, env = "ENABLE_WEBHOOKS", default_value_t = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub enable_webhooks: bool,
 
     /// Enable leader election: only the replica holding the Lease runs controllers.
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
@@ -148,6 +186,13 @@ impl Flags {
             metrics_cert_key: self.metrics_cert_key.clone(),
             enable_http2: self.enable_http2,
             graceful_shutdown_timeout: self.graceful_shutdown_timeout,
+            enable_webhooks: self.enable_webhooks,
+            webhook_port: self.webhook_port,
+            webhook_cert_path: Some(self.webhook_cert_path.trim())
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            webhook_cert_name: self.webhook_cert_name.clone(),
+            webhook_cert_key: self.webhook_cert_key.clone(),
             leader_election: self.leader_elect,
             watch_namespace: watch_namespace()?,
             leader_election_id: non_empty(&self.leader_election_id, "leader-election-id")?,

@@ -5,7 +5,7 @@ mod flags;
 mod probes;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,7 @@ use crate::Error;
 use crate::cache::Cache;
 use crate::leaderelection::{Campaign, LeaderElectionConfig, LeaderElector};
 use crate::metrics::Metrics;
+use crate::webhook::WebhookServer;
 
 /// Settings of a [`Manager`]. Build it from command-line [`Flags`] or start from `Default`:
 ///
@@ -40,6 +41,8 @@ use crate::metrics::Metrics;
 /// assert_eq!(Options::default().lease_duration, Duration::from_secs(15));
 /// assert!(Options::default().health_probe_bind_address.is_none());
 /// assert!(Options::default().metrics_bind_address.is_none());
+/// assert_eq!(Options::default().webhook_port, 9443);
+/// assert!(Options::default().enable_webhooks);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -83,6 +86,22 @@ pub struct Options {
     pub renew_deadline: Duration,
     /// How often candidates try to acquire and leaders renew the lease (default 2 s).
     pub retry_period: Duration,
+    /// Serve the registered webhooks (default `true`; `ENABLE_WEBHOOKS=false` through
+    /// [`Flags`] turns it off, as kubebuilder's `main.go` does for local runs).
+    pub enable_webhooks: bool,
+    /// The webhook server's port (default 9443; 0 lets the system choose, see
+    /// [`WebhookServer::local_addr`]).
+    pub webhook_port: u16,
+    /// The address the webhook server listens on (default all IPv4 interfaces).
+    pub webhook_host: IpAddr,
+    /// Directory holding the webhook server's certificate and key. `None` uses
+    /// controller-runtime's default `$TMPDIR/k8s-webhook-server/serving-certs` if both files
+    /// are there, else a self-signed certificate for `localhost`.
+    pub webhook_cert_path: Option<PathBuf>,
+    /// File name of the certificate in the certificate directory (default `tls.crt`).
+    pub webhook_cert_name: String,
+    /// File name of the key in the certificate directory (default `tls.key`).
+    pub webhook_cert_key: String,
 }
 
 impl Default for Options {
@@ -103,6 +122,12 @@ impl Default for Options {
             watch_namespace: None,
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            enable_webhooks: true,
+            webhook_port: 9443,
+            webhook_host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            webhook_cert_path: None,
+            webhook_cert_name: "tls.crt".to_owned(),
+            webhook_cert_key: "tls.key".to_owned(),
         }
     }
 }
@@ -180,6 +205,7 @@ struct Inner {
     /// `<hostname>_<uuid>`: this manager's leader election identity.
     identity: String,
     metrics: Metrics,
+    webhooks: WebhookServer,
     checks: probes::Checks,
     controllers: Mutex<Controllers>,
 }
@@ -267,6 +293,7 @@ impl Manager {
                 client,
                 options,
                 identity: crate::leaderelection::default_identity(),
+                webhooks: WebhookServer::new(&metrics),
                 metrics,
                 checks: probes::Checks::default(),
                 controllers: Mutex::new(Controllers::default()),
@@ -319,6 +346,13 @@ impl Manager {
     /// The metrics registry served on `/metrics`; register your own metrics here.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The server of the webhooks registered with
+    /// [`Webhook::managed_by`](crate::webhook::Webhook::managed_by): where it listens and
+    /// which CA to trust, for tests and local runs.
+    pub fn webhook_server(&self) -> WebhookServer {
+        self.inner.webhooks.clone()
     }
 
     /// Adds a liveness check, served on `/healthz` (and alone on `/healthz/<name>`). The
@@ -388,7 +422,8 @@ impl Manager {
 
     /// Runs until `shutdown` completes, then shuts down gracefully.
     ///
-    /// Serves the health probes and metrics if configured, starts the informers and (with
+    /// Serves the health probes and metrics if configured, and the webhooks if any are
+    /// registered (unless [`Options::enable_webhooks`] is off), starts the informers and (with
     /// [`Options::leader_election`]) campaigns for the leader lease. Controllers start once
     /// the caches are synced and the lease is held. On shutdown, workers stop taking new
     /// requests and in-flight reconciles get [`Options::graceful_shutdown_timeout`] to finish
@@ -445,6 +480,16 @@ impl Manager {
             )
             .await?;
             servers.push(server.1);
+        }
+        // Before the caches start: a cache of a kind with a conversion webhook only syncs
+        // once the webhook answers. Served by every replica, leader or not.
+        if options.enable_webhooks && self.inner.webhooks.has_webhooks() {
+            servers.push(
+                self.inner
+                    .webhooks
+                    .start(options, servers_stop.clone())
+                    .await?,
+            );
         }
 
         self.inner.cache.start()?;
@@ -533,7 +578,7 @@ impl Manager {
         servers_stop.cancel();
         for server in servers {
             if let Ok(Err(err)) = server.await {
-                tracing::warn!(error = %err, "probe or metrics server failed");
+                tracing::warn!(error = %err, "probe, metrics or webhook server failed");
             }
         }
         tracing::info!("manager stopped");

@@ -1,0 +1,311 @@
+//! The webhook server's serving certificate: from files (read again when they change, as
+//! controller-runtime's certwatcher, so cert-manager rotations need no restart), or
+//! self-signed for local runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::crypto::CryptoProvider;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::sign::CertifiedKey;
+
+use crate::{Error, Options};
+
+/// controller-runtime's default certificate directory, used when no path is configured and
+/// both files are there.
+pub(crate) fn default_cert_dir() -> PathBuf {
+    std::env::temp_dir()
+        .join("k8s-webhook-server")
+        .join("serving-certs")
+}
+
+/// Where the serving certificate comes from.
+#[derive(Debug)]
+pub(crate) enum ServingCert {
+    /// Made at start for `localhost`, the loopback addresses and this host.
+    SelfSigned {
+        certified: Arc<CertifiedKey>,
+        pem: Vec<u8>,
+    },
+    /// Read from files, again whenever their contents change.
+    Files(Files),
+}
+
+#[derive(Debug)]
+pub(crate) struct Files {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    certified: Arc<CertifiedKey>,
+}
+
+impl ServingCert {
+    /// The certificate `options` ask for: `webhook_cert_path`, else the default directory if
+    /// it holds both files, else a self-signed one.
+    pub(crate) fn from_options(
+        options: &Options,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let dir = match &options.webhook_cert_path {
+            Some(dir) => Some(dir.clone()),
+            None => {
+                let dir = default_cert_dir();
+                let present = dir.join(&options.webhook_cert_name).is_file()
+                    && dir.join(&options.webhook_cert_key).is_file();
+                present.then_some(dir)
+            }
+        };
+        match dir {
+            Some(dir) => Ok(Self::Files(Files::load(
+                dir.join(&options.webhook_cert_name),
+                dir.join(&options.webhook_cert_key),
+                dir.join("ca.crt"),
+                provider,
+            )?)),
+            None => Self::self_signed(&provider),
+        }
+    }
+
+    fn self_signed(provider: &CryptoProvider) -> Result<Self, Error> {
+        let mut names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        if let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
+            && !host.is_empty()
+        {
+            names.push(host);
+        }
+        let made = rcgen::generate_simple_self_signed(names).map_err(|err| {
+            Error::WebhookTls(format!("cannot make a self-signed certificate: {err}"))
+        })?;
+        let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+        let certified = CertifiedKey::from_der(vec![made.cert.der().clone()], key.into(), provider)
+            .map_err(|err| Error::WebhookTls(format!("unusable self-signed certificate: {err}")))?;
+        Ok(Self::SelfSigned {
+            certified: Arc::new(certified),
+            pem: made.cert.pem().into_bytes(),
+        })
+    }
+
+    /// The PEM a client should trust: the self-signed certificate, or `ca.crt` next to the
+    /// serving certificate if present, else the serving certificate itself.
+    pub(crate) fn ca_bundle(&self) -> Vec<u8> {
+        match self {
+            Self::SelfSigned { pem, .. } => pem.clone(),
+            Self::Files(files) => std::fs::read(&files.ca)
+                .or_else(|_| std::fs::read(&files.cert))
+                .unwrap_or_else(|_| lock(&files.current).cert_pem.clone()),
+        }
+    }
+}
+
+impl Files {
+    fn load(
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let (cert_pem, key_pem) = read_pair(&cert, &key)?;
+        let certified = parse(&cert, &cert_pem, &key, &key_pem, &provider)?;
+        Ok(Self {
+            cert,
+            key,
+            ca,
+            provider,
+            current: Mutex::new(Loaded {
+                cert_pem,
+                key_pem,
+                certified: Arc::new(certified),
+            }),
+        })
+    }
+
+    /// The loaded certificate, first read again if the files changed. Files caught
+    /// mid-rotation (a new certificate with the old key) keep the previous pair in use.
+    fn current(&self) -> Arc<CertifiedKey> {
+        let mut current = lock(&self.current);
+        // Comparing contents, not modification times: a rotation within the file system's
+        // timestamp granularity, or a kubelet symlink swap, is still seen.
+        if let Ok((cert_pem, key_pem)) = read_pair(&self.cert, &self.key)
+            && (cert_pem != current.cert_pem || key_pem != current.key_pem)
+        {
+            match parse(&self.cert, &cert_pem, &self.key, &key_pem, &self.provider) {
+                Ok(certified) => {
+                    tracing::info!(cert = %self.cert.display(), "webhook server: reloaded the certificate");
+                    *current = Loaded {
+                        cert_pem,
+                        key_pem,
+                        certified: Arc::new(certified),
+                    };
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook server: keeping the previous certificate");
+                }
+            }
+        }
+        Arc::clone(&current.certified)
+    }
+}
+
+impl ResolvesServerCert for ServingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match self {
+            Self::SelfSigned { certified, .. } => Some(Arc::clone(certified)),
+            Self::Files(files) => Some(files.current()),
+        }
+    }
+}
+
+fn read_pair(cert: &Path, key: &Path) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let read = |path: &Path, flag: &str| {
+        std::fs::read(path).map_err(|err| {
+            Error::WebhookTls(format!(
+                "cannot read {} (--webhook-cert-path/{flag}): {err}",
+                path.display()
+            ))
+        })
+    };
+    Ok((
+        read(cert, "--webhook-cert-name")?,
+        read(key, "--webhook-cert-key")?,
+    ))
+}
+
+fn parse(
+    cert_path: &Path,
+    cert_pem: &[u8],
+    key_path: &Path,
+    key_pem: &[u8],
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, Error> {
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            Error::WebhookTls(format!(
+                "{} is not a PEM certificate: {err}",
+                cert_path.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(Error::WebhookTls(format!(
+            "no PEM certificate in {}",
+            cert_path.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|err| {
+        Error::WebhookTls(format!(
+            "{} is not a PEM private key: {err}",
+            key_path.display()
+        ))
+    })?;
+    CertifiedKey::from_der(certs, key, provider).map_err(|err| {
+        Error::WebhookTls(format!(
+            "unusable certificate {} or key {}: {err}",
+            cert_path.display(),
+            key_path.display()
+        ))
+    })
+}
+
+/// The rustls configuration serving `cert`; HTTP/2 only with `http2` (kubebuilder turns it
+/// off for the webhook server too: Rapid Reset and Stream Cancellation CVEs).
+pub(crate) fn server_config(
+    cert: Arc<ServingCert>,
+    provider: Arc<CryptoProvider>,
+    http2: bool,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| Error::WebhookTls(err.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(cert);
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Arc::new(config))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> Arc<CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    fn write_pair(dir: &Path) -> Vec<u8> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        std::fs::write(dir.join("tls.crt"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("tls.key"), made.signing_key.serialize_pem()).unwrap();
+        made.cert.der().to_vec()
+    }
+
+    fn options(dir: &Path) -> Options {
+        Options {
+            webhook_cert_path: Some(dir.to_owned()),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn files_are_read_again_when_they_change_and_kept_when_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_pair(dir.path());
+        let ServingCert::Files(files) =
+            ServingCert::from_options(&options(dir.path()), provider()).unwrap()
+        else {
+            panic!("expected files");
+        };
+        assert_eq!(files.current().cert[0].as_ref(), first.as_slice());
+        let second = write_pair(dir.path());
+        assert_eq!(files.current().cert[0].as_ref(), second.as_slice());
+        std::fs::write(dir.path().join("tls.key"), "garbage").unwrap();
+        assert_eq!(files.current().cert[0].as_ref(), second.as_slice());
+    }
+
+    #[test]
+    fn missing_files_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ServingCert::from_options(&options(dir.path()), provider()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("tls.crt") && text.contains("--webhook-cert-path"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn ca_bundle_prefers_ca_crt() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path());
+        let cert = ServingCert::from_options(&options(dir.path()), provider()).unwrap();
+        assert_eq!(
+            cert.ca_bundle(),
+            std::fs::read(dir.path().join("tls.crt")).unwrap()
+        );
+        std::fs::write(dir.path().join("ca.crt"), "CA").unwrap();
+        assert_eq!(cert.ca_bundle(), b"CA");
+    }
+}
