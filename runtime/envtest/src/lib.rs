@@ -88,6 +88,24 @@
 //!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
 //!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,
 //!   generation and error (`metav1.Status`) rules.
+//! - Admission webhooks, called as kube-apiserver calls them: Mutating and
+//!   ValidatingWebhookConfigurations (created through the API, or by
+//!   [`Environment::install_webhooks`], which points `service` references at a local webhook
+//!   server as controller-runtime's envtest does) are matched by their rules (operations,
+//!   groups, versions, `resource`, `resource/sub` and `*` forms, scope), `namespaceSelector`,
+//!   `objectSelector` and `matchPolicy`, and called over HTTPS (trusting `caBundle`) with an
+//!   AdmissionReview v1 on create, update, patch (`/status` included when a rule names it)
+//!   and delete: mutating webhooks first (configuration-name order, JSON patches applied,
+//!   `reinvocationPolicy: IfNeeded` honoured), then the server's own defaulting and
+//!   validation, then the validating webhooks. Denials answer with the webhook's code and
+//!   `admission webhook "NAME" denied the request: MESSAGE`, warnings become `Warning` headers,
+//!   `failurePolicy` decides what unreachable, slow (`timeoutSeconds`) or broken webhooks do
+//!   (500 `failed calling webhook "NAME": ...`), and a dry run is refused by webhooks with
+//!   side effects.
+//! - CRD conversion webhooks (`conversion.strategy: Webhook`): objects are stored at the
+//!   storage version, and gets, lists, watches and writes at another served version go through
+//!   a ConversionReview (500 `conversion webhook for GROUP/VERSION, Kind=KIND failed: ...`
+//!   when it fails).
 //! - Namespace and CRD deletion with their Terminating phases, and an opt-in owner-reference
 //!   garbage collector ([`EnvironmentBuilder::garbage_collection`]).
 //! - One global resourceVersion counter per environment; test hooks for the failure paths
@@ -115,8 +133,16 @@
 //!   not checked. (Built-in kinds are decoded through their k8s-openapi types: a body that
 //!   does not fit is a 400, unknown fields are dropped and reported as `fieldValidation` asks.
 //!   Their semantic validation, such as Event field rules, is not done.)
-//! - No conversion between CRD versions: every served version sees the same stored
-//!   object, only `apiVersion` is rewritten (the `None` strategy).
+//! - CRDs with the `None` conversion strategy show every served version the same stored
+//!   object, only `apiVersion` rewritten (as kube-apiserver does). With `Webhook`, objects
+//!   stored before the CRD switched to it are taken to be at the storage version, and
+//!   `/scale` and `deletecollection` at a non-storage version are not converted.
+//! - Admission webhooks: `matchConditions` (CEL) are ignored; `/scale` writes and
+//!   `deletecollection` are not admitted, nor are the deletions the server makes itself
+//!   (namespace and CRD cleanup, the garbage collector); validating webhooks run one after
+//!   the other; `userInfo` is always `system:admin` in the `system:masters` group; the
+//!   objects validating webhooks see carry the uid and creation time of a dry run of the
+//!   write, not the stored ones.
 //! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
 //!   as a whole), as for CRD lists without `x-kubernetes-list-type`; associative lists
 //!   (`listType: map`/`set`, built-in merge keys such as container names) are not merged
@@ -144,8 +170,7 @@
 //!   namespace `Terminating` until their finalizers are removed.
 //! - The same tests do not yet switch to a real cluster (`KUBESMITH_TEST_KUBECONFIG` is not
 //!   read), and only Deployments have a "mark ready" helper.
-//! - No admission or conversion webhooks (webhook configurations are stored, never called), no
-//!   authentication or authorization of its own clients, no scheduler, kubelet or workload
+//! - No authentication or authorization of its own clients, no scheduler, kubelet or workload
 //!   controllers: Deployments get no ReplicaSets, Pods never run, Jobs never complete; status
 //!   changes only when a client writes `/status`. TokenReview and SubjectAccessReview, for
 //!   operators that delegate auth (as the secure metrics endpoint does), allow everything
@@ -182,7 +207,9 @@
 //!   `SELECTOR`) only; Pod `STATUS` is the phase (no waiting/terminated reasons), Jobs show
 //!   only `COMPLETIONS`, DaemonSets no `NODE SELECTOR`.
 
+mod admission;
 mod auth;
+mod conversion;
 mod discovery;
 mod faults;
 mod gc;
@@ -203,6 +230,8 @@ mod store;
 mod table;
 mod typed;
 mod watch;
+mod webhook_client;
+mod webhook_install;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -219,6 +248,7 @@ use tokio::task::JoinHandle;
 pub use auth::Reviews;
 pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
+pub use webhook_install::WebhookEndpoint;
 
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -335,6 +365,22 @@ pub enum Error {
         attempts: usize,
         /// The last check's error, as text.
         last: String,
+    },
+    /// A document of a webhook manifests file could not be used.
+    #[error("webhook manifests: document {index}: {message}")]
+    WebhookManifest {
+        /// 1-based index of the document.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The API server refused a webhook configuration or a CRD's conversion settings.
+    #[error("installing the webhook configuration {name} failed")]
+    InstallWebhook {
+        /// The configuration's (or CRD's) name.
+        name: String,
+        /// The error the API answered with.
+        source: kube::Error,
     },
     /// The kubeconfig could not be written.
     #[error("could not write the kubeconfig to {}: {message}", path.display())]
@@ -548,8 +594,12 @@ impl Environment {
         crds: impl IntoIterator<Item = CustomResourceDefinition>,
     ) -> Result<(), Error> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let endpoint = self.shared.webhook_endpoint();
         for mut crd in crds {
             let name = crd.metadata.name.clone().unwrap_or_default();
+            if let Some(endpoint) = &endpoint {
+                crd = point_crd_conversion(crd, endpoint);
+            }
             let install_err = |source| Error::InstallCrd {
                 name: name.clone(),
                 source,
@@ -616,6 +666,140 @@ impl Environment {
     pub async fn install_crds_from_dir(&self, dir: &Path) -> Result<(), Error> {
         let crds = read_crd_dir(dir)?;
         self.install_crds(crds).await
+    }
+
+    /// Installs the Mutating/ValidatingWebhookConfigurations of `manifests_yaml` (multi-document
+    /// YAML, as `kubesmith generate` writes `config/webhook/manifests.yaml`; other kinds are
+    /// skipped), pointing every webhook at `endpoint` as controller-runtime's envtest
+    /// `WebhookInstallOptions` does: a `clientConfig.service` becomes
+    /// `url = endpoint.url + service.path`, and `caBundle` the endpoint's CA. Every installed
+    /// CRD with `conversion.strategy: Webhook`, and every one installed later, is pointed at
+    /// `endpoint.url` + its service path (`/convert` by default) too.
+    ///
+    /// From then on the server calls the webhooks as kube-apiserver does (see the
+    /// [crate documentation](crate)). Configurations created any other way with a `url` and
+    /// `caBundle` are called as well; a `service` reference that was not rewritten cannot be
+    /// reached, so its `failurePolicy` decides.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kubesmith_envtest::{Environment, WebhookEndpoint};
+    ///
+    /// let env = Environment::start().await?;
+    /// let manifests = r#"
+    /// apiVersion: admissionregistration.k8s.io/v1
+    /// kind: ValidatingWebhookConfiguration
+    /// metadata:
+    ///   name: validating-webhook-configuration
+    /// webhooks:
+    /// - name: vconfigmap.kb.io
+    ///   admissionReviewVersions: ["v1"]
+    ///   sideEffects: None
+    ///   failurePolicy: Ignore
+    ///   clientConfig:
+    ///     service: { name: webhook-service, namespace: system, path: /validate--v1-configmap }
+    ///   rules:
+    ///   - { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] }
+    /// "#;
+    /// let endpoint = WebhookEndpoint { url: "https://127.0.0.1:9443".into(), ca_bundle: Vec::new() };
+    /// env.install_webhooks(manifests, &endpoint).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn install_webhooks(
+        &self,
+        manifests_yaml: &str,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<(), Error> {
+        let mut configs = Vec::new();
+        for (i, doc) in serde_yaml::Deserializer::from_str(manifests_yaml).enumerate() {
+            let index = i + 1;
+            let bad = |message: String| Error::WebhookManifest { index, message };
+            let value = <serde_json::Value as serde::Deserialize>::deserialize(doc)
+                .map_err(|e| bad(format!("not valid YAML: {e}")))?;
+            let kind = value.get("kind").and_then(serde_json::Value::as_str);
+            let plural = match kind {
+                Some("MutatingWebhookConfiguration") => "mutatingwebhookconfigurations",
+                Some("ValidatingWebhookConfiguration") => "validatingwebhookconfigurations",
+                _ => continue,
+            };
+            let api_version = value.get("apiVersion").and_then(serde_json::Value::as_str);
+            if api_version != Some("admissionregistration.k8s.io/v1") {
+                return Err(bad(format!(
+                    "apiVersion is \"{}\", only admissionregistration.k8s.io/v1 is supported",
+                    api_version.unwrap_or_default()
+                )));
+            }
+            if value
+                .pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return Err(bad("metadata.name is missing".into()));
+            }
+            let mut value = value;
+            webhook_install::point_admission(&mut value, endpoint);
+            configs.push((plural, value));
+        }
+        *self
+            .shared
+            .webhook_endpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(endpoint.clone());
+        for (plural, config) in configs {
+            let gvk = GroupVersionKind::gvk(
+                "admissionregistration.k8s.io",
+                "v1",
+                config["kind"].as_str().unwrap_or_default(),
+            );
+            let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+            let name = config["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let err = |source| Error::InstallWebhook {
+                name: name.clone(),
+                source,
+            };
+            let obj: DynamicObject =
+                serde_json::from_value(config.clone()).map_err(|e| Error::WebhookManifest {
+                    index: 0,
+                    message: e.to_string(),
+                })?;
+            match api.create(&PostParams::default(), &obj).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let existing = api.get(&name).await.map_err(err)?;
+                    let mut obj = obj;
+                    obj.metadata.resource_version = existing.metadata.resource_version;
+                    api.replace(&name, &PostParams::default(), &obj)
+                        .await
+                        .map_err(err)?;
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let installed =
+            crds.list(&ListParams::default())
+                .await
+                .map_err(|source| Error::Request {
+                    action: "listing CRDs to point their conversion webhooks".into(),
+                    source,
+                })?;
+        for crd in installed {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let before = crd.spec.conversion.clone();
+            let crd = point_crd_conversion(crd, endpoint);
+            if crd.spec.conversion != before {
+                crds.replace(&name, &PostParams::default(), &crd)
+                    .await
+                    .map_err(|source| Error::InstallWebhook { name, source })?;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets the watch event history, so that watches resuming from any older
@@ -834,6 +1018,20 @@ impl Drop for Environment {
             Err(_) => task.abort(),
         }
     }
+}
+
+/// The CRD with its conversion webhook (if it has one) pointed at `endpoint`.
+fn point_crd_conversion(
+    crd: CustomResourceDefinition,
+    endpoint: &WebhookEndpoint,
+) -> CustomResourceDefinition {
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    if !webhook_install::point_conversion(&mut value, endpoint) {
+        return crd;
+    }
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// Reads every CRD document of the YAML files in `dir`, in file name order.

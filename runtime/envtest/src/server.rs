@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     pub address: String,
     /// How TokenReviews and SubjectAccessReviews are answered.
     pub reviews: Mutex<crate::Reviews>,
+    /// Where webhook service references point (set by `Environment::install_webhooks`).
+    pub webhook_endpoint: Mutex<Option<crate::WebhookEndpoint>>,
 }
 
 impl Shared {
@@ -101,6 +103,7 @@ impl Shared {
             shutdown,
             address,
             reviews: Mutex::new(crate::Reviews::default()),
+            webhook_endpoint: Mutex::new(None),
         }
     }
 
@@ -176,6 +179,14 @@ impl Shared {
         *current = self.shutdown.child_token();
     }
 
+    /// The endpoint webhook service references resolve to, if one was installed.
+    pub fn webhook_endpoint(&self) -> Option<crate::WebhookEndpoint> {
+        self.webhook_endpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The cluster, even if a previous holder panicked: every write completes before it can panic.
     pub fn lock(&self) -> MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|e| e.into_inner())
@@ -213,14 +224,24 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(resp) = crate::admission::intercept(&shared, &parts, &body).await {
+        return resp;
+    }
     route(&shared, &parts, body).unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Query parameters in order; the last value of a repeated key wins.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn get(&self, key: &str) -> Option<&str> {
+    /// The query parameters of `uri`.
+    pub(crate) fn from_uri(uri: &http::Uri) -> Result<Params, ApiError> {
+        Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::bad_request(format!("could not parse the query string: {e}")))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -228,7 +249,7 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    fn flag(&self, key: &str) -> Result<bool, ApiError> {
+    pub(crate) fn flag(&self, key: &str) -> Result<bool, ApiError> {
         match self.get(key) {
             None | Some("") | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
@@ -311,7 +332,7 @@ fn wants_aggregated_discovery(headers: &HeaderMap) -> bool {
 }
 
 /// What representation of objects the client accepts.
-enum Representation {
+pub(crate) enum Representation {
     Json,
     Table(TableOptions),
     /// `as=PartialObjectMetadata(List)`: metadata only (kube's `metadata_watcher`), with the
@@ -319,7 +340,7 @@ enum Representation {
     Metadata(String),
 }
 
-fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, ApiError> {
+pub(crate) fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, ApiError> {
     let ranges = accept(headers);
     if ranges.is_empty() {
         return Ok(Representation::Json);
@@ -366,7 +387,7 @@ fn negotiate(headers: &HeaderMap, params: &Params) -> Result<Representation, Api
 }
 
 /// Decodes a create/update body: JSON (the default) or YAML. Protobuf and CBOR are refused by name.
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -401,7 +422,7 @@ fn parse_json_body(body: &Bytes) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-fn require_object(v: Value) -> Result<Value, ApiError> {
+pub(crate) fn require_object(v: Value) -> Result<Value, ApiError> {
     if v.is_object() {
         Ok(v)
     } else {
@@ -411,18 +432,14 @@ fn require_object(v: Value) -> Result<Value, ApiError> {
     }
 }
 
-fn ok_json(code: StatusCode, v: &Value) -> Result<Response, ApiError> {
+pub(crate) fn ok_json(code: StatusCode, v: &Value) -> Result<Response, ApiError> {
     Ok(json_response(code, v))
 }
 
-fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiError> {
     let path = parts.uri.path();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let params = Params(
-        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .map_err(|e| ApiError::bad_request(format!("could not parse the query string: {e}")))?,
-    );
+    let params = Params::from_uri(&parts.uri)?;
     if let ["healthz" | "readyz" | "livez", ..] = segs.as_slice() {
         return Ok(text("ok"));
     }
@@ -515,14 +532,14 @@ fn route(shared: &Shared, parts: &Parts, body: Bytes) -> Result<Response, ApiErr
 }
 
 /// A parsed resource path.
-struct Target<'a> {
-    rt: ResourceType,
-    namespace: Option<&'a str>,
-    name: Option<&'a str>,
-    part: Part,
+pub(crate) struct Target<'a> {
+    pub rt: ResourceType,
+    pub namespace: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub part: Part,
 }
 
-fn parse_target<'a>(
+pub(crate) fn parse_target<'a>(
     cluster: &Cluster,
     group: &str,
     version: &str,
@@ -597,7 +614,10 @@ fn dry_run(params: &Params) -> Result<bool, ApiError> {
 }
 
 /// `dryRun` and `fieldValidation` of a write.
-fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
+pub(crate) fn write_options(
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<WriteOptions, ApiError> {
     // kube-apiserver's managerOrUserAgent: the explicit manager, else the client's product name.
     let manager = match params.get("fieldManager").filter(|m| !m.is_empty()) {
         Some(m) if m.chars().count() > 128 => {
@@ -639,7 +659,11 @@ fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, A
 }
 
 /// A JSON response with one `Warning: 299 - "..."` header per warning.
-fn ok_warned(code: StatusCode, v: &Value, warnings: &[String]) -> Result<Response, ApiError> {
+pub(crate) fn ok_warned(
+    code: StatusCode,
+    v: &Value,
+    warnings: &[String],
+) -> Result<Response, ApiError> {
     let mut resp = json_response(code, v);
     for w in warnings {
         let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
@@ -688,7 +712,7 @@ fn parse_rv(raw: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("invalid resource version: \"{raw}\"")))
 }
 
-fn delete_options(
+pub(crate) fn delete_options(
     params: &Params,
     headers: &HeaderMap,
     body: &Bytes,
@@ -733,7 +757,7 @@ fn delete_options(
     }
 }
 
-fn respond_objects(
+pub(crate) fn respond_objects(
     rep: &Representation,
     rt: &ResourceType,
     v: Value,
@@ -801,7 +825,7 @@ impl Call<'_> {
 }
 
 /// The Kubernetes verb of a resource request (as in audit logs and RBAC).
-fn request_verb(method: &Method, named: bool, watching: bool) -> &'static str {
+pub(crate) fn request_verb(method: &Method, named: bool, watching: bool) -> &'static str {
     match (method.as_str(), named) {
         ("GET", _) if watching => "watch",
         ("GET", true) => "get",
@@ -1075,12 +1099,28 @@ fn patch_options_invalid(reason: &'static str, field: &str, message: &str) -> Ap
     )
 }
 
-/// PATCH of an object or its status: the patch is applied to the current object, and the
-/// result goes through the update pipeline. Server-side apply creates missing objects.
-fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
-    let (rt, params, ns) = (call.rt(), call.params, call.ns());
-    let mut write = write_options(params, &call.parts.headers)?;
-    let patch_type = PatchType::from_content_type(content_type(call.parts), rt.custom)?;
+/// What a PATCH asks for once applied to the current object.
+pub(crate) enum Patched {
+    /// Server-side apply of an object that does not exist yet: create this.
+    Create(Value),
+    /// The patched object, to go through the update pipeline.
+    Update(Value),
+}
+
+/// Applies a PATCH body to `current` (the object at the request's version, or the error
+/// reading it), as kube-apiserver's patcher does; server-side apply creates missing objects.
+/// `write` learns whether managedFields were computed by apply.
+pub(crate) fn apply_patch(
+    rt: &ResourceType,
+    part: Part,
+    parts: &Parts,
+    params: &Params,
+    body: &Bytes,
+    name: &str,
+    current: Result<Value, ApiError>,
+    write: &mut WriteOptions,
+) -> Result<Patched, ApiError> {
+    let patch_type = PatchType::from_content_type(content_type(parts), rt.custom)?;
     let force = params.flag("force")?;
     if params.get("force").is_some() && patch_type != PatchType::Apply {
         return Err(patch_options_invalid(
@@ -1097,15 +1137,15 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
                 "Required value: is required for apply patch",
             ));
         }
-        serde_yaml::from_slice(call.body).map_err(|e| {
+        serde_yaml::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
         })?
     } else {
-        parse_json_body(call.body)?
+        parse_json_body(body)?
     };
-    let current = match cluster.get(rt, ns, name) {
+    let current = match current {
         Ok(c) => c,
-        Err(_) if patch_type == PatchType::Apply && call.target.part == Part::Main => {
+        Err(_) if patch_type == PatchType::Apply && part == Part::Main => {
             // Apply creates what does not exist yet (the only error here is NotFound).
             let obj = require_object(patch_body)?;
             let body_name = obj
@@ -1121,8 +1161,7 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
             let writer = write.writer(rt, Part::Main, &api_version, &now);
             let obj = managed::apply(&serde_json::json!({ "metadata": {} }), &obj, force, &writer)?;
             write.applied = true;
-            let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
-            return ok_warned(StatusCode::CREATED, &created, &write.warnings);
+            return Ok(Patched::Create(obj));
         }
         Err(e) => return Err(e),
     };
@@ -1135,7 +1174,7 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
             .map_err(ApiError::unsupported_media_type)?,
         PatchType::Apply => {
             let (api_version, now) = (rt.api_version(), crate::objects::now());
-            let writer = write.writer(rt, call.target.part, &api_version, &now);
+            let writer = write.writer(rt, part, &api_version, &now);
             patched = managed::apply(&patched, &require_object(patch_body)?, force, &writer)?;
             write.applied = true;
         }
@@ -1145,6 +1184,32 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
             "the patch turned the object into something that is not a JSON object".into(),
         ));
     }
+    Ok(Patched::Update(patched))
+}
+
+/// PATCH of an object or its status: the patch is applied to the current object, and the
+/// result goes through the update pipeline. Server-side apply creates missing objects.
+fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
+    let (rt, params, ns) = (call.rt(), call.params, call.ns());
+    let mut write = write_options(params, &call.parts.headers)?;
+    let current = cluster.get(rt, ns, name);
+    let patched = apply_patch(
+        rt,
+        call.target.part,
+        call.parts,
+        params,
+        call.body,
+        name,
+        current,
+        &mut write,
+    )?;
+    let patched = match patched {
+        Patched::Create(obj) => {
+            let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
+            return ok_warned(StatusCode::CREATED, &created, &write.warnings);
+        }
+        Patched::Update(obj) => obj,
+    };
     let mode = UpdateMode {
         part: call.target.part,
         rv_check: RvCheck::IfSet,

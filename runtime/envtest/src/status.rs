@@ -213,6 +213,12 @@ impl ApiError {
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }
+        // StatusReasonUnknown is empty and omitted (webhook denials and conversion failures).
+        if self.reason.is_empty()
+            && let Value::Object(m) = &mut v
+        {
+            m.remove("reason");
+        }
         v
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod kubectl;
+pub mod webhook_server;
 
 use std::time::Duration;
 
