@@ -107,6 +107,8 @@ pub const BUILTIN_CONTROLLER: &[Template] = &[
 pub const WEBHOOK_MOD: Template = template!("src/webhook/mod.rs");
 pub const WEBHOOK_VERSION_MOD: Template = template!("src/webhook/{version}/mod.rs");
 pub const WEBHOOK_KIND: Template = template!("src/webhook/{version}/{kind}.rs");
+/// The test of a kind's webhooks through the embedded API server.
+pub const WEBHOOK_TEST: Template = template!("tests/{kind}_{version}_webhook.rs");
 /// A spoke version's `Convertible<Hub>` impl, next to its types.
 pub const CONVERSION: Template = template!("src/api/{group}/{version}/{kind}_conversion.rs");
 

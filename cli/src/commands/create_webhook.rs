@@ -82,6 +82,17 @@ struct Context {
     group_module: String,
     hub_module: String,
     hub_version: String,
+    crate_name: String,
+    version_module: String,
+    version_module_plain: String,
+    namespaced: bool,
+    /// Every webhook type of the kind after this command, for the test.
+    defaulting: bool,
+    validation: bool,
+    conversion: bool,
+    /// The first spoke, which the test writes through.
+    spoke: String,
+    spoke_module: String,
 }
 
 const BUILDER_MARKER: &str = "+kubesmith:scaffold:webhookbuilder";
@@ -300,6 +311,25 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         group_module: group_module.clone(),
         hub_module: version_module.clone(),
         hub_version: args.version.clone(),
+        crate_name: project.crate_name(),
+        version_module: version_module.clone(),
+        version_module_plain: names::module_file(&version_module).to_string(),
+        namespaced: match builtin {
+            Some(b) => b.namespaced,
+            None => existing
+                .as_ref()
+                .and_then(|r| r.api.as_ref())
+                .is_none_or(|api| api.namespaced),
+        },
+        defaulting: after.defaulting,
+        validation: after.validation,
+        conversion: after.conversion,
+        spoke: after.spoke.first().cloned().unwrap_or_default(),
+        spoke_module: after
+            .spoke
+            .first()
+            .map(|s| names::module_ident(s))
+            .unwrap_or_default(),
     };
     let vars = PathVars {
         group: names::module_file(&group_module),
@@ -402,6 +432,17 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         }
     }
     register_in_lib(&mut plan, &project, &version_module, &kind_module)?;
+    // The test covers the webhook types the kind has when it is written; a later type
+    // leaves an existing test alone unless --force.
+    let test_rs = templates::WEBHOOK_TEST.output_path(&vars);
+    let test_exists = plan.read(Path::new(&test_rs))?.is_some();
+    if builtin.is_none() {
+        if args.force {
+            plan.own(&test_rs, templates::WEBHOOK_TEST.render(&context)?);
+        } else {
+            plan.ensure(&test_rs, templates::WEBHOOK_TEST.render(&context)?)?;
+        }
+    }
 
     // The manifests.
     for template in templates::WEBHOOK_CONFIG {
@@ -465,6 +506,12 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
     plan.own(PROJECT_FILE, project.render()?);
     plan.commit("create webhook")?;
 
+    if test_exists && !args.force && builtin.is_none() {
+        println!(
+            "\nNote: {test_rs} was left as it was; pass --force to scaffold it again with a check of every webhook of {}.",
+            args.kind
+        );
+    }
     if builtin.is_some() {
         println!(
             "\nWarning: webhooks for core types may cause circular dependencies during deployment (the manager's own Pods may need the webhook to be admitted)."

@@ -1,6 +1,6 @@
 //! `kubesmith envtest serve`: the embedded API server as a process, for kubectl and `cargo run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use kubesmith_envtest::{Environment, WebhookEndpoint};
@@ -117,7 +117,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
                 .with_context(|| {
                     format!(
                         "installing the webhooks of {}",
-                        args.webhooks.as_deref().unwrap_or_default().display()
+                        args.webhooks.as_deref().unwrap_or(Path::new("")).display()
                     )
                 })?;
         }
