@@ -117,7 +117,8 @@ pub const CONVERSION: Template = template!("src/api/{group}/{version}/{kind}_con
 /// kustomization's webhook patch and cert-manager replacements, and one CA injection target.
 pub const DEFAULTER: Template = template!(fragment "defaulter.rs");
 pub const VALIDATOR: Template = template!(fragment "validator.rs");
-pub const CRD_KUSTOMIZATION_WEBHOOK: Template = template!(fragment "crd_kustomization_webhook.yaml");
+pub const CRD_KUSTOMIZATION_WEBHOOK: Template =
+    template!(fragment "crd_kustomization_webhook.yaml");
 pub const DEFAULT_WEBHOOK_PATCH: Template = template!(fragment "default_webhook_patch.yaml");
 pub const CA_INJECTION_TARGET: Template = template!(fragment "ca_injection_target.yaml");
 

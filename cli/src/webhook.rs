@@ -192,7 +192,13 @@ fn write_selector(out: &mut String, key: &str, selector: &LabelSelector) {
 }
 
 fn write_webhook(out: &mut String, w: &WebhookArgs) {
-    write_list(out, "- ", "  ", "admissionReviewVersions", &w.admission_review_versions);
+    write_list(
+        out,
+        "- ",
+        "  ",
+        "admissionReviewVersions",
+        &w.admission_review_versions,
+    );
     out.push_str("  clientConfig:\n");
     match &w.url {
         Some(url) => {
@@ -250,7 +256,8 @@ mod tests {
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/webhook");
 
     fn generate(case: &str) -> anyhow::Result<Option<String>> {
-        let files = crate::source::parse_dir(&std::path::Path::new(FIXTURES).join(case).join("src"))?;
+        let files =
+            crate::source::parse_dir(&std::path::Path::new(FIXTURES).join(case).join("src"))?;
         manifests_yaml(&scan(&files)?)
     }
 
@@ -298,7 +305,9 @@ mod tests {
         let yaml = generate("valid").unwrap().unwrap();
         let expected = std::fs::read_to_string(format!("{FIXTURES}/valid/expected.yaml")).unwrap();
         assert_eq!(yaml, expected);
-        let yaml = generate("valid-selectors-matchexpressions").unwrap().unwrap();
+        let yaml = generate("valid-selectors-matchexpressions")
+            .unwrap()
+            .unwrap();
         assert!(
             yaml.contains(
                 "  objectSelector:\n    matchExpressions:\n    - key: tier\n      operator: In\n      values:\n      - frontend\n      - backend\n    matchLabels:\n      managed-by: controller\n  rules:\n"
@@ -316,11 +325,23 @@ mod tests {
                 "invalid-admissionReviewVersionsRequired",
                 "missing required key `admission_review_versions`",
             ),
-            ("invalid-sideEffects", "`side_effects` \"Some\" is not allowed"),
-            ("invalid-timeoutSeconds", "between 1 and 30 seconds, found 40"),
+            (
+                "invalid-sideEffects",
+                "`side_effects` \"Some\" is not allowed",
+            ),
+            (
+                "invalid-timeoutSeconds",
+                "between 1 and 30 seconds, found 40",
+            ),
             ("invalid-v1beta1NotSupported", "only \"v1\""),
-            ("invalid-path-and-url", "`path` and `url` cannot both be set"),
-            ("invalid-multiple-webhookconfigurations", "only one name is allowed"),
+            (
+                "invalid-path-and-url",
+                "`path` and `url` cannot both be set",
+            ),
+            (
+                "invalid-multiple-webhookconfigurations",
+                "only one name is allowed",
+            ),
         ] {
             let err = format!("{:#}", generate(case).unwrap_err());
             assert!(err.contains(message), "{case}: {err}");

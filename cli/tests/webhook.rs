@@ -113,7 +113,13 @@ fn refusals_exit_1_name_the_input_and_write_nothing() {
             "valid spokes: v1",
         ),
         (
-            &["--version", "v1alpha1", "--conversion", "--spoke", "v1alpha1"],
+            &[
+                "--version",
+                "v1alpha1",
+                "--conversion",
+                "--spoke",
+                "v1alpha1",
+            ],
             "it is the hub",
             "valid spokes: v1",
         ),
@@ -128,12 +134,24 @@ fn refusals_exit_1_name_the_input_and_write_nothing() {
             "valid spokes: v1",
         ),
         (
-            &["--version", "v1", "--programmatic-validation", "--defaulting-path", "/custom"],
+            &[
+                "--version",
+                "v1",
+                "--programmatic-validation",
+                "--defaulting-path",
+                "/custom",
+            ],
             "--defaulting-path can only be used with --defaulting",
             "",
         ),
         (
-            &["--version", "v1", "--defaulting", "--validation-path", "/custom"],
+            &[
+                "--version",
+                "v1",
+                "--defaulting",
+                "--validation-path",
+                "/custom",
+            ],
             "--validation-path can only be used with --programmatic-validation",
             "",
         ),
@@ -159,12 +177,27 @@ fn refusals_exit_1_name_the_input_and_write_nothing() {
     let run = kubesmith(
         &dir,
         &[
-            "create", "webhook", "--skip-generate", "--group", "core", "--version", "v1", "--kind",
-            "Pod", "--conversion", "--spoke", "v2",
+            "create",
+            "webhook",
+            "--skip-generate",
+            "--group",
+            "core",
+            "--version",
+            "v1",
+            "--kind",
+            "Pod",
+            "--conversion",
+            "--spoke",
+            "v2",
         ],
     );
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("--conversion is for the project's own kinds"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--conversion is for the project's own kinds"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(snapshot(&dir), before);
 }
 
@@ -184,9 +217,16 @@ fn scaffolds_merges_reruns_and_forces() {
         "   update src/lib.rs",
         "   update PROJECT",
     ] {
-        assert!(run.stdout.contains(line), "missing {line:?} in\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            run.stdout
+        );
     }
-    assert!(run.stdout.contains("Next: implement your new webhook in src/webhook/v1alpha1/memcached.rs"));
+    assert!(
+        run.stdout
+            .contains("Next: implement your new webhook in src/webhook/v1alpha1/memcached.rs")
+    );
     let code = read(&dir, "src/webhook/v1alpha1/memcached.rs");
     assert!(code.contains("impl webhook::Defaulter<Memcached> for MemcachedCustomDefaulter"));
     assert!(code.contains("name = \"mmemcached-v1alpha1.kb.io\""));
@@ -204,7 +244,10 @@ fn scaffolds_merges_reruns_and_forces() {
     assert!(!default.contains("kind: ValidatingWebhookConfiguration"));
 
     // The user edits the defaulter; re-running is refused and changes nothing.
-    let edited = code.replace("Some(\"default\".to_string())", "Some(\"mine\".to_string())");
+    let edited = code.replace(
+        "Some(\"default\".to_string())",
+        "Some(\"mine\".to_string())",
+    );
     std::fs::write(dir.join("src/webhook/v1alpha1/memcached.rs"), &edited).unwrap();
     let before = snapshot(&dir);
     let again = create_webhook(&dir, "v1alpha1", &["--defaulting"]);
@@ -220,11 +263,30 @@ fn scaffolds_merges_reruns_and_forces() {
     assert!(code.contains(".with_defaulter(MemcachedCustomDefaulter)"));
     assert!(code.contains(".with_validator(MemcachedCustomValidator)"));
     assert_eq!(code.matches("impl webhook::Defaulter").count(), 1);
-    assert!(merge.stdout.contains("tests/memcached_v1alpha1_webhook.rs was left as it was"));
+    assert!(
+        merge
+            .stdout
+            .contains("tests/memcached_v1alpha1_webhook.rs was left as it was")
+    );
     let default = read(&dir, "config/default/kustomization.yaml");
-    assert_eq!(default.matches("kind: MutatingWebhookConfiguration").count(), 2);
-    assert_eq!(default.matches("kind: ValidatingWebhookConfiguration").count(), 2);
-    assert_eq!(default.matches("- path: manager_webhook_patch.yaml").count(), 1);
+    assert_eq!(
+        default
+            .matches("kind: MutatingWebhookConfiguration")
+            .count(),
+        2
+    );
+    assert_eq!(
+        default
+            .matches("kind: ValidatingWebhookConfiguration")
+            .count(),
+        2
+    );
+    assert_eq!(
+        default
+            .matches("- path: manager_webhook_patch.yaml")
+            .count(),
+        1
+    );
 
     // Conversion with v1 as the spoke: its Convertible impl sits next to its types.
     let conversion = create_webhook(&dir, "v1alpha1", &["--conversion", "--spoke", "v1"]);
@@ -236,8 +298,13 @@ fn scaffolds_merges_reruns_and_forces() {
         read(&dir, "src/webhook/v1alpha1/memcached.rs")
             .contains(".with_conversion::<crate::api::cache::v1::Memcached>()")
     );
-    assert!(read(&dir, "config/crd/kustomization.yaml").contains("- path: patches/webhook_in_memcacheds.yaml"));
-    assert!(read(&dir, "config/crd/patches/webhook_in_memcacheds.yaml").contains("strategy: Webhook"));
+    assert!(
+        read(&dir, "config/crd/kustomization.yaml")
+            .contains("- path: patches/webhook_in_memcacheds.yaml")
+    );
+    assert!(
+        read(&dir, "config/crd/patches/webhook_in_memcacheds.yaml").contains("strategy: Webhook")
+    );
     let project = read(&dir, "PROJECT");
     assert!(
         project.contains(
@@ -249,7 +316,13 @@ fn scaffolds_merges_reruns_and_forces() {
     // Every type again without --force: refused, nothing changed; a re-run of a new-type-free
     // command is the same refusal, so re-running is a no-op.
     let before = snapshot(&dir);
-    let all = ["--defaulting", "--programmatic-validation", "--conversion", "--spoke", "v1"];
+    let all = [
+        "--defaulting",
+        "--programmatic-validation",
+        "--conversion",
+        "--spoke",
+        "v1",
+    ];
     assert_eq!(create_webhook(&dir, "v1alpha1", &all).code, 1);
     assert_eq!(snapshot(&dir), before);
 
@@ -276,8 +349,18 @@ fn webhooks_for_builtin_kinds_and_custom_paths() {
     let run = kubesmith(
         &dir,
         &[
-            "create", "webhook", "--skip-generate", "--group", "core", "--version", "v1", "--kind",
-            "Pod", "--programmatic-validation", "--validation-path", "/validate-pods",
+            "create",
+            "webhook",
+            "--skip-generate",
+            "--group",
+            "core",
+            "--version",
+            "v1",
+            "--kind",
+            "Pod",
+            "--programmatic-validation",
+            "--validation-path",
+            "/validate-pods",
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -304,12 +387,22 @@ fn generate_and_kustomize_with_webhooks() {
     let run = create_webhook(
         &dir,
         "v1alpha1",
-        &["--defaulting", "--programmatic-validation", "--conversion", "--spoke", "v1"],
+        &[
+            "--defaulting",
+            "--programmatic-validation",
+            "--conversion",
+            "--spoke",
+            "v1",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let generate = kubesmith(&dir, &["generate"]);
     assert_eq!(generate.code, 0, "{}", generate.stderr);
-    assert!(generate.stdout.contains("   create config/webhook/manifests.yaml"));
+    assert!(
+        generate
+            .stdout
+            .contains("   create config/webhook/manifests.yaml")
+    );
     let manifests = read(&dir, "config/webhook/manifests.yaml");
     let webhook = |kind: &str, name: &str, path: &str, mutating: bool| {
         format!(
@@ -340,7 +433,11 @@ fn generate_and_kustomize_with_webhooks() {
     std::fs::write(dir.join("config/webhook/manifests.yaml"), stale).unwrap();
     let check = kubesmith(&dir, &["generate", "--check"]);
     assert_eq!(check.code, 1);
-    assert!(check.stderr.contains("config/webhook/manifests.yaml"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("config/webhook/manifests.yaml"),
+        "{}",
+        check.stderr
+    );
     assert_eq!(kubesmith(&dir, &["generate"]).code, 0);
 
     let out = Command::new("kubectl")
@@ -349,7 +446,11 @@ fn generate_and_kustomize_with_webhooks() {
         .output()
         .expect("kubectl is on PATH");
     let rendered = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for wanted in [
         "kind: MutatingWebhookConfiguration",
         "  name: memcached-operator-mutating-webhook-configuration",
@@ -363,15 +464,27 @@ fn generate_and_kustomize_with_webhooks() {
         "secretName: webhook-server-cert",
         "kind: Issuer",
     ] {
-        assert!(rendered.contains(wanted), "missing {wanted:?} in\n{rendered}");
+        assert!(
+            rendered.contains(wanted),
+            "missing {wanted:?} in\n{rendered}"
+        );
     }
-    assert_eq!(rendered.matches("cert-manager.io/inject-ca-from").count(), 3);
+    assert_eq!(
+        rendered.matches("cert-manager.io/inject-ca-from").count(),
+        3
+    );
 
     // alpha generate replays create webhook from PROJECT.
     let out_dir = dir.parent().unwrap().join("replayed");
     let replay = kubesmith(
         &dir,
-        &["alpha", "generate", "--skip-generate", "--output-dir", out_dir.to_str().unwrap()],
+        &[
+            "alpha",
+            "generate",
+            "--skip-generate",
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+        ],
     );
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     for rel in [

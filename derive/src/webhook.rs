@@ -12,8 +12,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token};
 
 use super::rbac::{
-    closest, expect_str, expect_str_list, is_dns1123_subdomain, meta_key,
-    meta_value, ungroup,
+    closest, expect_str, expect_str_list, is_dns1123_subdomain, meta_key, meta_value, ungroup,
 };
 
 /// Keys accepted by `#[webhook(...)]`, in the order they are listed in messages.
@@ -170,7 +169,11 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
                 }
                 out.service_port = Some(n as u16);
             }
-            "groups" | "resources" | "verbs" | "versions" | "admission_review_versions"
+            "groups"
+            | "resources"
+            | "verbs"
+            | "versions"
+            | "admission_review_versions"
             | "webhook_versions" => {
                 let lits = expect_str_list(value, &key, example)?;
                 if lits.is_empty() {
@@ -215,7 +218,9 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
                         if !v.starts_with('/') || v.chars().any(char::is_whitespace) {
                             return Err(syn::Error::new(
                                 lit.span(),
-                                format!("`path` must start with '/' and contain no whitespace, found {v:?}, e.g. {example}"),
+                                format!(
+                                    "`path` must start with '/' and contain no whitespace, found {v:?}, e.g. {example}"
+                                ),
                             ));
                         }
                         out.path = Some(v);
@@ -224,7 +229,9 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
                         if !v.starts_with("https://") || v.chars().any(char::is_whitespace) {
                             return Err(syn::Error::new(
                                 lit.span(),
-                                format!("`url` must be an https:// URL, found {v:?}, e.g. {example}"),
+                                format!(
+                                    "`url` must be an https:// URL, found {v:?}, e.g. {example}"
+                                ),
                             ));
                         }
                         out.url = Some(v);
@@ -268,7 +275,9 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
                         if v.is_empty() || v.chars().any(char::is_whitespace) {
                             return Err(syn::Error::new(
                                 lit.span(),
-                                format!("`{key}` must be a non-empty name without whitespace, e.g. {example}"),
+                                format!(
+                                    "`{key}` must be a non-empty name without whitespace, e.g. {example}"
+                                ),
                             ));
                         }
                         if key == "service_name" {
@@ -290,7 +299,9 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
                         if !is_dns1123_subdomain(&v) {
                             return Err(syn::Error::new(
                                 lit.span(),
-                                format!("`configuration_name` {v:?} is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')"),
+                                format!(
+                                    "`configuration_name` {v:?} is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')"
+                                ),
                             ));
                         }
                         out.configuration_name = Some(v);
@@ -329,7 +340,9 @@ pub fn parse_webhook_args(args: TokenStream) -> syn::Result<WebhookArgs> {
             if let Some(span) = span_of(key) {
                 return Err(syn::Error::new(
                     span,
-                    format!("`{key}` configures the service of `path`; it cannot be used with `url`"),
+                    format!(
+                        "`{key}` configures the service of `path`; it cannot be used with `url`"
+                    ),
                 ));
             }
         }
@@ -364,7 +377,9 @@ fn example(key: &str) -> &'static str {
         "service_namespace" => "service_namespace = \"system\"",
         "service_port" => "service_port = 443",
         "namespace_selector" => "namespace_selector = \"webhook-enabled=true\"",
-        "object_selector" => "object_selector = \"tier in (frontend,backend),managed-by=controller\"",
+        "object_selector" => {
+            "object_selector = \"tier in (frontend,backend),managed-by=controller\""
+        }
         _ => "configuration_name = \"my-mutating-webhook-configuration\"",
     }
 }
@@ -377,7 +392,10 @@ fn bad_choice(lit: &LitStr, key: &str, valid: &[&str]) -> syn::Error {
     let list: Vec<String> = valid.iter().map(|c| format!("\"{c}\"")).collect();
     syn::Error::new(
         lit.span(),
-        format!("invalid `{key}` {v:?}; {hint}valid values: {}", list.join(", ")),
+        format!(
+            "invalid `{key}` {v:?}; {hint}valid values: {}",
+            list.join(", ")
+        ),
     )
 }
 
@@ -531,7 +549,10 @@ pub fn parse_selector(text: &str) -> Result<LabelSelector, String> {
                 .map(|v| check_label_value(v.trim()))
                 .collect::<Result<Vec<_>, _>>()?;
             if values.iter().all(String::is_empty) {
-                return Err(format!("`{}` needs at least one value in {part:?}", head[1]));
+                return Err(format!(
+                    "`{}` needs at least one value in {part:?}",
+                    head[1]
+                ));
             }
             SelectorRequirement {
                 key: check_label_key(head[0])?,
@@ -603,11 +624,18 @@ mod tests {
     #[test]
     fn parses_the_scaffolded_defaulter() {
         let w = parse_webhook_args(quote!(
-            path = "/mutate-cache-example-com-v1alpha1-memcached", mutating = true,
-            failure_policy = "fail", side_effects = "None", groups = ["cache.example.com"],
-            resources = ["memcacheds"], verbs = ["create", "update"], versions = ["v1alpha1"],
-            name = "mmemcached-v1alpha1.kb.io", admission_review_versions = ["v1"],
-            timeout_seconds = 10, reinvocation_policy = "IfNeeded",
+            path = "/mutate-cache-example-com-v1alpha1-memcached",
+            mutating = true,
+            failure_policy = "fail",
+            side_effects = "None",
+            groups = ["cache.example.com"],
+            resources = ["memcacheds"],
+            verbs = ["create", "update"],
+            versions = ["v1alpha1"],
+            name = "mmemcached-v1alpha1.kb.io",
+            admission_review_versions = ["v1"],
+            timeout_seconds = 10,
+            reinvocation_policy = "IfNeeded",
             object_selector = "tier in (frontend, backend),managed-by=controller,!legacy"
         ))
         .unwrap();
@@ -616,7 +644,10 @@ mod tests {
         assert_eq!(w.operations, ["CREATE", "UPDATE"]);
         assert_eq!(w.timeout_seconds, Some(10));
         let sel = w.object_selector.unwrap();
-        assert_eq!(sel.match_labels, [("managed-by".into(), "controller".into())]);
+        assert_eq!(
+            sel.match_labels,
+            [("managed-by".into(), "controller".into())]
+        );
         assert_eq!(sel.match_expressions.len(), 2);
         assert_eq!(sel.match_expressions[0].values, ["frontend", "backend"]);
         assert_eq!(sel.match_expressions[1].operator, "DoesNotExist");
@@ -625,8 +656,14 @@ mod tests {
     #[test]
     fn rejects_what_controller_gen_rejects() {
         let base = quote!(
-            path = "/v", mutating = false, failure_policy = "fail", groups = [""],
-            resources = ["pods"], verbs = ["create"], versions = ["v1"], name = "v.pod.io"
+            path = "/v",
+            mutating = false,
+            failure_policy = "fail",
+            groups = [""],
+            resources = ["pods"],
+            verbs = ["create"],
+            versions = ["v1"],
+            name = "v.pod.io"
         );
         let with = |extra: TokenStream| {
             let mut ts = base.clone();
@@ -634,21 +671,54 @@ mod tests {
             ts.extend(extra);
             err(ts)
         };
-        let e = with(quote!(side_effects = "Some", admission_review_versions = ["v1"]));
-        assert!(e.contains("not allowed in admissionregistration.k8s.io/v1"), "{e}");
+        let e = with(quote!(
+            side_effects = "Some",
+            admission_review_versions = ["v1"]
+        ));
+        assert!(
+            e.contains("not allowed in admissionregistration.k8s.io/v1"),
+            "{e}"
+        );
         let e = with(quote!(side_effects = "None"));
-        assert!(e.contains("missing required key `admission_review_versions`"), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], timeout_seconds = 40));
+        assert!(
+            e.contains("missing required key `admission_review_versions`"),
+            "{e}"
+        );
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            timeout_seconds = 40
+        ));
         assert!(e.contains("between 1 and 30"), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], webhook_versions = ["v1beta1"]));
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            webhook_versions = ["v1beta1"]
+        ));
         assert!(e.contains("only \"v1\""), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], url = "https://x/y"));
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            url = "https://x/y"
+        ));
         assert!(e.contains("`path` and `url` cannot both be set"), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], match_policy = "exact"));
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            match_policy = "exact"
+        ));
         assert!(e.contains("did you mean \"Exact\"?"), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], verbs2 = ["a"]));
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            verbs2 = ["a"]
+        ));
         assert!(e.contains("did you mean `verbs`?"), "{e}");
-        let e = with(quote!(side_effects = "None", admission_review_versions = ["v1"], object_selector = "a in b"));
+        let e = with(quote!(
+            side_effects = "None",
+            admission_review_versions = ["v1"],
+            object_selector = "a in b"
+        ));
         assert!(e.contains("cannot read"), "{e}");
     }
 
@@ -658,7 +728,10 @@ mod tests {
         assert_eq!(s.match_expressions[0].operator, "In");
         assert_eq!(s.match_expressions[0].values, ["dev", "staging", "prod"]);
         let s = parse_selector("b=2, a==1, c!=3, d").unwrap();
-        assert_eq!(s.match_labels, [("a".into(), "1".into()), ("b".into(), "2".into())]);
+        assert_eq!(
+            s.match_labels,
+            [("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
         assert_eq!(s.match_expressions[0].operator, "NotIn");
         assert_eq!(s.match_expressions[1].operator, "Exists");
         assert!(parse_selector("").is_err());

@@ -122,7 +122,12 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
             "create webhook requires at least one of --defaulting, --programmatic-validation and --conversion to be true"
         );
     }
-    check_path("--defaulting-path", &args.defaulting_path, args.defaulting, "--defaulting")?;
+    check_path(
+        "--defaulting-path",
+        &args.defaulting_path,
+        args.defaulting,
+        "--defaulting",
+    )?;
     check_path(
         "--validation-path",
         &args.validation_path,
@@ -144,7 +149,12 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
                 .resources
                 .iter()
                 .filter(|r| r.api.is_some())
-                .map(|r| format!("--group {} --version {} --kind {}", r.group, r.version, r.kind))
+                .map(|r| {
+                    format!(
+                        "--group {} --version {} --kind {}",
+                        r.group, r.version, r.kind
+                    )
+                })
                 .collect();
             bail!(
                 "no API found for {}/{}, Kind={}: run `kubesmith create api --group {} --version {} --kind {}` first{}",
@@ -184,7 +194,11 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         .unwrap_or_default();
     for (wanted, exists, what) in [
         (args.defaulting, before.defaulting, "defaulting"),
-        (args.programmatic_validation, before.validation, "validation"),
+        (
+            args.programmatic_validation,
+            before.validation,
+            "validation",
+        ),
         (args.conversion, before.conversion, "conversion"),
     ] {
         if wanted && exists && !args.force {
@@ -218,9 +232,7 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
             bail!("--spoke has an empty version; {valid_spokes}");
         }
         if spoke == args.version {
-            bail!(
-                "invalid spoke version {spoke:?}: it is the hub (--version); {valid_spokes}"
-            );
+            bail!("invalid spoke version {spoke:?}: it is the hub (--version); {valid_spokes}");
         }
         if !versions.contains(&spoke) {
             bail!("invalid spoke version {spoke:?} for {gvk}; {valid_spokes}");
@@ -234,7 +246,10 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         bail!("--spoke can only be used with --conversion");
     }
     if args.conversion && spokes.is_empty() {
-        bail!("--conversion needs at least one --spoke version to convert to and from {}; {valid_spokes}", args.version);
+        bail!(
+            "--conversion needs at least one --spoke version to convert to and from {}; {valid_spokes}",
+            args.version
+        );
     }
 
     let mut after = WebhookInfo {
@@ -297,7 +312,10 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         },
         kind_path: match builtin {
             Some(b) => format!("k8s_openapi::api::{}::{}", b.module, b.kind),
-            None => format!("crate::api::{group_module}::{version_module}::{}", args.kind),
+            None => format!(
+                "crate::api::{group_module}::{version_module}::{}",
+                args.kind
+            ),
         },
         builtin: builtin.is_some(),
         defaulting_path: after
@@ -344,13 +362,23 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
     let (defaulting, validation, conversion) = if args.force {
         (after.defaulting, after.validation, after.conversion)
     } else {
-        (args.defaulting, args.programmatic_validation, args.conversion)
+        (
+            args.defaulting,
+            args.programmatic_validation,
+            args.conversion,
+        )
     };
 
     // The Rust code.
-    plan.ensure("src/webhook/mod.rs", templates::WEBHOOK_MOD.render(&context)?)?;
+    plan.ensure(
+        "src/webhook/mod.rs",
+        templates::WEBHOOK_MOD.render(&context)?,
+    )?;
     let version_mod = templates::WEBHOOK_VERSION_MOD.output_path(&vars);
-    plan.ensure(&version_mod, templates::WEBHOOK_VERSION_MOD.render(&context)?)?;
+    plan.ensure(
+        &version_mod,
+        templates::WEBHOOK_VERSION_MOD.render(&context)?,
+    )?;
     plan.insert(
         "src/webhook/mod.rs",
         "+kubesmith:scaffold:webhookversions",
@@ -381,7 +409,11 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
             &format!(".with_defaulter({}CustomDefaulter)", args.kind),
         )?;
         if let Some(path) = &after.defaulting_path {
-            plan.insert(&kind_rs, BUILDER_MARKER, &format!(".with_defaulter_path({path:?})"))?;
+            plan.insert(
+                &kind_rs,
+                BUILDER_MARKER,
+                &format!(".with_defaulter_path({path:?})"),
+            )?;
         }
     }
     if validation {
@@ -397,7 +429,11 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
             &format!(".with_validator({}CustomValidator)", args.kind),
         )?;
         if let Some(path) = &after.validation_path {
-            plan.insert(&kind_rs, BUILDER_MARKER, &format!(".with_validator_path({path:?})"))?;
+            plan.insert(
+                &kind_rs,
+                BUILDER_MARKER,
+                &format!(".with_validator_path({path:?})"),
+            )?;
         }
     }
     if conversion {
@@ -456,7 +492,10 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         )?;
     }
     enable_in_default_kustomization(&mut plan, &context, &after, &plural, &api_group)?;
-    if plan.read(Path::new("config/network-policy/kustomization.yaml"))?.is_some() {
+    if plan
+        .read(Path::new("config/network-policy/kustomization.yaml"))?
+        .is_some()
+    {
         add_line_after(
             &mut plan,
             "config/network-policy/kustomization.yaml",
@@ -475,7 +514,9 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         )?;
         let marker = "+kubesmith:scaffold:crdkustomizewebhookpatch";
         let Some(text) = plan.read(Path::new(CRD_KUSTOMIZATION))? else {
-            bail!("{CRD_KUSTOMIZATION} is missing; restore it (it lists the CRDs of config/crd/bases)");
+            bail!(
+                "{CRD_KUSTOMIZATION} is missing; restore it (it lists the CRDs of config/crd/bases)"
+            );
         };
         if !text.contains(marker) {
             let block = templates::CRD_KUSTOMIZATION_WEBHOOK.render(&context)?;
@@ -542,7 +583,9 @@ fn check_path(flag: &str, path: &Option<String>, enabled: bool, needs: &str) -> 
         bail!("{flag} can only be used with {needs}");
     }
     if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace()) || path.len() < 2 {
-        bail!("{flag} {path:?} must be an absolute URL path without whitespace, e.g. /custom-mutate");
+        bail!(
+            "{flag} {path:?} must be an absolute URL path without whitespace, e.g. /custom-mutate"
+        );
     }
     Ok(())
 }
@@ -555,7 +598,9 @@ fn insert_block(plan: &mut Plan, rel: &str, marker: &str, block: &str) -> Result
     };
     let signature = block
         .lines()
-        .find(|l| l.starts_with("impl ") || l.starts_with("- select:") || l.starts_with("pub struct"))
+        .find(|l| {
+            l.starts_with("impl ") || l.starts_with("- select:") || l.starts_with("pub struct")
+        })
         .unwrap_or_default();
     if !signature.is_empty() && text.lines().any(|l| l.trim() == signature.trim()) {
         return Ok(());
@@ -565,7 +610,10 @@ fn insert_block(plan: &mut Plan, rel: &str, marker: &str, block: &str) -> Result
             "{rel}: insertion marker `{marker}` not found; put it back where kubesmith should add new code"
         );
     };
-    let indent: String = marker_line.chars().take_while(|c| c.is_whitespace()).collect();
+    let indent: String = marker_line
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
     let mut out = String::with_capacity(text.len() + block.len() + 64);
     for line in text.lines() {
         if line.contains(marker) {
@@ -624,12 +672,18 @@ fn register_in_lib(
     kind_module: &str,
 ) -> Result<()> {
     let Some(lib) = plan.read(Path::new("src/lib.rs"))? else {
-        bail!("src/lib.rs is missing; kubesmith registers the webhooks there (restore it from version control)");
+        bail!(
+            "src/lib.rs is missing; kubesmith registers the webhooks there (restore it from version control)"
+        );
     };
     let mut lib = lib;
     if !lib.lines().any(|l| l.trim() == "pub mod webhook;") {
         lib = match lib.lines().position(|l| l.trim() == "pub mod controller;") {
-            Some(_) => lib.replacen("pub mod controller;\n", "pub mod controller;\npub mod webhook;\n", 1),
+            Some(_) => lib.replacen(
+                "pub mod controller;\n",
+                "pub mod controller;\npub mod webhook;\n",
+                1,
+            ),
             None => format!("pub mod webhook;\n{lib}"),
         };
     }
@@ -673,9 +727,14 @@ fn enable_in_default_kustomization(
 ) -> Result<()> {
     let rel = DEFAULT_KUSTOMIZATION;
     let Some(text) = plan.read(Path::new(rel))? else {
-        bail!("{rel} is missing; restore it from version control (create webhook enables the webhook there)");
+        bail!(
+            "{rel} is missing; restore it from version control (create webhook enables the webhook there)"
+        );
     };
-    for (component, after_line) in [("../webhook", "- ../manager"), ("../certmanager", "- ../webhook")] {
+    for (component, after_line) in [
+        ("../webhook", "- ../manager"),
+        ("../certmanager", "- ../webhook"),
+    ] {
         let enabled = format!("- {component}");
         if plan
             .read(Path::new(rel))?
@@ -702,7 +761,10 @@ fn enable_in_default_kustomization(
             );
         }
         let block = templates::DEFAULT_WEBHOOK_PATCH.render(context)?;
-        plan.own(rel, format!("{}{block}", text.trim_end_matches('\n').to_string() + "\n"));
+        plan.own(
+            rel,
+            format!("{}{block}", text.trim_end_matches('\n').to_string() + "\n"),
+        );
     }
     let mut targets: Vec<(&str, Option<String>)> = Vec::new();
     if after.defaulting {
@@ -712,7 +774,10 @@ fn enable_in_default_kustomization(
         targets.push(("ValidatingWebhookConfiguration", None));
     }
     if after.conversion {
-        targets.push(("CustomResourceDefinition", Some(format!("{plural}.{api_group}"))));
+        targets.push((
+            "CustomResourceDefinition",
+            Some(format!("{plural}.{api_group}")),
+        ));
     }
     for (kind, name) in targets {
         for (marker, index) in [
@@ -749,21 +814,26 @@ fn insert_target(
     let text = plan.read(Path::new(rel))?.unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let Some(pos) = lines.iter().position(|l| l.contains(marker)) else {
-        bail!("{rel}: insertion marker `{marker}` not found; put it back under the replacement's `targets:`");
+        bail!(
+            "{rel}: insertion marker `{marker}` not found; put it back under the replacement's `targets:`"
+        );
     };
     let start = lines[..pos]
         .iter()
         .rposition(|l| l.trim() == "targets:")
         .unwrap_or(0);
     let section = &lines[start..pos];
-    let present = section.windows(2).any(|w| {
-        w[0].trim() == "- select:"
-            && w[1].trim() == format!("kind: {kind}")
-    }) && name.is_none_or(|n| section.iter().any(|l| l.trim() == format!("name: {n}")));
+    let present = section
+        .windows(2)
+        .any(|w| w[0].trim() == "- select:" && w[1].trim() == format!("kind: {kind}"))
+        && name.is_none_or(|n| section.iter().any(|l| l.trim() == format!("name: {n}")));
     if present {
         return Ok(());
     }
-    let indent: String = lines[pos].chars().take_while(|c| c.is_whitespace()).collect();
+    let indent: String = lines[pos]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
     let mut out = String::new();
     for (i, l) in lines.iter().enumerate() {
         if i == pos {
