@@ -498,3 +498,43 @@ fn generate_and_kustomize_with_webhooks() {
         assert_eq!(read(&out_dir, rel), read(&dir, rel), "{rel}");
     }
 }
+
+/// A project made before kubesmith had webhooks: `add_webhooks`, its call in `main.rs` and
+/// the commented webhook lines of the default kustomization are added.
+#[test]
+fn projects_from_before_webhooks_get_add_webhooks() {
+    let (_tmp, dir) = project();
+    let lib = read(&dir, "src/lib.rs");
+    let start = lib.find("\n/// Registers every webhook").unwrap();
+    std::fs::write(dir.join("src/lib.rs"), &lib[..start + 1]).unwrap();
+    let main =
+        read(&dir, "src/main.rs").replace("    memcached_operator::add_webhooks(&mgr)?;\n", "");
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    let default = read(&dir, "config/default/kustomization.yaml")
+        .lines()
+        .filter(|l| !l.contains("../webhook") && !l.contains("../certmanager"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    std::fs::write(dir.join("config/default/kustomization.yaml"), default).unwrap();
+
+    let run = create_webhook(&dir, "v1", &["--programmatic-validation"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lib = read(&dir, "src/lib.rs");
+    assert!(
+        lib.contains(
+            "pub fn add_webhooks(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {"
+        )
+    );
+    assert!(
+        lib.contains("    webhook::v1::memcached::add(mgr)?;\n    // +kubesmith:scaffold:webhooks")
+    );
+    let main = read(&dir, "src/main.rs");
+    assert!(main.contains(
+        "    memcached_operator::add_controllers(&mgr)?;\n    memcached_operator::add_webhooks(&mgr)?;\n"
+    ));
+    let default = read(&dir, "config/default/kustomization.yaml");
+    assert!(
+        default.contains("- ../manager\n- ../webhook\n- ../certmanager\n"),
+        "{default}"
+    );
+}
