@@ -18,7 +18,7 @@ use crate::source::SourceFile;
 
 #[path = "../../derive/src/rbac.rs"]
 #[allow(dead_code)]
-mod rbac_args;
+pub(crate) mod rbac_args;
 
 pub use rbac_args::RbacRule;
 

@@ -18,9 +18,7 @@ use crate::rbac::{attribute_lines, meta_key, yaml_scalar};
 use crate::source::{SourceFile, is_attribute};
 
 /// The shared key/value helpers `webhook_args` uses as `super::rbac`.
-#[path = "../../derive/src/rbac.rs"]
-#[allow(dead_code)]
-mod rbac;
+use crate::rbac::rbac_args as rbac;
 
 #[path = "../../derive/src/webhook.rs"]
 #[allow(dead_code)]
