@@ -372,7 +372,7 @@ fn webhooks_for_builtin_kinds_and_custom_paths() {
     assert!(code.contains("groups = [\"\"]"));
     assert!(!dir.join("tests/pod_v1_webhook.rs").exists());
     let project = read(&dir, "PROJECT");
-    assert!(project.contains("  core: true\n  group: core\n  kind: Pod\n  path: k8s_openapi::api::core::v1\n  version: v1\n  webhooks:\n    validation: true\n    validationPath: /validate-pods\n    webhookVersion: v1\n"), "{project}");
+    assert!(project.contains("- core: true\n  group: core\n  kind: Pod\n  path: k8s_openapi::api::core::v1\n  version: v1\n  webhooks:\n    validation: true\n    validationPath: /validate-pods\n    webhookVersion: v1\n"), "{project}");
 }
 
 /// The whole flow on a project that builds: `generate` writes manifests.yaml as controller-gen
