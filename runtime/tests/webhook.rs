@@ -219,6 +219,26 @@ impl Validator<ConfigMap> for ConfigMapValidator {
     }
 }
 
+/// A defaulter with a bug.
+struct PanickingDefaulter;
+
+impl Defaulter<ConfigMap> for PanickingDefaulter {
+    async fn default(&self, cm: &mut ConfigMap) -> Result<(), AdmissionError> {
+        let data = cm.data.as_ref().expect("data is always set (it is not)");
+        let _ = data.len();
+        Ok(())
+    }
+}
+
+/// Defaults nothing, for any kind.
+struct NoDefaults;
+
+impl<K: Send> Defaulter<K> for NoDefaults {
+    async fn default(&self, _: &mut K) -> Result<(), AdmissionError> {
+        Ok(())
+    }
+}
+
 fn options() -> Options {
     Options {
         webhook_port: 0,
@@ -381,10 +401,15 @@ async fn admission_defaults_validates_and_is_measured() {
         .for_::<ConfigMap>()
         .with_validator(ConfigMapValidator)
         .with_validator_path("/custom-validate")
+        .with_defaulter(PanickingDefaulter)
+        .with_defaulter_path("/custom-mutate")
         .complete()
         .unwrap();
     let server = mgr.webhook_server();
-    assert_eq!(server.paths(), ["/custom-validate", MUTATE, VALIDATE]);
+    assert_eq!(
+        server.paths(),
+        ["/custom-mutate", "/custom-validate", MUTATE, VALIDATE]
+    );
     let running = Running::start(&mgr);
 
     // Defaulting: the patch turns the request's object into the defaulted one, and leaves
@@ -543,6 +568,9 @@ async fn admission_defaults_validates_and_is_measured() {
     review["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "ConfigMap"});
     let response = admit(&server, "/custom-validate", &review).await;
     assert_eq!(response["warnings"], json!(["saw config map settings"]));
+    // A panicking webhook fails its request with 500; the server goes on.
+    let (status, _) = post(&server, "/custom-mutate", &review).await;
+    assert_eq!(status, 500);
 
     // Bad requests are answered with an error; the server keeps serving.
     let (status, answer) =
@@ -592,6 +620,9 @@ async fn admission_defaults_validates_and_is_measured() {
         format!("controller_runtime_webhook_latency_seconds_count{{webhook=\"{MUTATE}\"}} 5"),
         "# TYPE controller_runtime_webhook_latency_seconds histogram".to_owned(),
         "controller_runtime_webhook_requests_in_flight{webhook=\"/custom-validate\"} 0".to_owned(),
+        "controller_runtime_webhook_requests_total{webhook=\"/custom-mutate\",code=\"500\"} 1"
+            .to_owned(),
+        "controller_runtime_webhook_requests_in_flight{webhook=\"/custom-mutate\"} 0".to_owned(),
     ] {
         assert!(text.contains(&line), "missing {line:?} in\n{text}");
     }
@@ -907,10 +938,263 @@ async fn bad_registrations_are_refused_with_the_reason() {
         .complete());
     assert!(text.contains("already registered"), "{text}");
     let text = err(Webhook::managed_by(&mgr)
+        .for_::<v1::Gadget>()
+        .with_conversion::<v1alpha1::Gadget>()
+        .with_conversion::<v1alpha1::Gadget>()
+        .complete());
+    assert!(text.contains("version v1alpha1 is given twice"), "{text}");
+    // Refused as a whole: its defaulter is not served either.
+    let text = err(Webhook::managed_by(&mgr)
         .for_::<v1beta1::Gadget>()
+        .with_defaulter(NoDefaults)
         .with_conversion::<v1alpha1::Gadget>()
         .complete());
     assert!(text.contains("hub version v1"), "{text}");
     assert_eq!(mgr.webhook_server().paths(), ["/convert", MUTATE, VALIDATE]);
+    env.stop().await;
+}
+
+const CHILD: &str = "KUBESMITH_TEST_CHILD";
+
+/// Environment variables are process-wide (and setting them is `unsafe`): this test re-runs
+/// itself as a child process with `ENABLE_WEBHOOKS` and `TMPDIR` set.
+#[tokio::test]
+async fn the_environment_disables_webhooks_and_provides_the_default_cert_dir() {
+    const TEST: &str = "the_environment_disables_webhooks_and_provides_the_default_cert_dir";
+    if std::env::var(CHILD).is_ok_and(|t| t == TEST) {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let parsed = Cli::try_parse_from(["operator"])
+            .unwrap()
+            .flags
+            .options()
+            .unwrap();
+        assert!(!parsed.enable_webhooks, "ENABLE_WEBHOOKS=false is read");
+        let parsed = Cli::try_parse_from(["operator", "--enable-webhooks=true"])
+            .unwrap()
+            .flags
+            .options()
+            .unwrap();
+        assert!(parsed.enable_webhooks, "the flag wins over the environment");
+
+        // controller-runtime's default directory, under $TMPDIR, is used when it holds both files.
+        let dir = std::env::temp_dir()
+            .join("k8s-webhook-server")
+            .join("serving-certs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = write_certificate(&dir);
+        let env = support::env().await;
+        let mgr = support::manager(&env, options());
+        register(&mgr);
+        let server = mgr.webhook_server();
+        let running = Running::start(&mgr);
+        let ca = server.ca_bundle().await;
+        assert_eq!(ca, std::fs::read(dir.join("tls.crt")).unwrap());
+        let (_, presented) = connect(&server, &ca).await.expect("trusted connection");
+        assert_eq!(presented, written);
+        running.stop().await.unwrap();
+        env.stop().await;
+        eprintln!("child: checked");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    run_child(
+        TEST,
+        &[
+            ("ENABLE_WEBHOOKS", "false".as_ref()),
+            ("TMPDIR", tmp.path().as_os_str()),
+        ],
+    );
+}
+
+/// Runs `test` of this binary in a child process with `env` set; fails unless the child ran
+/// it and it passed.
+fn run_child(test: &str, env: &[(&str, &std::ffi::OsStr)]) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("child: checked"),
+        "the child did not run the test:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// In a child process with an empty `$TMPDIR`, so that the default certificate directory
+/// starts empty.
+#[tokio::test]
+async fn a_self_signed_certificate_is_made_for_localhost_and_written_for_local_runs() {
+    const TEST: &str = "a_self_signed_certificate_is_made_for_localhost_and_written_for_local_runs";
+    if !std::env::var(CHILD).is_ok_and(|t| t == TEST) {
+        let tmp = tempfile::tempdir().unwrap();
+        run_child(TEST, &[("TMPDIR", tmp.path().as_os_str())]);
+        return;
+    }
+    let env = support::env().await;
+    // All interfaces, as by default: reached at the loopback address.
+    let mgr = support::manager(
+        &env,
+        Options {
+            webhook_host: "0.0.0.0".parse().unwrap(),
+            ..options()
+        },
+    );
+    register(&mgr);
+    let server = mgr.webhook_server();
+    let running = Running::start(&mgr);
+    let ca = server.ca_bundle().await;
+    assert!(String::from_utf8_lossy(&ca).starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(
+        server.local_addr().await.ip(),
+        std::net::Ipv4Addr::LOCALHOST
+    );
+    // Verified against the bundle as `localhost`, and it is the certificate served.
+    let (_, presented) = connect(&server, &ca).await.expect("trusted connection");
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    assert_eq!(
+        CertificateDer::from_pem_slice(&ca).unwrap().to_vec(),
+        presented
+    );
+    // Written where a local `kubesmith envtest serve --webhooks` looks for the CA.
+    let dir = std::env::temp_dir()
+        .join("k8s-webhook-server")
+        .join("serving-certs");
+    assert_eq!(std::fs::read(dir.join("tls.crt")).unwrap(), ca);
+    assert!(dir.join("tls.key").is_file());
+    running.stop().await.unwrap();
+    env.stop().await;
+    eprintln!("child: checked");
+}
+
+#[tokio::test]
+async fn a_standby_replica_serves_webhooks_too() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let env = support::env().await;
+    let replica = || {
+        support::manager(
+            &env,
+            Options {
+                leader_election: true,
+                leader_election_id: Some("gadget-operator-leader".into()),
+                leader_election_namespace: Some("default".into()),
+                retry_period: std::time::Duration::from_millis(200),
+                ..options()
+            },
+        )
+    };
+    let leader = replica();
+    register(&leader);
+    let leading = Running::start(&leader);
+    let leases: Api<Lease> = Api::namespaced(env.client(), "default");
+    let holder = || async {
+        let lease = leases.get_opt("gadget-operator-leader").await.ok()??;
+        lease.spec?.holder_identity
+    };
+    eventually("the first replica to lead", || async {
+        (holder().await? == leader.identity()).then_some(())
+    })
+    .await;
+
+    let standby = replica();
+    register(&standby);
+    let waiting = Running::start(&standby);
+    let server = standby.webhook_server();
+    let idle = gadget("v1", "idle", json!({"replicas": 1}));
+    let review = admission_review("CREATE", idle, Value::Null);
+    // Times out, rather than hanging, if the server waited for leadership.
+    let response = tokio::time::timeout(support::DEADLINE, admit(&server, VALIDATE, &review))
+        .await
+        .expect("the standby serves webhooks");
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(
+        holder().await.as_deref(),
+        Some(leader.identity()),
+        "the standby answered without leading"
+    );
+    waiting.stop().await.unwrap();
+    leading.stop().await.unwrap();
+    env.stop().await;
+}
+
+/// A TLS connection offering only HTTP/2 through ALPN.
+async fn connect_h2(
+    server: &WebhookServer,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&server.ca_bundle().await) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(server.local_addr().await).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+}
+
+#[tokio::test]
+async fn http2_is_served_only_with_enable_http2() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let env = support::env().await;
+    let off = support::manager(&env, options());
+    register(&off);
+    let on = support::manager(
+        &env,
+        Options {
+            enable_http2: true,
+            ..options()
+        },
+    );
+    register(&on);
+    let (running_off, running_on) = (Running::start(&off), Running::start(&on));
+
+    assert!(
+        connect_h2(&off.webhook_server()).await.is_err(),
+        "HTTP/2 was negotiated without enable_http2"
+    );
+
+    let tls = connect_h2(&on.webhook_server()).await.expect("h2 over TLS");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let idle = gadget("v1", "idle", json!({"replicas": 1}));
+    let review = admission_review("CREATE", idle, Value::Null);
+    let request = hyper::Request::post(format!("https://localhost{VALIDATE}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&review).unwrap())))
+        .unwrap();
+    let response = sender.send_request(request).await.expect("response");
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+
+    running_off.stop().await.unwrap();
+    running_on.stop().await.unwrap();
     env.stop().await;
 }

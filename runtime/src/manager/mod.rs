@@ -96,7 +96,8 @@ pub struct Options {
     pub webhook_host: IpAddr,
     /// Directory holding the webhook server's certificate and key. `None` uses
     /// controller-runtime's default `$TMPDIR/k8s-webhook-server/serving-certs` if both files
-    /// are there, else a self-signed certificate for `localhost`.
+    /// are there, else a self-signed certificate for `localhost` (written there for local
+    /// runs when the directory holds neither file).
     pub webhook_cert_path: Option<PathBuf>,
     /// File name of the certificate in the certificate directory (default `tls.crt`).
     pub webhook_cert_name: String,

@@ -37,6 +37,9 @@ pub type Warnings = Vec<String>;
 ///     }
 /// }
 /// ```
+///
+/// A type that also implements `Default` needs `<T as Default>::default()` where both traits
+/// are in scope (they share the name `default`).
 pub trait Defaulter<K>: Send + Sync + 'static {
     /// Sets the defaults on `obj`. Called for CREATE and UPDATE requests.
     fn default(&self, obj: &mut K) -> impl Future<Output = Result<(), AdmissionError>> + Send;
@@ -364,10 +367,7 @@ fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
     which: &str,
 ) -> Result<K, String> {
     let Some(raw) = raw else {
-        return Err(format!(
-            "the AdmissionReview request has no {which}, which a {} webhook needs",
-            K::kind(&())
-        ));
+        return Err(missing::<K>(which));
     };
     serde_json::from_value(raw.clone()).map_err(|err| {
         format!(
@@ -375,6 +375,13 @@ fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
             type_name::<K>()
         )
     })
+}
+
+fn missing<K: Resource<DynamicType = ()>>(which: &str) -> String {
+    format!(
+        "the AdmissionReview request has no {which}, which a {} webhook needs",
+        K::kind(&())
+    )
 }
 
 /// `Memcached.cache.example.com/v1alpha1`.
@@ -401,8 +408,10 @@ where
             if matches!(request.operation, Operation::Delete | Operation::Connect) {
                 return allowed(request);
             }
-            let raw = review.object.as_ref();
-            let mut obj: K = match decode(raw, "object") {
+            let Some(raw) = review.object.as_ref() else {
+                return errored(request, 400, missing::<K>("object"));
+            };
+            let mut obj: K = match decode(Some(raw), "object") {
                 Ok(obj) => obj,
                 Err(message) => return errored(request, 400, message),
             };
@@ -410,16 +419,15 @@ where
             if let Err(err) = self.defaulter.default(&mut obj).await {
                 return denied(request, err);
             }
-            let (raw, original, defaulted) = match (raw, original, serde_json::to_value(&obj)) {
-                (Some(raw), Ok(original), Ok(defaulted)) => (raw, original, defaulted),
-                (_, Err(err), _) | (_, _, Err(err)) => {
+            let (original, defaulted) = match (original, serde_json::to_value(&obj)) {
+                (Ok(original), Ok(defaulted)) => (original, defaulted),
+                (Err(err), _) | (_, Err(err)) => {
                     return errored(
                         request,
                         500,
                         format!("cannot serialize the {}: {err}", type_name::<K>()),
                     );
                 }
-                (None, _, _) => unreachable!("decode succeeded, so there is an object"),
             };
             let patch = defaulting_patch(raw, &original, &defaulted);
             if patch.0.is_empty() {

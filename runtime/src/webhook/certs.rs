@@ -57,27 +57,44 @@ impl ServingCert {
         options: &Options,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, Error> {
-        let dir = match &options.webhook_cert_path {
-            Some(dir) => Some(dir.clone()),
-            None => {
-                let dir = default_cert_dir();
-                let present = dir.join(&options.webhook_cert_name).is_file()
-                    && dir.join(&options.webhook_cert_key).is_file();
-                present.then_some(dir)
-            }
-        };
-        match dir {
-            Some(dir) => Ok(Self::Files(Files::load(
-                dir.join(&options.webhook_cert_name),
-                dir.join(&options.webhook_cert_key),
-                dir.join("ca.crt"),
-                provider,
-            )?)),
-            None => Self::self_signed(&provider),
-        }
+        Self::from_dirs(options, &default_cert_dir(), provider)
     }
 
-    fn self_signed(provider: &CryptoProvider) -> Result<Self, Error> {
+    /// As [`from_options`](Self::from_options), with `default_dir` for controller-runtime's
+    /// default directory.
+    fn from_dirs(
+        options: &Options,
+        default_dir: &Path,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, Error> {
+        let (cert_name, key_name) = (&options.webhook_cert_name, &options.webhook_cert_key);
+        if let Some(dir) = &options.webhook_cert_path {
+            return Ok(Self::Files(Files::load(
+                dir, cert_name, key_name, provider,
+            )?));
+        }
+        let present = default_dir.join(cert_name).is_file() && default_dir.join(key_name).is_file();
+        if present {
+            match Files::load(default_dir, cert_name, key_name, Arc::clone(&provider)) {
+                Ok(files) => return Ok(Self::Files(files)),
+                // Nobody asked for these files (another local run may be writing them right
+                // now): serve a certificate of our own rather than fail.
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook server: using a self-signed certificate instead");
+                    return Self::self_signed(&provider, None);
+                }
+            }
+        }
+        Self::self_signed(&provider, Some((default_dir, cert_name, key_name)))
+    }
+
+    /// A self-signed certificate, also written to `persist` (directory, certificate and key
+    /// file names) if neither file is there yet, so that other processes of a local run (such
+    /// as `kubesmith envtest serve --webhooks`) can trust it, and the next run serves the same.
+    fn self_signed(
+        provider: &CryptoProvider,
+        persist: Option<(&Path, &str, &str)>,
+    ) -> Result<Self, Error> {
         let mut names = vec![
             "localhost".to_owned(),
             "127.0.0.1".to_owned(),
@@ -94,9 +111,27 @@ impl ServingCert {
         let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
         let certified = CertifiedKey::from_der(vec![made.cert.der().clone()], key.into(), provider)
             .map_err(|err| Error::WebhookTls(format!("unusable self-signed certificate: {err}")))?;
+        let pem = made.cert.pem();
+        if let Some((dir, cert_name, key_name)) = persist {
+            match write_new_pair(
+                dir,
+                cert_name,
+                &pem,
+                key_name,
+                &made.signing_key.serialize_pem(),
+            ) {
+                Ok(true) => {
+                    tracing::info!(dir = %dir.display(), "webhook server: wrote its self-signed certificate for local runs");
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::debug!(dir = %dir.display(), error = %err, "webhook server: self-signed certificate not written");
+                }
+            }
+        }
         Ok(Self::SelfSigned {
             certified: Arc::new(certified),
-            pem: made.cert.pem().into_bytes(),
+            pem: pem.into_bytes(),
         })
     }
 
@@ -114,11 +149,12 @@ impl ServingCert {
 
 impl Files {
     fn load(
-        cert: PathBuf,
-        key: PathBuf,
-        ca: PathBuf,
+        dir: &Path,
+        cert_name: &str,
+        key_name: &str,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, Error> {
+        let (cert, key, ca) = (dir.join(cert_name), dir.join(key_name), dir.join("ca.crt"));
         let (cert_pem, key_pem) = read_pair(&cert, &key)?;
         let certified = parse(&cert, &cert_pem, &key, &key_pem, &provider)?;
         Ok(Self {
@@ -168,6 +204,52 @@ impl ResolvesServerCert for ServingCert {
             Self::Files(files) => Some(files.current()),
         }
     }
+}
+
+/// Writes `key` then `cert` into `dir`, only if neither file exists (another process may be
+/// doing the same): `Ok(false)` when they were there. The key is readable by its owner only.
+fn write_new_pair(
+    dir: &Path,
+    cert_name: &str,
+    cert: &str,
+    key_name: &str,
+    key: &str,
+) -> std::io::Result<bool> {
+    use std::io::Write;
+    let (cert_path, key_path) = (dir.join(cert_name), dir.join(key_name));
+    if cert_path.exists() || key_path.exists() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir)?;
+    let create_new = |path: &Path, private: bool| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        options.open(path)
+    };
+    let mut key_file = match create_new(&key_path, true) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    key_file.write_all(key.as_bytes())?;
+    let written =
+        create_new(&cert_path, false).and_then(|mut file| file.write_all(cert.as_bytes()));
+    if let Err(err) = written {
+        // Never leave our key next to someone else's certificate.
+        let _ = std::fs::remove_file(&key_path);
+        return match err.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(false),
+            _ => Err(err),
+        };
+    }
+    Ok(true)
 }
 
 fn read_pair(cert: &Path, key: &Path) -> Result<(Vec<u8>, Vec<u8>), Error> {
@@ -294,6 +376,49 @@ mod tests {
             text.contains("tls.crt") && text.contains("--webhook-cert-path"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_written_to_the_empty_default_dir_and_reused() {
+        let default_dir = tempfile::tempdir().unwrap();
+        let dir = default_dir
+            .path()
+            .join("k8s-webhook-server")
+            .join("serving-certs");
+        let first = ServingCert::from_dirs(&Options::default(), &dir, provider()).unwrap();
+        assert!(matches!(first, ServingCert::SelfSigned { .. }));
+        assert_eq!(
+            first.ca_bundle(),
+            std::fs::read(dir.join("tls.crt")).unwrap()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("tls.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the key is private: {mode:o}");
+        }
+        // The next run serves the written pair (and so follows its rotations).
+        let second = ServingCert::from_dirs(&Options::default(), &dir, provider()).unwrap();
+        assert!(matches!(second, ServingCert::Files(_)));
+        assert_eq!(second.ca_bundle(), first.ca_bundle());
+    }
+
+    #[test]
+    fn a_broken_pair_in_the_default_dir_is_not_fatal_and_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tls.crt"), "half written").unwrap();
+        std::fs::write(dir.path().join("tls.key"), "").unwrap();
+        let cert = ServingCert::from_dirs(&Options::default(), dir.path(), provider()).unwrap();
+        assert!(matches!(cert, ServingCert::SelfSigned { .. }));
+        assert_eq!(
+            std::fs::read(dir.path().join("tls.crt")).unwrap(),
+            b"half written"
+        );
+        // An explicit path is another matter: its owner wants to know.
+        assert!(ServingCert::from_options(&options(dir.path()), provider()).is_err());
     }
 
     #[test]

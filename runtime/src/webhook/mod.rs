@@ -216,6 +216,9 @@ where
     /// Registers the webhooks with the manager's webhook server. Fails, registering nothing,
     /// if there is nothing to serve, a custom path is given without its webhook, a path is
     /// taken or malformed, or a spoke does not fit the hub.
+    ///
+    /// Register before [`Manager::run`]: the server starts only if webhooks were registered
+    /// by then (later ones are served if it did).
     pub fn complete(self) -> Result<(), Error> {
         let name = admission::type_name::<K>();
         let invalid = |reason: String| Error::InvalidWebhook {
@@ -266,30 +269,32 @@ where
                 "the spoke {spoke} is another kind; a spoke is a version of the hub's kind"
             )));
         }
-        if !self.spokes.is_empty() {
-            let mut spokes = Vec::new();
-            for (version, spoke) in self.spokes {
-                if version == gvk.version || spokes.iter().any(|(v, _)| *v == version) {
-                    return Err(invalid(format!(
-                        "version {version} is given twice; the hub and each spoke are distinct versions"
-                    )));
-                }
-                spokes.push((version, spoke));
+        let mut spokes = Vec::new();
+        for (version, spoke) in self.spokes {
+            if version == gvk.version || spokes.iter().any(|(v, _)| *v == version) {
+                return Err(invalid(format!(
+                    "version {version} is given twice; the hub and each spoke are distinct versions"
+                )));
             }
-            // Conversion first: it is the only registration that can still fail after the
-            // paths were checked, and it changes nothing when it does.
-            server
-                .conversions()
-                .register(
-                    &gvk.group,
-                    &gvk.kind,
-                    conversion::Version::hub::<K>(),
-                    spokes,
-                )
-                .map_err(&invalid)?;
+            spokes.push((version, spoke));
+        }
+        // Each step checks and registers under one lock; a later failure undoes the
+        // earlier step, so a refused builder leaves nothing behind.
+        let paths: Vec<String> = handlers.iter().map(|(path, _)| path.clone()).collect();
+        server.add_admission(handlers).map_err(&invalid)?;
+        if !spokes.is_empty() {
+            let registered = server.conversions().register(
+                &gvk.group,
+                &gvk.kind,
+                conversion::Version::hub::<K>(),
+                spokes,
+            );
+            if let Err(reason) = registered {
+                server.remove_admission(&paths);
+                return Err(invalid(reason));
+            }
             server.add_conversion_route();
         }
-        server.add_admission(handlers).map_err(&invalid)?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! `webhook.Server`), with controller-runtime's request metrics.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -114,12 +114,19 @@ impl WebhookServer {
         }
     }
 
-    /// The address the server listens on, once [`Manager::run`](crate::Manager::run) has
-    /// bound it (with [`Options::webhook_port`] 0, the port the system chose). Waits until
-    /// then; never completes if the server is not started (no webhooks registered, or
-    /// webhooks disabled).
+    /// The address to reach the server at from this host, once
+    /// [`Manager::run`](crate::Manager::run) has bound it (with [`Options::webhook_port`] 0,
+    /// the port the system chose). A server on all interfaces (the default
+    /// [`Options::webhook_host`]) is reached at the loopback address, which the self-signed
+    /// certificate names: `https://{local_addr}` is the URL to call. Waits until bound; never
+    /// completes if the server is not started (no webhooks registered, or webhooks disabled).
     pub async fn local_addr(&self) -> SocketAddr {
-        self.serving().await.addr
+        let addr = self.serving().await.addr;
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+            IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+            _ => addr,
+        }
     }
 
     /// The PEM certificates a client should trust to call this server: the self-signed
@@ -200,6 +207,18 @@ impl WebhookServer {
             routes.insert(path, Route::Admission(handler));
         }
         Ok(())
+    }
+
+    /// Stops serving `paths` (undoing [`add_admission`](Self::add_admission)).
+    pub(crate) fn remove_admission(&self, paths: &[String]) {
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for path in paths {
+            routes.remove(path);
+        }
     }
 
     pub(crate) fn conversions(&self) -> &conversion::Registry {
@@ -328,8 +347,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             .into_response();
     };
     let metrics = &shared.metrics;
-    let in_flight = metrics.in_flight(&path);
-    in_flight.inc();
+    // Dropped also when the client goes away mid-request and the request's future with it.
+    let _in_flight = InFlight::start(metrics.in_flight(&path));
     let started = std::time::Instant::now();
     // A panicking defaulter or validator fails its request, not the connection (and the
     // in-flight gauge still comes down).
@@ -340,7 +359,6 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             tracing::error!(%path, "webhook panicked");
             (StatusCode::INTERNAL_SERVER_ERROR, "the webhook panicked\n").into_response()
         });
-    in_flight.dec();
     metrics
         .latency(&path)
         .observe(started.elapsed().as_secs_f64());
@@ -401,6 +419,22 @@ async fn serve(shared: &Shared, route: Route, request: Request) -> Response {
 
 fn json((code, body): (StatusCode, Vec<u8>)) -> Response {
     (code, [(CONTENT_TYPE, "application/json")], Body::from(body)).into_response()
+}
+
+/// Counts a request in `controller_runtime_webhook_requests_in_flight` while it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn start(gauge: Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 type Labels = Vec<(&'static str, String)>;
