@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::conversion::Converter;
 use crate::objects::{Cluster, Deleted, Part, RvCheck, UpdateMode, WriteOptions, present};
 use crate::registry::ResourceType;
+use crate::scale;
 use crate::server::{self, Params, Patched, Shared};
 use crate::status::ApiError;
 use crate::store::meta_str;
@@ -255,6 +256,8 @@ struct Attributes {
     old_object: Option<Value>,
     dry_run: bool,
     options: Value,
+    /// The kind of the objects when it is not the resource's (`autoscaling/v1` Scale).
+    kind: Option<Value>,
     /// Labels of the request's namespace; `None` when it does not exist.
     namespace_labels: Option<Map<String, Value>>,
 }
@@ -438,6 +441,18 @@ async fn call(
         "dryRun": attrs.dry_run,
         "options": attrs.options,
     });
+    // As Go's `omitempty`: no name for generateName creates, no namespace for cluster-scoped
+    // objects, no object on deletes, no old object on creates.
+    if let Value::Object(m) = &mut request {
+        m.retain(|k, v| {
+            !(matches!(k.as_str(), "object" | "oldObject") && v.is_null()
+                || matches!(k.as_str(), "name" | "namespace") && v == "")
+        });
+    }
+    if let Some(kind) = &attrs.kind {
+        request["kind"] = kind.clone();
+        request["requestKind"] = kind.clone();
+    }
     if !attrs.subresource.is_empty() {
         request["subResource"] = json!(attrs.subresource);
         request["requestSubResource"] = json!(attrs.subresource);
@@ -666,20 +681,22 @@ pub(crate) async fn intercept(
         let method = parts.method.as_str();
         if method == "GET" {
             let watching = legacy_watch || params.flag("watch").unwrap_or(false);
-            Next::Read(conv?, rt, watching)
+            Next::Read(Box::new((conv?, rt)), watching)
         } else {
             let ns = target.namespace.unwrap_or_default().to_string();
             let subresource = match target.part {
                 Part::Main => "",
                 Part::Status => "status",
-                // Scale writes are admitted by the synchronous path without webhooks.
-                Part::Scale => return None,
+                // A Scale needs no conversion: only the replicas move.
+                Part::Scale if conv.is_some() => return None,
+                Part::Scale => "scale",
             };
             let ops: &[Operation] = match (method, target.name.is_some()) {
                 ("POST", false) if target.part == Part::Main => &[Operation::Create],
                 ("PUT", true) => &[Operation::Update],
+                ("PATCH", true) if target.part == Part::Scale => &[Operation::Update],
                 ("PATCH", true) => &[Operation::Update, Operation::Create],
-                ("DELETE", true) if target.part == Part::Main => &[Operation::Delete],
+                ("DELETE", _) if target.part == Part::Main => &[Operation::Delete],
                 _ => return None,
             };
             let admitted = ops
@@ -697,7 +714,7 @@ pub(crate) async fn intercept(
             if let Some(e) = shared.take_failure(verb, &resource) {
                 return Some(e.into_response());
             }
-            Next::Write(Flow {
+            Next::Write(Box::new(Flow {
                 shared: shared.clone(),
                 parts,
                 params: &params,
@@ -709,11 +726,12 @@ pub(crate) async fn intercept(
                 part: target.part,
                 subresource,
                 conv,
-            })
+            }))
         }
     };
     match next {
-        Next::Read(conv, rt, watching) => {
+        Next::Read(read, watching) => {
+            let (conv, rt) = *read;
             Some(crate::conversion::serve_read(shared, parts, &params, &conv, &rt, watching).await)
         }
         Next::Write(flow) => Some(flow.run().await.unwrap_or_else(IntoResponse::into_response)),
@@ -722,8 +740,8 @@ pub(crate) async fn intercept(
 
 /// What [`intercept`] does once it has looked at the request under the lock.
 enum Next<'a> {
-    Read(Converter, ResourceType, bool),
-    Write(Flow<'a>),
+    Read(Box<(Converter, ResourceType)>, bool),
+    Write(Box<Flow<'a>>),
 }
 
 /// One admitted write.
@@ -752,7 +770,9 @@ impl Flow<'_> {
                     server::require_object(server::parse_body(&self.parts.headers, self.body)?)?;
                 self.create(obj, false).await
             }
+            "DELETE" if self.name.is_empty() => self.delete_collection().await,
             "DELETE" => self.delete().await,
+            _ if self.part == Part::Scale => self.scale().await,
             _ => self.update().await,
         }
     }
@@ -867,6 +887,7 @@ impl Flow<'_> {
             old_object: None,
             dry_run,
             options: self.options("CreateOptions"),
+            kind: None,
             namespace_labels,
         };
         mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
@@ -925,12 +946,15 @@ impl Flow<'_> {
                 current.as_ref().map_err(Clone::clone)?;
                 server::require_object(server::parse_body(&self.parts.headers, self.body)?)?
             } else {
+                let input = server::PatchInput {
+                    parts: self.parts,
+                    params: self.params,
+                    body: self.body,
+                };
                 let patched = server::apply_patch(
                     &self.rt,
                     self.part,
-                    self.parts,
-                    self.params,
-                    self.body,
+                    input,
                     &self.name,
                     current.clone(),
                     &mut patch_write,
@@ -948,10 +972,12 @@ impl Flow<'_> {
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .is_none_or(str::is_empty);
-            let retry = unconditional && rv_check == RvCheck::IfSet
-                || !is_put
-                    && new.pointer("/metadata/resourceVersion")
-                        == old.pointer("/metadata/resourceVersion");
+            // A patch that kept the current resourceVersion is applied again to a newer
+            // object, as kube-apiserver's patcher retries.
+            let patch_kept_rv = !is_put
+                && new.pointer("/metadata/resourceVersion")
+                    == old.pointer("/metadata/resourceVersion");
+            let retry = (unconditional && rv_check == RvCheck::IfSet) || patch_kept_rv;
             if unconditional
                 && rv_check == RvCheck::IfSet
                 && let Some(Value::Object(meta)) = new.get_mut("metadata")
@@ -973,6 +999,7 @@ impl Flow<'_> {
                 old_object: Some(old),
                 dry_run,
                 options: self.options("UpdateOptions"),
+                kind: None,
                 namespace_labels,
             };
             mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
@@ -1027,12 +1054,161 @@ impl Flow<'_> {
         ))
     }
 
+    /// A write of `/scale`: webhooks see `autoscaling/v1` Scales, the object gets the replicas.
+    async fn scale(&self) -> Result<Response, ApiError> {
+        let Some(paths) = self.rt.scale.clone() else {
+            return Err(ApiError::unknown_path());
+        };
+        let dry_run = self.dry_run()?;
+        let mode = UpdateMode {
+            part: Part::Main,
+            rv_check: RvCheck::IfSet,
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            let current = self.current().await?;
+            let input = server::PatchInput {
+                parts: self.parts,
+                params: self.params,
+                body: self.body,
+            };
+            let desired = server::desired_scale(&paths, &current, input)?;
+            // Without a resourceVersion the write lands on the object the webhooks saw, or
+            // starts over.
+            let retry = desired
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
+            let (hooks, namespace_labels) = self.webhooks(Operation::Update);
+            let mut warnings = Vec::new();
+            let mut attrs = Attributes {
+                rt: self.rt.clone(),
+                subresource: "scale",
+                namespace: self.ns().to_string(),
+                name: self.name.clone(),
+                operation: Operation::Update,
+                object: Some(desired),
+                old_object: Some(scale::to_scale(&paths, &current)),
+                dry_run,
+                options: self.options("UpdateOptions"),
+                kind: Some(json!({ "group": "autoscaling", "version": "v1", "kind": "Scale" })),
+                namespace_labels,
+            };
+            mutate(&hooks, &mut attrs, None, &mut warnings).await?;
+            let mut obj = current;
+            scale::apply_scale(
+                &self.rt,
+                &paths,
+                &mut obj,
+                attrs.object.as_ref().unwrap_or(&Value::Null),
+            )?;
+            if !hooks.validating.is_empty() {
+                let would_be = {
+                    let mut cluster = self.shared.lock();
+                    let mut w = self.write_options(true, false)?;
+                    cluster.update(&self.rt, self.ns(), &self.name, obj.clone(), mode, &mut w)?
+                };
+                attrs.object = Some(scale::to_scale(&paths, &would_be));
+                validate(&hooks, &attrs, None, &mut warnings).await?;
+            }
+            let result = {
+                let mut cluster = self.shared.lock();
+                let mut w = self.write_options(false, false)?;
+                let result = cluster.update(&self.rt, self.ns(), &self.name, obj, mode, &mut w);
+                if result.is_ok() {
+                    Self::after_write(&mut cluster);
+                }
+                result.map(|r| (r, w.warnings))
+            };
+            let (updated, pipeline_warnings) = match result {
+                Err(e)
+                    if e.code == 409
+                        && e.reason == "Conflict"
+                        && retry
+                        && attempt < MAX_ATTEMPTS =>
+                {
+                    continue;
+                }
+                other => other?,
+            };
+            warnings.extend(pipeline_warnings);
+            return server::ok_warned(
+                StatusCode::OK,
+                &scale::to_scale(&paths, &updated),
+                &warnings,
+            );
+        }
+        Err(ApiError::conflict(
+            &self.rt.group,
+            &self.rt.plural,
+            &self.name,
+        ))
+    }
+
+    /// DELETE of a collection: every matching object is admitted and deleted on its own, as
+    /// kube-apiserver's DeleteCollection does; the first refusal ends it.
+    async fn delete_collection(&self) -> Result<Response, ApiError> {
+        let opts = server::delete_options(self.params, &self.parts.headers, self.body)?;
+        let query = server::list_query(self.params, &self.rt)?;
+        let targets: Vec<(String, String)> = {
+            let cluster = self.shared.lock();
+            let list = cluster.list(&self.rt_store, self.url_namespace.as_deref(), &query, None)?;
+            list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    (
+                        meta_str(o, "namespace").to_string(),
+                        meta_str(o, "name").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let mut items = Vec::new();
+        let mut warnings = Vec::new();
+        for (ns, name) in targets {
+            let item = Flow {
+                shared: self.shared.clone(),
+                url_namespace: Some(ns).filter(|n| !n.is_empty()),
+                name,
+                rt: self.rt.clone(),
+                rt_store: self.rt_store.clone(),
+                conv: self.conv.clone(),
+                ..*self
+            };
+            match item.delete_one(&opts, &mut warnings).await {
+                Ok(Deleted::Pending(obj)) => items.push(obj),
+                Ok(Deleted::Gone(_)) => {}
+                // Deleted by someone else meanwhile.
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let rv = self.shared.lock().store.current_rv().to_string();
+        let list = json!({ "apiVersion": self.rt.api_version(), "kind": self.rt.list_kind,
+            "metadata": { "resourceVersion": rv }, "items": items });
+        server::ok_warned(StatusCode::OK, &list, &warnings)
+    }
+
     async fn delete(&self) -> Result<Response, ApiError> {
         let opts = server::delete_options(self.params, &self.parts.headers, self.body)?;
+        let mut warnings = Vec::new();
+        let body = match self.delete_one(&opts, &mut warnings).await? {
+            Deleted::Gone(status) => status,
+            Deleted::Pending(obj) => obj,
+        };
+        server::ok_warned(StatusCode::OK, &body, &warnings)
+    }
+
+    /// Admits and deletes one object; a kept object comes back at the request's version.
+    async fn delete_one(
+        &self,
+        opts: &crate::objects::DeleteOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<Deleted, ApiError> {
         for _ in 0..MAX_ATTEMPTS {
             let old = self.current().await?;
             let (hooks, namespace_labels) = self.webhooks(Operation::Delete);
-            let mut warnings = Vec::new();
             let mut options = self.options("DeleteOptions");
             if let Some(p) = &opts.propagation {
                 options["propagationPolicy"] = json!(p);
@@ -1047,10 +1223,11 @@ impl Flow<'_> {
                 old_object: Some(old.clone()),
                 dry_run: opts.dry_run,
                 options,
+                kind: None,
                 namespace_labels,
             };
-            mutate(&hooks, &mut attrs, self.conv.as_ref(), &mut warnings).await?;
-            validate(&hooks, &attrs, self.conv.as_ref(), &mut warnings).await?;
+            mutate(&hooks, &mut attrs, self.conv.as_ref(), warnings).await?;
+            validate(&hooks, &attrs, self.conv.as_ref(), warnings).await?;
             let deleted = {
                 let mut cluster = self.shared.lock();
                 let seen = meta_str(&old, "resourceVersion");
@@ -1062,15 +1239,14 @@ impl Flow<'_> {
                     // Changed while the webhooks looked at it: admit the current state.
                     continue;
                 }
-                let deleted = cluster.delete(&self.rt_store, self.ns(), &self.name, &opts)?;
+                let deleted = cluster.delete(&self.rt_store, self.ns(), &self.name, opts)?;
                 Self::after_write(&mut cluster);
                 deleted
             };
-            let body = match deleted {
-                Deleted::Gone(status) => status,
-                Deleted::Pending(obj) => self.shown(obj).await?,
-            };
-            return server::ok_warned(StatusCode::OK, &body, &warnings);
+            return Ok(match deleted {
+                Deleted::Pending(obj) => Deleted::Pending(self.shown(obj).await?),
+                gone => gone,
+            });
         }
         Err(ApiError::conflict(
             &self.rt.group,

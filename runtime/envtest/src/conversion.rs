@@ -447,3 +447,53 @@ async fn convert_event(
     };
     (json!({ "type": type_, "object": object }), false)
 }
+
+/// apiextensions validation of `spec.conversion`: the strategy, and a webhook exactly when
+/// the strategy is `Webhook`, with a review version the server speaks. Errors are
+/// (field, cause reason, message).
+pub(crate) fn validate_crd_conversion(
+    conversion: &Value,
+) -> Result<(), (&'static str, &'static str, String)> {
+    let webhook = conversion.get("webhook").filter(|w| !w.is_null());
+    match conversion.get("strategy").and_then(Value::as_str) {
+        Some("None") if webhook.is_some() => Err((
+            "spec.conversion.webhook",
+            "FieldValueForbidden",
+            "Forbidden: should not be set when strategy is not set to Webhook".into(),
+        )),
+        Some("None") => Ok(()),
+        Some("Webhook") => {
+            let Some(webhook) = webhook.filter(|w| w.get("clientConfig").is_some()) else {
+                return Err((
+                    "spec.conversion.webhook",
+                    "FieldValueRequired",
+                    "Required value: required when strategy is set to Webhook".into(),
+                ));
+            };
+            let versions = webhook
+                .get("conversionReviewVersions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if !versions.iter().any(|v| v == "v1" || v == "v1beta1") {
+                return Err((
+                    "spec.conversion.webhook.conversionReviewVersions",
+                    "FieldValueInvalid",
+                    format!(
+                        "Invalid value: {}: must include at least one of v1, v1beta1",
+                        Value::Array(versions)
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        other => Err((
+            "spec.conversion.strategy",
+            "FieldValueNotSupported",
+            format!(
+                "Unsupported value: \"{}\": supported values: \"None\", \"Webhook\"",
+                other.unwrap_or_default()
+            ),
+        )),
+    }
+}

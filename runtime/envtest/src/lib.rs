@@ -94,8 +94,9 @@
 //!   server as controller-runtime's envtest does) are matched by their rules (operations,
 //!   groups, versions, `resource`, `resource/sub` and `*` forms, scope), `namespaceSelector`,
 //!   `objectSelector` and `matchPolicy`, and called over HTTPS (trusting `caBundle`) with an
-//!   AdmissionReview v1 on create, update, patch (`/status` included when a rule names it)
-//!   and delete: mutating webhooks first (configuration-name order, JSON patches applied,
+//!   AdmissionReview v1 on create, update, patch (`/status` and `/scale`, as an
+//!   `autoscaling/v1` Scale, when a rule names them), delete and delete collection (each
+//!   object on its own): mutating webhooks first (configuration-name order, JSON patches applied,
 //!   `reinvocationPolicy: IfNeeded` honoured), then the server's own defaulting and
 //!   validation, then the validating webhooks. Denials answer with the webhook's code and
 //!   `admission webhook "NAME" denied the request: MESSAGE`, warnings become `Warning` headers,
@@ -136,10 +137,10 @@
 //! - CRDs with the `None` conversion strategy show every served version the same stored
 //!   object, only `apiVersion` rewritten (as kube-apiserver does). With `Webhook`, objects
 //!   stored before the CRD switched to it are taken to be at the storage version, and
-//!   `/scale` and `deletecollection` at a non-storage version are not converted.
-//! - Admission webhooks: `matchConditions` (CEL) are ignored; `/scale` writes and
-//!   `deletecollection` are not admitted, nor are the deletions the server makes itself
-//!   (namespace and CRD cleanup, the garbage collector); validating webhooks run one after
+//!   `/scale` at a non-storage version reads and writes the stored object unconverted.
+//! - Admission webhooks: `matchConditions` (CEL) are ignored; the deletions the server
+//!   makes itself (namespace and CRD cleanup, the garbage collector) are not admitted;
+//!   validating webhooks run one after
 //!   the other; `userInfo` is always `system:admin` in the `system:masters` group; the
 //!   objects validating webhooks see carry the uid and creation time of a dry run of the
 //!   write, not the stored ones.

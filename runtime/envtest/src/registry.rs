@@ -988,7 +988,13 @@ pub(crate) fn default_and_validate_crd(crd: &mut Value) -> Result<(), ApiError> 
     if crd["spec"].get("conversion").is_none() {
         crd["spec"]["conversion"] = json!({ "strategy": "None" });
     }
-    Ok(())
+    if let Some(conversion) = crd["spec"]["conversion"].as_object_mut() {
+        conversion
+            .entry("strategy")
+            .or_insert_with(|| json!("None"));
+    }
+    crate::conversion::validate_crd_conversion(&crd["spec"]["conversion"])
+        .map_err(|(field, reason, message)| invalid(field, reason, message))
 }
 
 /// The resource types a (defaulted, valid) CRD serves: one per served version.

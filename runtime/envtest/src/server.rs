@@ -674,7 +674,7 @@ pub(crate) fn ok_warned(
     Ok(resp)
 }
 
-fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
+pub(crate) fn list_query(params: &Params, rt: &ResourceType) -> Result<ListQuery, ApiError> {
     let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or_default())
         .map_err(ApiError::bad_request)?;
     let fields = FieldSelector::parse(
@@ -1107,19 +1107,29 @@ pub(crate) enum Patched {
     Update(Value),
 }
 
+/// The parts of a PATCH request the patch is computed from.
+pub(crate) struct PatchInput<'a> {
+    pub parts: &'a Parts,
+    pub params: &'a Params,
+    pub body: &'a Bytes,
+}
+
 /// Applies a PATCH body to `current` (the object at the request's version, or the error
 /// reading it), as kube-apiserver's patcher does; server-side apply creates missing objects.
 /// `write` learns whether managedFields were computed by apply.
 pub(crate) fn apply_patch(
     rt: &ResourceType,
     part: Part,
-    parts: &Parts,
-    params: &Params,
-    body: &Bytes,
+    input: PatchInput<'_>,
     name: &str,
     current: Result<Value, ApiError>,
     write: &mut WriteOptions,
 ) -> Result<Patched, ApiError> {
+    let PatchInput {
+        parts,
+        params,
+        body,
+    } = input;
     let patch_type = PatchType::from_content_type(content_type(parts), rt.custom)?;
     let force = params.flag("force")?;
     if params.get("force").is_some() && patch_type != PatchType::Apply {
@@ -1193,16 +1203,12 @@ fn patch_request(cluster: &mut Cluster, call: &Call<'_>, name: &str) -> Result<R
     let (rt, params, ns) = (call.rt(), call.params, call.ns());
     let mut write = write_options(params, &call.parts.headers)?;
     let current = cluster.get(rt, ns, name);
-    let patched = apply_patch(
-        rt,
-        call.target.part,
-        call.parts,
+    let input = PatchInput {
+        parts: call.parts,
         params,
-        call.body,
-        name,
-        current,
-        &mut write,
-    )?;
+        body: call.body,
+    };
+    let patched = apply_patch(rt, call.target.part, input, name, current, &mut write)?;
     let patched = match patched {
         Patched::Create(obj) => {
             let created = cluster.create(rt, call.target.namespace, obj, &mut write)?;
@@ -1225,14 +1231,44 @@ fn scale_request(
     name: &str,
     paths: &ScalePaths,
 ) -> Result<Response, ApiError> {
-    let (rt, ns, body) = (call.rt(), call.ns(), call.body);
+    let (rt, ns) = (call.rt(), call.ns());
     let current = cluster.get(rt, ns, name)?;
-    let desired = match call.parts.method.as_str() {
-        "GET" => return ok_json(StatusCode::OK, &scale::to_scale(paths, &current)),
-        "PUT" => require_object(parse_body(&call.parts.headers, body)?)?,
+    if call.parts.method == Method::GET {
+        return ok_json(StatusCode::OK, &scale::to_scale(paths, &current));
+    }
+    let input = PatchInput {
+        parts: call.parts,
+        params: call.params,
+        body: call.body,
+    };
+    let desired = desired_scale(paths, &current, input)?;
+    let mut write = write_options(call.params, &call.parts.headers)?;
+    let mut obj = current;
+    scale::apply_scale(rt, paths, &mut obj, &desired)?;
+    let mode = UpdateMode {
+        part: Part::Main,
+        rv_check: RvCheck::IfSet,
+    };
+    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
+    ok_warned(
+        StatusCode::OK,
+        &scale::to_scale(paths, &updated),
+        &write.warnings,
+    )
+}
+
+/// The Scale a PUT or PATCH of `/scale` asks for, given the object's current state.
+pub(crate) fn desired_scale(
+    paths: &ScalePaths,
+    current: &Value,
+    input: PatchInput<'_>,
+) -> Result<Value, ApiError> {
+    let PatchInput { parts, body, .. } = input;
+    let desired = match parts.method.as_str() {
+        "PUT" => require_object(parse_body(&parts.headers, body)?)?,
         "PATCH" => {
-            let mut view = scale::to_scale(paths, &current);
-            match PatchType::from_content_type(content_type(call.parts), false)? {
+            let mut view = scale::to_scale(paths, current);
+            match PatchType::from_content_type(content_type(parts), false)? {
                 PatchType::Merge => {
                     patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
                 }
@@ -1255,17 +1291,5 @@ fn scale_request(
             )));
         }
     };
-    let mut write = write_options(call.params, &call.parts.headers)?;
-    let mut obj = current;
-    scale::apply_scale(rt, paths, &mut obj, &desired)?;
-    let mode = UpdateMode {
-        part: Part::Main,
-        rv_check: RvCheck::IfSet,
-    };
-    let updated = cluster.update(rt, ns, name, obj, mode, &mut write)?;
-    ok_warned(
-        StatusCode::OK,
-        &scale::to_scale(paths, &updated),
-        &write.warnings,
-    )
+    Ok(desired)
 }

@@ -124,7 +124,7 @@ async fn mutating_patch_is_applied_and_validating_webhooks_see_the_result() {
     assert_eq!(req["options"]["kind"], "CreateOptions");
     assert!(req["userInfo"]["username"].is_string());
     assert_eq!(req["object"]["data"]["k"], "v");
-    assert!(req["oldObject"].is_null());
+    assert!(req.get("oldObject").is_none(), "no oldObject on create");
     // The validating webhook sees the mutated object as it would be stored (uid and all).
     let validate = server.calls("/validate");
     assert_eq!(validate.len(), 1);
@@ -553,12 +553,25 @@ async fn delete_admission_sees_the_old_object() {
     cms.delete("free", &DeleteParams::default()).await.unwrap();
     assert!(cms.get_opt("free").await.unwrap().is_none());
 
+    // A collection delete admits each object: the unprotected go, the protected one refuses.
+    cms.create(&PostParams::default(), &configmap("free-again"))
+        .await
+        .unwrap();
+    let e = api_error(
+        cms.delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 403, "{e:?}");
+    assert!(cms.get_opt("free-again").await.unwrap().is_none());
+    assert!(cms.get_opt("protected").await.unwrap().is_some());
+
     let calls = server.calls("/delete");
-    assert_eq!(calls.len(), 2);
+    assert_eq!(calls.len(), 4);
     let req = &calls[1]["request"];
     assert_eq!(req["operation"], "DELETE");
     assert_eq!(req["name"], "free");
-    assert!(req["object"].is_null());
+    assert!(req.get("object").is_none(), "no object on delete");
     assert_eq!(req["oldObject"]["data"]["k"], "v");
     assert_eq!(req["options"]["kind"], "DeleteOptions");
 }
@@ -690,7 +703,11 @@ async fn install_webhooks_rewrites_service_references() {
         _ => allow(review).into(),
     })
     .await;
-    let env = Environment::start().await.unwrap();
+    let env = Environment::builder()
+        .crds([widget_crd()])
+        .start()
+        .await
+        .unwrap();
     let manifests = r#"
 ---
 apiVersion: admissionregistration.k8s.io/v1
@@ -743,6 +760,23 @@ webhooks:
         .await
         .unwrap();
     assert_eq!(created.data.unwrap()["defaulted"], "true");
+
+    // A CRD installed before is pointed at the endpoint too.
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client());
+    let crd = crds.get("widgets.conv.example.com").await.unwrap();
+    let cc = crd
+        .spec
+        .conversion
+        .unwrap()
+        .webhook
+        .unwrap()
+        .client_config
+        .unwrap();
+    assert_eq!(
+        cc.url.as_deref(),
+        Some(format!("{}/convert", server.url).as_str())
+    );
+    assert!(cc.service.is_none());
 
     let bad = "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: { name: old }\n";
     let err = env.install_webhooks(bad, &endpoint).await.unwrap_err();
@@ -824,7 +858,11 @@ fn widget(version: &str, name: &str, field: &str, n: i64) -> DynamicObject {
 }
 
 async fn conversion_env() -> (WebhookServer, Environment) {
-    let server = WebhookServer::start(|_, review| convert(review).into()).await;
+    let server = WebhookServer::start(|path, review| match path {
+        "/convert" => convert(review).into(),
+        _ => allow(review).into(),
+    })
+    .await;
     let env = Environment::start().await.unwrap();
     let endpoint = WebhookEndpoint {
         url: server.url.clone(),
@@ -969,24 +1007,62 @@ async fn kubectl_shows_webhook_denials_and_warnings() {
         if review["request"]["object"]["data"]["bad"].is_string() {
             deny(review, 403, "data.bad is not allowed")
         } else {
-            answer(review, json!({ "warnings": ["configmaps are old-fashioned"] }))
+            answer(
+                review,
+                json!({ "warnings": ["configmaps are old-fashioned"] }),
+            )
         }
         .into()
     })
     .await;
     let env = Environment::start().await.unwrap();
-    validating(&env, "v", vec![hook(&server, "v.example.com", "/validate", json!([rule(&["CREATE", "UPDATE"], &["configmaps"])]))]).await;
+    validating(
+        &env,
+        "v",
+        vec![hook(
+            &server,
+            "v.example.com",
+            "/validate",
+            json!([rule(&["CREATE", "UPDATE"], &["configmaps"])]),
+        )],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
-    let manifest = |data: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  {data}: \"1\"\n");
+    env.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
+    let manifest = |data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  {data}: \"1\"\n"
+        )
+    };
 
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("bad"))).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest("bad")),
+    )
+    .await;
     assert!(!ok, "{out}");
-    assert!(out.contains("admission webhook \"v.example.com\" denied the request: data.bad is not allowed"), "{out}");
+    assert!(
+        out.contains(
+            "admission webhook \"v.example.com\" denied the request: data.bad is not allowed"
+        ),
+        "{out}"
+    );
 
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest("good"))).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest("good")),
+    )
+    .await;
     assert!(ok, "{out}");
-    assert!(out.contains("Warning: configmaps are old-fashioned"), "{out}");
+    assert!(
+        out.contains("Warning: configmaps are old-fashioned"),
+        "{out}"
+    );
     assert!(out.contains("configmap/settings created"), "{out}");
 }
 
@@ -997,14 +1073,341 @@ async fn kubectl_reads_an_object_in_another_version_than_it_was_written() {
     }
     let (_server, env) = conversion_env().await;
     let dir = tempfile::tempdir().unwrap();
-    env.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    env.write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
     let manifest = "apiVersion: conv.example.com/v2\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  replicas: 7\n";
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["apply", "-f", "-"], Some(manifest.into())).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &["apply", "-f", "-"],
+        Some(manifest.into()),
+    )
+    .await;
     assert!(ok, "{out}");
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v1.conv.example.com", "w", "-o", "jsonpath={.spec.size}"], None).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &[
+            "get",
+            "widgets.v1.conv.example.com",
+            "w",
+            "-o",
+            "jsonpath={.spec.size}",
+        ],
+        None,
+    )
+    .await;
     assert!(ok, "{out}");
     assert_eq!(out, "7");
-    let (ok, out) = common::kubectl::run(dir.path(), &[], &["get", "widgets.v2.conv.example.com", "-o", "jsonpath={.items[0].spec.replicas}"], None).await;
+    let (ok, out) = common::kubectl::run(
+        dir.path(),
+        &[],
+        &[
+            "get",
+            "widgets.v2.conv.example.com",
+            "-o",
+            "jsonpath={.items[0].spec.replicas}",
+        ],
+        None,
+    )
+    .await;
     assert!(ok, "{out}");
     assert_eq!(out, "7");
+}
+
+#[tokio::test]
+async fn a_webhook_conversion_needs_its_webhook() {
+    let env = Environment::start().await.unwrap();
+    let mut crd = serde_json::to_value(widget_crd()).unwrap();
+    crd["spec"]["conversion"] = json!({ "strategy": "Webhook" });
+    let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(env.client());
+    let e = api_error(api.create(&PostParams::default(), &crd).await.unwrap_err());
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message.contains(
+            "spec.conversion.webhook: Required value: required when strategy is set to Webhook"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn scale_subresource_writes_are_admitted_as_scales() {
+    let server = WebhookServer::start(|path, review| match path {
+        "/cap" if review["request"]["object"]["spec"]["replicas"].as_i64() > Some(5) => patch(
+            review,
+            json!([{ "op": "replace", "path": "/spec/replicas", "value": 5 }]),
+        )
+        .into(),
+        _ => allow(review).into(),
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    let scale_rule = json!([{ "apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["deployments/scale"] }]);
+    mutating(
+        &env,
+        "m",
+        vec![hook(&server, "cap.example.com", "/cap", scale_rule.clone())],
+    )
+    .await;
+    validating(
+        &env,
+        "v",
+        vec![hook(&server, "see.example.com", "/see", scale_rule)],
+    )
+    .await;
+    let deploy: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "web" },
+        "spec": { "replicas": 1, "selector": { "matchLabels": { "app": "web" } },
+                  "template": { "metadata": { "labels": { "app": "web" } },
+                                "spec": { "containers": [{ "name": "web", "image": "nginx" }] } } }
+    }))
+    .unwrap();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(env.client(), "default");
+    deployments
+        .create(&PostParams::default(), &deploy)
+        .await
+        .unwrap();
+    assert!(
+        server.calls("/cap").is_empty(),
+        "creating the Deployment is not a scale write"
+    );
+    let scale = deployments
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "replicas": 10 } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        scale.spec.unwrap().replicas,
+        Some(5),
+        "the mutating webhook capped the replicas"
+    );
+    assert_eq!(
+        deployments.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(5)
+    );
+    let cap = server.calls("/cap");
+    assert_eq!(cap.len(), 1);
+    let req = &cap[0]["request"];
+    assert_eq!(
+        req["kind"],
+        json!({ "group": "autoscaling", "version": "v1", "kind": "Scale" })
+    );
+    assert_eq!(
+        req["resource"],
+        json!({ "group": "apps", "version": "v1", "resource": "deployments" })
+    );
+    assert_eq!(req["subResource"], "scale");
+    assert_eq!(req["object"]["spec"]["replicas"], 10);
+    assert_eq!(req["oldObject"]["spec"]["replicas"], 1);
+    let see = server.calls("/see");
+    assert_eq!(see[0]["request"]["object"]["spec"]["replicas"], 5);
+}
+
+#[tokio::test]
+async fn equivalent_match_policy_converts_to_the_webhooks_version() {
+    let (server, env) = conversion_env().await;
+    let rule = |versions: Value| json!([{ "apiGroups": ["conv.example.com"], "apiVersions": versions, "operations": ["CREATE"], "resources": ["widgets"] }]);
+    let mut exact = hook(&server, "exact.example.com", "/exact", rule(json!(["v1"])));
+    exact["matchPolicy"] = json!("Exact");
+    validating(
+        &env,
+        "v",
+        vec![
+            hook(
+                &server,
+                "equivalent.example.com",
+                "/equivalent",
+                rule(json!(["v1"])),
+            ),
+            exact,
+        ],
+    )
+    .await;
+    widgets(&env, "v2")
+        .create(&PostParams::default(), &widget("v2", "w", "replicas", 2))
+        .await
+        .unwrap();
+    assert!(
+        server.calls("/exact").is_empty(),
+        "Exact does not match a v2 request"
+    );
+    let calls = server.calls("/equivalent");
+    assert_eq!(calls.len(), 1);
+    let req = &calls[0]["request"];
+    assert_eq!(req["kind"]["version"], "v1");
+    assert_eq!(req["requestKind"]["version"], "v2");
+    assert_eq!(req["object"]["apiVersion"], "conv.example.com/v1");
+    assert_eq!(req["object"]["spec"], json!({ "size": 2 }));
+}
+
+/// A plain blocking GET, as a webhook handler with its own client would make.
+fn blocking_get(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_webhook_can_read_from_the_server_while_it_is_called() {
+    let base: std::sync::Arc<std::sync::Mutex<String>> = Default::default();
+    let seen = base.clone();
+    let server = WebhookServer::start(move |_, review| {
+        // Refuse a second ConfigMap with the same `owner` data, looking at the server's
+        // current content: the request being admitted must not hold the server up.
+        let url = seen.lock().unwrap().clone();
+        let listing = blocking_get(&url, "/api/v1/namespaces/default/configmaps");
+        let owner = review["request"]["object"]["data"]["owner"]
+            .as_str()
+            .unwrap_or_default();
+        if listing.contains(&format!("\"owner\":\"{owner}\"")) {
+            deny(
+                review,
+                409,
+                &format!("owner {owner} already has a ConfigMap"),
+            )
+        } else {
+            allow(review)
+        }
+        .into()
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    *base.lock().unwrap() = env.url();
+    validating(
+        &env,
+        "v",
+        vec![hook(
+            &server,
+            "unique.example.com",
+            "/unique",
+            json!([rule(&["CREATE"], &["configmaps"])]),
+        )],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let owned = |name: &str| -> ConfigMap {
+        serde_json::from_value(json!({ "metadata": { "name": name }, "data": { "owner": "ann" } }))
+            .unwrap()
+    };
+    tokio::time::timeout(WAIT, cms.create(&PostParams::default(), &owned("first")))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    let e = api_error(
+        cms.create(&PostParams::default(), &owned("second"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 409);
+    assert_eq!(
+        e.message,
+        "admission webhook \"unique.example.com\" denied the request: owner ann already has a ConfigMap"
+    );
+}
+
+#[tokio::test]
+async fn bad_webhook_answers_follow_the_failure_policy() {
+    let server = WebhookServer::start(|path, review| match path {
+        "/wrong-uid" => json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "response": { "uid": "not-the-request", "allowed": true } })
+        .into(),
+        "/patch-on-delete" => patch(
+            review,
+            json!([{ "op": "add", "path": "/metadata/labels", "value": {} }]),
+        )
+        .into(),
+        "/v1beta1" => {
+            let mut a = allow(review);
+            a["apiVersion"] = json!("admission.k8s.io/v1beta1");
+            a.into()
+        }
+        _ => allow(review).into(),
+    })
+    .await;
+    let env = Environment::start().await.unwrap();
+    let mut beta = hook(
+        &server,
+        "beta.example.com",
+        "/v1beta1",
+        json!([rule(&["CREATE"], &["secrets"])]),
+    );
+    beta["admissionReviewVersions"] = json!(["v1beta1"]);
+    validating(
+        &env,
+        "v",
+        vec![
+            hook(
+                &server,
+                "uid.example.com",
+                "/wrong-uid",
+                json!([rule(&["CREATE"], &["configmaps"])]),
+            ),
+            beta,
+        ],
+    )
+    .await;
+    mutating(
+        &env,
+        "m",
+        vec![hook(
+            &server,
+            "del.example.com",
+            "/patch-on-delete",
+            json!([rule(&["DELETE"], &["secrets"])]),
+        )],
+    )
+    .await;
+
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), "default");
+    let e = api_error(
+        cms.create(&PostParams::default(), &configmap("c"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 500);
+    assert!(
+        e.message.starts_with("Internal error occurred: failed calling webhook \"uid.example.com\": received invalid webhook response: expected response.uid="),
+        "{}",
+        e.message
+    );
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client(), "default");
+    let mut s = k8s_openapi::api::core::v1::Secret::default();
+    s.metadata.name = Some("s".into());
+    secrets
+        .create(&PostParams::default(), &s)
+        .await
+        .expect("a v1beta1-only webhook gets a v1beta1 review");
+    assert_eq!(
+        server.calls("/v1beta1")[0]["apiVersion"],
+        "admission.k8s.io/v1beta1"
+    );
+
+    let e = api_error(
+        secrets
+            .delete("s", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 500);
+    assert!(
+        e.message.contains("admission webhook \"del.example.com\" attempted to modify the object, which is not supported for this operation"),
+        "{}",
+        e.message
+    );
 }

@@ -96,7 +96,14 @@ impl WebhookServer {
                                     .lock()
                                     .unwrap()
                                     .push((path.clone(), review.clone()));
-                                let reply = handler(&path, &review);
+                                // Off the async workers: a handler may block (on a call back into
+                                // the API server, say) without stalling the runtime.
+                                let reply = {
+                                    let (path, review) = (path.clone(), review.clone());
+                                    tokio::task::spawn_blocking(move || handler(&path, &review))
+                                        .await
+                                        .expect("the handler does not panic")
+                                };
                                 tokio::time::sleep(reply.delay).await;
                                 let bytes = serde_json::to_vec(&reply.body).unwrap();
                                 Ok::<_, std::convert::Infallible>(
