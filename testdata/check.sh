@@ -13,8 +13,8 @@ echo "== regenerating testdata into $regen"
 for project in "$repo"/testdata/*/; do
     name="$(basename "$project")"
     # Cargo.lock is seeded by init and rewritten by every build; target/ is build output; the
-    # generated manifests are checked below by `generate --check` against the committed code.
-    if ! diff -r -x target -x Cargo.lock -x bases -x role.yaml "$project" "$regen/$name"; then
+    # generated manifests (CRDs, role.yaml, webhook manifests.yaml) are checked below by `generate --check` against the committed code.
+    if ! diff -r -x target -x Cargo.lock -x bases -x role.yaml -x manifests.yaml "$project" "$regen/$name"; then
         echo "testdata/$name is stale: the CLI now generates something else. Run testdata/generate.sh and commit the result." >&2
         exit 1
     fi
@@ -27,7 +27,8 @@ for project in "$repo"/testdata/*/; do
         "$kubesmith" generate --check
         cargo test
         # The deployment layout renders with the kustomize built into kubectl, as users run it.
-        for dir in config/default config/crd config/rbac config/samples config/prometheus config/network-policy; do
+        for dir in config/default config/crd config/rbac config/samples config/prometheus config/network-policy config/webhook config/certmanager; do
+            [ -d "$dir" ] || continue
             kubectl kustomize "$dir" >/dev/null || { echo "kubectl kustomize $dir failed in $name" >&2; exit 1; }
         done
         if command -v make >/dev/null; then

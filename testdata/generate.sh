@@ -31,7 +31,8 @@ fresh memcached-operator
 "$kubesmith" init --domain example.com --owner "The kubesmith authors"
 "$kubesmith" create api --group cache --version v1alpha1 --kind Memcached "${skip_generate[@]}"
 
-# Several groups, a second version of a kind (the first stays the storage version), a
+# Several groups, a second version of a kind (the first stays the storage version) with
+# defaulting, validating and conversion webhooks (v1 the hub, v2 the spoke), a
 # cluster-scoped kind, an irregular plural, a types-only API, a second
 # controller for one kind, and names that are Rust keywords or hold dashes.
 fresh multi-operator
@@ -39,6 +40,7 @@ fresh multi-operator
 "$kubesmith" create api --group crew --version v1 --kind Captain --skip-generate
 "$kubesmith" create api --group crew --version v1 --kind Captain --resource=false --controller-name captain-backup --skip-generate
 "$kubesmith" create api --group crew --version v2 --kind Captain --skip-generate
+"$kubesmith" create webhook --group crew --version v1 --kind Captain --defaulting --programmatic-validation --conversion --spoke v2 --skip-generate
 "$kubesmith" create api --group crew --version v1 --kind Admiral --plural admirales --namespaced=false --controller=false --skip-generate
 "$kubesmith" create api --group ship --version v1beta1 --kind Frigate --namespaced=false --skip-generate
 "$kubesmith" create api --group sea-creatures --version v1beta2 --kind Match "${skip_generate[@]}"

@@ -147,6 +147,7 @@ pub fn create(dir: &Path, args: &CreateApiArgs, file: &Path) -> Result<()> {
         kind: &kind_file,
         controller: &controller_file,
         sample_stem: "",
+        plural: &crd.plural,
     };
 
     let mut plan = Plan::new(dir, args.force);
@@ -216,6 +217,7 @@ pub fn create(dir: &Path, args: &CreateApiArgs, file: &Path) -> Result<()> {
         )),
         plural: (crd.plural != names::default_plural(&crd.kind)).then(|| crd.plural.clone()),
         version: crd.version.clone(),
+        webhooks: existing.and_then(|r| r.webhooks),
     });
     plan.own(PROJECT_FILE, project.render()?);
     plan.commit("create api --from-crd")?;

@@ -12,6 +12,7 @@ mod scaffold;
 mod source;
 mod templates;
 mod versions;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,8 @@ enum Command {
 enum CreateCommand {
     /// Scaffold a new API: the kind's types, its controller, a sample and a test.
     Api(commands::create_api::CreateApiArgs),
+    /// Scaffold a defaulting, validating and/or conversion webhook for a kind.
+    Webhook(commands::create_webhook::CreateWebhookArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +116,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => commands::init::run(&dir()?, &args),
         Command::Create(CreateCommand::Api(args)) => commands::create_api::run(&dir()?, &args),
+        Command::Create(CreateCommand::Webhook(args)) => {
+            commands::create_webhook::run(&dir()?, &args)
+        }
         Command::Edit(args) => commands::edit::run(&dir()?, &args),
         Command::Generate(args) => commands::generate::run(&dir()?, &args),
         Command::Envtest(EnvtestCommand::Serve(args)) => commands::envtest::serve(&args),

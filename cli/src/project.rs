@@ -66,6 +66,31 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plural: Option<String>,
     pub version: String,
+    /// The webhooks `create webhook` scaffolded for the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<WebhookInfo>,
+}
+
+/// What `create webhook` scaffolded for a resource, as kubebuilder records it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookInfo {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conversion: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub defaulting: bool,
+    /// A custom path for the defaulting webhook (`--defaulting-path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaulting_path: Option<String>,
+    /// The spoke versions converted to and from this (hub) version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spoke: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub validation: bool,
+    /// A custom path for the validating webhook (`--validation-path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_path: Option<String>,
+    pub webhook_version: String,
 }
 
 /// A named controller of a resource.
@@ -182,6 +207,7 @@ mod tests {
                 path: Some("memcached_operator::api::cache::v1alpha1".into()),
                 plural: None,
                 version: "v1alpha1".into(),
+                webhooks: None,
             }],
             version: "3".into(),
         };

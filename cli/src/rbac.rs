@@ -18,7 +18,7 @@ use crate::source::SourceFile;
 
 #[path = "../../derive/src/rbac.rs"]
 #[allow(dead_code)]
-mod rbac_args;
+pub(crate) mod rbac_args;
 
 pub use rbac_args::RbacRule;
 
@@ -75,7 +75,7 @@ fn scan_file(source: &SourceFile, found: &mut Vec<FoundRule>, problems: &mut Vec
     let path = &source.path;
     let mut visitor = AttrVisitor { attrs: Vec::new() };
     visitor.visit_file(&source.syntax);
-    let mut lines = attribute_lines(&source.text);
+    let mut lines = attribute_lines(&source.text, "rbac");
     for attr in visitor.attrs {
         let line = lines
             .get_mut(&meta_key(&attr.meta))
@@ -124,17 +124,18 @@ fn is_rbac_path(path: &syn::Path) -> bool {
 
 /// Token text of an attribute's meta: the same for the syn tree and for a
 /// re-parse of the attribute's source text, whatever the whitespace.
-fn meta_key(meta: &syn::Meta) -> String {
+pub(crate) fn meta_key(meta: &syn::Meta) -> String {
     meta.to_token_stream().to_string()
 }
 
-/// Lines of the `rbac` attributes in `text`, keyed by [`meta_key`], in source order.
+/// Lines of the attributes named `name` (`rbac`, `webhook`) in `text`, keyed by
+/// [`meta_key`], in source order.
 ///
 /// A small lexer skips comments and string/char literals, finds each `#[...]`
 /// (and `#![...]`), and re-parses its text with syn. Attributes in macro bodies are
 /// found here but not by the visitor; keying by content keeps them from shifting
 /// the lines of the others.
-fn attribute_lines(text: &str) -> HashMap<String, VecDeque<usize>> {
+pub(crate) fn attribute_lines(text: &str, name: &str) -> HashMap<String, VecDeque<usize>> {
     let code = code_chars(text);
     let mut out: HashMap<String, VecDeque<usize>> = HashMap::new();
     let mut i = 0;
@@ -174,7 +175,10 @@ fn attribute_lines(text: &str) -> HashMap<String, VecDeque<usize>> {
             syn::parse::Parser::parse_str(syn::Attribute::parse_outer, snippet)
         };
         if let Ok(attrs) = parsed {
-            for attr in attrs.iter().filter(|a| is_rbac_path(a.path())) {
+            for attr in attrs
+                .iter()
+                .filter(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
+            {
                 let line = text[..start].matches('\n').count() + 1;
                 out.entry(meta_key(&attr.meta)).or_default().push_back(line);
             }
@@ -521,7 +525,7 @@ fn write_role_header(out: &mut String, namespace: &str, name: &str) {
 /// reads back as the same string, double-quoted when plain would read as another
 /// type (`""`, `true`, `1`, `1.5`, `~`), single-quoted when plain is not allowed
 /// (`'*'`, a leading indicator, `: ` or ` #` inside, surrounding spaces).
-fn yaml_scalar(s: &str) -> String {
+pub(crate) fn yaml_scalar(s: &str) -> String {
     let printable = s.chars().all(|c| !c.is_control());
     if !printable || resolves_to_non_string(s) {
         let mut q = String::from("\"");

@@ -20,6 +20,12 @@ macro_rules! template {
             source: include_str!(concat!("../../templates/", $path, ".tera")),
         }
     };
+    (fragment $path:literal) => {
+        Template {
+            path: $path,
+            source: include_str!(concat!("../../templates/fragments/", $path, ".tera")),
+        }
+    };
     (builtin $path:literal) => {
         Template {
             path: $path,
@@ -109,8 +115,55 @@ pub const EXTERNAL_CONTROLLER: &[Template] = &[
     template!(external "tests/{controller}.rs"),
 ];
 
+/// `create webhook`: the module of all webhooks, of one version's webhooks, and one kind's file
+/// (a skeleton the defaulter and validator blocks are inserted into).
+pub const WEBHOOK_MOD: Template = template!("src/webhook/mod.rs");
+pub const WEBHOOK_VERSION_MOD: Template = template!("src/webhook/{version}/mod.rs");
+pub const WEBHOOK_KIND: Template = template!("src/webhook/{version}/{kind}.rs");
+/// The test of a kind's webhooks through the embedded API server.
+pub const WEBHOOK_TEST: Template = template!("tests/{kind}_{version}_webhook.rs");
+/// A spoke version's `Convertible<Hub>` impl, next to its types.
+pub const CONVERSION: Template = template!("src/api/{group}/{version}/{kind}_conversion.rs");
+
+/// Blocks inserted at markers into files that exist already (`templates/fragments/`): a kind's
+/// defaulter and validator, the CRD kustomization's conversion patches section, the default
+/// kustomization's webhook patch and cert-manager replacements, and one CA injection target.
+pub const DEFAULTER: Template = template!(fragment "defaulter.rs");
+pub const VALIDATOR: Template = template!(fragment "validator.rs");
+pub const CRD_KUSTOMIZATION_WEBHOOK: Template =
+    template!(fragment "crd_kustomization_webhook.yaml");
+pub const DEFAULT_WEBHOOK_PATCH: Template = template!(fragment "default_webhook_patch.yaml");
+pub const CA_INJECTION_TARGET: Template = template!(fragment "ca_injection_target.yaml");
+
+/// `add_webhooks` for a `src/lib.rs` written before kubesmith had webhooks.
+pub const ADD_WEBHOOKS_FN: &str = "
+/// Registers every webhook of this project with the manager's webhook server.
+pub fn add_webhooks(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    let _ = mgr; // used by the registrations kubesmith inserts below
+    // +kubesmith:scaffold:webhooks
+    Ok(())
+}
+";
+
+/// The webhook's kustomize components, written once (`create webhook`).
+pub const WEBHOOK_CONFIG: &[Template] = &[
+    template!("config/webhook/kustomization.yaml"),
+    template!("config/webhook/kustomizeconfig.yaml"),
+    template!("config/webhook/service.yaml"),
+    template!("config/certmanager/issuer.yaml"),
+    template!("config/certmanager/certificate-webhook.yaml"),
+    template!("config/certmanager/certificate-metrics.yaml"),
+    template!("config/certmanager/kustomization.yaml"),
+    template!("config/certmanager/kustomizeconfig.yaml"),
+    template!("config/default/manager_webhook_patch.yaml"),
+    template!("config/network-policy/allow-webhook-traffic.yaml"),
+];
+/// A conversion webhook's CRD patch and the kustomize configuration it needs.
+pub const CRD_WEBHOOK_PATCH: Template = template!("config/crd/patches/webhook_in_{plural}.yaml");
+pub const CRD_KUSTOMIZECONFIG: Template = template!("config/crd/kustomizeconfig.yaml");
+
 /// Path placeholders of a resource.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PathVars<'a> {
     pub group: &'a str,
     pub version: &'a str,
@@ -119,6 +172,8 @@ pub struct PathVars<'a> {
     pub controller: &'a str,
     /// The sample file's `{group}_{version}_{kind}` uses Kubernetes names, not Rust module names.
     pub sample_stem: &'a str,
+    /// The resource's plural (`config/crd/patches/webhook_in_{plural}.yaml`).
+    pub plural: &'a str,
 }
 
 impl Template {
@@ -132,6 +187,7 @@ impl Template {
             .replace("{version}", vars.version)
             .replace("{kind}", vars.kind)
             .replace("{controller}", vars.controller)
+            .replace("{plural}", vars.plural)
     }
 
     /// Renders the template with `context` (any serializable struct).

@@ -20,6 +20,25 @@ const MEMCACHED_ROLE: &str =
 /// The page's examples, each in its own module as each is its own doctest there.
 #[allow(dead_code, unused_imports)]
 mod examples {
+    pub mod webhook {
+        pub struct MemcachedCustomDefaulter;
+
+        #[kubesmith_runtime::webhook(
+            path = "/mutate-cache-example-com-v1alpha1-memcached",
+            mutating = true,
+            failure_policy = "fail",
+            side_effects = "None",
+            groups = ["cache.example.com"],
+            resources = ["memcacheds"],
+            verbs = ["create", "update"],
+            versions = ["v1alpha1"],
+            name = "mmemcached-v1alpha1.kb.io",
+            admission_review_versions = ["v1"],
+            object_selector = "app.kubernetes.io/managed-by=my-operator"
+        )]
+        impl MemcachedCustomDefaulter {}
+    }
+
     pub mod widget {
         use schemars::JsonSchema;
         use serde::{Deserialize, Serialize};
@@ -552,11 +571,13 @@ fn every_key_the_parsers_accept_is_documented() {
     let resource = include_str!("../src/resource.rs");
     let schema = include_str!("../src/schema.rs");
     let rbac = include_str!("../src/rbac.rs");
+    let webhook = include_str!("../src/webhook.rs");
     let keys = [
         parser_keys(resource, "KEYS"),
         parser_keys(schema, "FIELD_KEYS"),
         parser_keys(schema, "TYPE_KEYS"),
         parser_keys(rbac, "RBAC_KEYS"),
+        parser_keys(webhook, "WEBHOOK_KEYS"),
     ];
     let tables: String = DOC
         .lines()

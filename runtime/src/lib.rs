@@ -55,8 +55,9 @@ use std::time::Duration;
 pub use controller::{Context, Controller, ReconcileError, Reconciler, Request};
 pub use kube::runtime::controller::Action;
 /// `#[resource(...)]` turns a Spec struct into a CRD root type; `#[rbac(...)]` declares the
-/// permissions a controller needs. See the `kubesmith-derive` crate.
-pub use kubesmith_derive::{rbac, resource, schema};
+/// permissions a controller needs; `#[webhook(...)]` declares an admission webhook. See the
+/// `kubesmith-derive` crate.
+pub use kubesmith_derive::{rbac, resource, schema, webhook};
 pub use manager::{Manager, Options};
 
 /// Errors of the runtime's setup, run and helper functions (reconcile errors are

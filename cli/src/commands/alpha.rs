@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::commands::{create_api, generate, init};
+use crate::commands::{create_api, create_webhook, generate, init};
 use crate::project::{PROJECT_FILE, Project};
 use crate::{external, names};
 
@@ -122,6 +122,10 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
             created?;
             continue;
         }
+        // A built-in kind with only webhooks has nothing for `create api` to replay.
+        if resource.api.is_none() && !resource.controller && resource.controllers.is_empty() {
+            continue;
+        }
         create_api::run(
             &output,
             &create_api::CreateApiArgs {
@@ -157,12 +161,35 @@ pub fn generate(project_dir: &Path, args: &GenerateArgs) -> Result<()> {
             )?;
         }
     }
+    // After every API: a conversion webhook names other versions of its kind.
+    for resource in &project.resources {
+        let Some(webhooks) = &resource.webhooks else {
+            continue;
+        };
+        create_webhook::run(
+            &output,
+            &create_webhook::CreateWebhookArgs {
+                group: resource.group.clone(),
+                version: resource.version.clone(),
+                kind: resource.kind.clone(),
+                plural: resource.plural.clone(),
+                defaulting: webhooks.defaulting,
+                programmatic_validation: webhooks.validation,
+                conversion: webhooks.conversion,
+                spoke: webhooks.spoke.clone(),
+                defaulting_path: webhooks.defaulting_path.clone(),
+                validation_path: webhooks.validation_path.clone(),
+                force: false,
+                skip_generate: true,
+            },
+        )?;
+    }
     if !project.resources.is_empty() && !args.skip_generate {
         println!("\nGenerating the manifests (kubesmith generate):");
         generate::run(&output, &generate::GenerateArgs { check: false })?;
     }
     println!(
-        "\nDone. Move your code (src/api, src/controller, tests) over from the old tree and review the diff."
+        "\nDone. Move your code (src/api, src/controller, src/webhook, tests) over from the old tree and review the diff."
     );
     Ok(())
 }

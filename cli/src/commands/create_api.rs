@@ -279,6 +279,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         kind: &kind_file,
         controller: &controller_file,
         sample_stem: &sample_stem,
+        plural: &plural,
     };
 
     let mut plan = Plan::new(dir, args.force);
@@ -383,6 +384,7 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         path: builtin.map(|b| format!("k8s_openapi::api::{}", b.module)),
         plural: None,
         version: args.version.clone(),
+        webhooks: None,
     });
     if args.resource {
         resource.api = Some(ApiInfo {

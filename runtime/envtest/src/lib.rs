@@ -267,10 +267,10 @@ use tokio::task::JoinHandle;
 pub use auth::Reviews;
 pub use faults::{Fault, InjectedFailure};
 pub use kubeconfig::NAME as KUBECONFIG_NAME;
-pub use webhook_install::WebhookEndpoint;
 pub use test_env::{
     Faults, TEST_FIELD_MANAGER, TEST_KUBECONFIG_VAR, TEST_NAMESPACE_LABEL, TestEnv, TestEnvBuilder,
 };
+pub use webhook_install::WebhookEndpoint;
 
 /// How long [`Environment::install_crds`] waits for a CRD's kinds to be served.
 const CRD_SERVE_TIMEOUT: Duration = Duration::from_secs(30);

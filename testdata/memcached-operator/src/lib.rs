@@ -21,3 +21,10 @@ pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     // +kubesmith:scaffold:controllers
     Ok(())
 }
+
+/// Registers every webhook of this project with the manager's webhook server.
+pub fn add_webhooks(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    let _ = mgr; // used by the registrations kubesmith inserts below
+    // +kubesmith:scaffold:webhooks
+    Ok(())
+}

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod controller;
+pub mod webhook;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kubesmith_runtime::Manager;
@@ -26,5 +27,13 @@ pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     controller::frigate::add(mgr)?;
     controller::r#match::add(mgr)?;
     // +kubesmith:scaffold:controllers
+    Ok(())
+}
+
+/// Registers every webhook of this project with the manager's webhook server.
+pub fn add_webhooks(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
+    let _ = mgr; // used by the registrations kubesmith inserts below
+    webhook::v1::captain::add(mgr)?;
+    // +kubesmith:scaffold:webhooks
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The namespaced-operator manager: runs every controller of this project.
+//! The namespaced-operator manager: runs every controller and webhook of this project.
 
 use std::process::ExitCode;
 
@@ -34,5 +34,6 @@ async fn run(cli: &Cli) -> Result<(), kubesmith_runtime::Error> {
         .or_leader_election_id("namespaced-operator-leader");
     let mgr = Manager::from_env(options).await?;
     namespaced_operator::add_controllers(&mgr)?;
+    namespaced_operator::add_webhooks(&mgr)?;
     mgr.run().await
 }

@@ -113,7 +113,9 @@ mod tests {
         }}}});
         let mut out = Vec::new();
         super::validate(&obj, &schema, "", &mut out);
-        out.iter().map(|c| format!("{}: {}", c.field, c.message)).collect()
+        out.iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
     }
 
     #[test]
@@ -125,16 +127,29 @@ mod tests {
                 "spec.template.kind: Required value: must not be empty"
             ]
         );
-        assert!(messages(json!({"spec": {"template": {"apiVersion": "apps/v1", "kind": "Deployment"}}})).is_empty());
+        assert!(
+            messages(
+                json!({"spec": {"template": {"apiVersion": "apps/v1", "kind": "Deployment"}}})
+            )
+            .is_empty()
+        );
         assert_eq!(
-            messages(json!({"spec": {"list": [{"apiVersion": "v1", "kind": "ConfigMap"},
-                                              {"apiVersion": "a/b/c", "kind": 3}]}})),
+            messages(
+                json!({"spec": {"list": [{"apiVersion": "v1", "kind": "ConfigMap"},
+                                              {"apiVersion": "a/b/c", "kind": 3}]}})
+            ),
             [
                 "spec.list[1].apiVersion: Invalid value: \"a/b/c\": unexpected GroupVersion string: a/b/c",
                 "spec.list[1].kind: Invalid value: 3: must be a string"
             ]
         );
-        let bad_kind = messages(json!({"spec": {"template": {"apiVersion": "v1", "kind": "Config_Map"}}}));
-        assert!(bad_kind[0].starts_with("spec.template.kind: Invalid value: \"Config_Map\": may have mixed case"), "{bad_kind:?}");
+        let bad_kind =
+            messages(json!({"spec": {"template": {"apiVersion": "v1", "kind": "Config_Map"}}}));
+        assert!(
+            bad_kind[0].starts_with(
+                "spec.template.kind: Invalid value: \"Config_Map\": may have mixed case"
+            ),
+            "{bad_kind:?}"
+        );
     }
 }

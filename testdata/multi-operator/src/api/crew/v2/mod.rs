@@ -2,4 +2,5 @@
 
 pub mod captain;
 pub use captain::*;
+pub mod captain_conversion;
 // +kubesmith:scaffold:kinds
