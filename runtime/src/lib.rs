@@ -47,6 +47,7 @@ pub mod owner;
 pub mod predicate;
 pub mod prelude;
 pub mod queue;
+mod tls;
 pub mod webhook;
 
 use std::net::SocketAddr;

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -31,15 +31,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::server::ResolvesServerCert;
-use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
-use crate::{Error, Options};
+use crate::{Error, Options, tls};
 
 /// The content type of prometheus-client's text encoding.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -163,163 +160,26 @@ async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
     ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode())
 }
 
-/// The certificate from `--metrics-cert-path` (read again when its files change, as
-/// controller-runtime's certwatcher, so cert-manager rotations need no restart), or a fresh
+/// The certificate from `--metrics-cert-path` (read again when its files change), or a fresh
 /// self-signed one.
 fn tls_config(options: &ServeOptions) -> Result<Arc<rustls::ServerConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|err| Error::MetricsTls(err.to_string()))?
-        .with_no_client_auth();
-    let mut config = match &options.cert_dir {
-        Some(dir) => builder.with_cert_resolver(Arc::new(ReloadingCertificate::load(
-            dir.join(&options.cert_name),
-            dir.join(&options.key_name),
-            provider,
-        )?)),
+    let certs: Arc<dyn ResolvesServerCert> = match &options.cert_dir {
+        Some(dir) => {
+            let paths = tls::CertPaths {
+                cert: dir.join(&options.cert_name),
+                key: dir.join(&options.key_name),
+                server: "metrics server",
+                flags: "--metrics",
+            };
+            Arc::new(tls::CertFiles::load(paths, Arc::clone(&provider)).map_err(Error::MetricsTls)?)
+        }
         None => {
-            let (certs, key) = self_signed()?;
-            builder.with_single_cert(certs, key).map_err(|err| {
-                Error::MetricsTls(format!("unusable self-signed certificate: {err}"))
-            })?
+            let made = tls::self_signed(&provider).map_err(Error::MetricsTls)?;
+            Arc::new(rustls::sign::SingleCertAndKey::from(made.certified))
         }
     };
-    // What Go's net/http offers, less "h2" unless --enable-http2 (controller-runtime drops it
-    // from NextProtos the same way).
-    config.alpn_protocols = if options.http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(Arc::new(config))
-}
-
-/// A certificate read from files, read again when their modification times change.
-#[derive(Debug)]
-struct ReloadingCertificate {
-    cert: PathBuf,
-    key: PathBuf,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    current: std::sync::Mutex<Loaded>,
-}
-
-#[derive(Debug)]
-struct Loaded {
-    modified: (Option<SystemTime>, Option<SystemTime>),
-    certified: Arc<CertifiedKey>,
-}
-
-impl ReloadingCertificate {
-    fn load(
-        cert: PathBuf,
-        key: PathBuf,
-        provider: Arc<rustls::crypto::CryptoProvider>,
-    ) -> Result<Self, Error> {
-        let modified = (modified(&cert), modified(&key));
-        let certified = Self::read(&cert, &key, &provider)?;
-        Ok(Self {
-            cert,
-            key,
-            provider,
-            current: std::sync::Mutex::new(Loaded {
-                modified,
-                certified: Arc::new(certified),
-            }),
-        })
-    }
-
-    fn read(
-        cert: &Path,
-        key: &Path,
-        provider: &rustls::crypto::CryptoProvider,
-    ) -> Result<CertifiedKey, Error> {
-        let (certs, key_der) = read_certificate(cert, key)?;
-        CertifiedKey::from_der(certs, key_der, provider).map_err(|err| {
-            Error::MetricsTls(format!(
-                "unusable certificate {} or key {}: {err}",
-                cert.display(),
-                key.display()
-            ))
-        })
-    }
-}
-
-impl ResolvesServerCert for ReloadingCertificate {
-    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = (modified(&self.cert), modified(&self.key));
-        if now != current.modified {
-            // Files caught mid-rotation may not match yet: keep the old pair until they do.
-            match Self::read(&self.cert, &self.key, &self.provider) {
-                Ok(certified) => {
-                    tracing::info!(cert = %self.cert.display(), "metrics server: reloaded the certificate");
-                    *current = Loaded {
-                        modified: now,
-                        certified: Arc::new(certified),
-                    };
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "metrics server: keeping the previous certificate");
-                }
-            }
-        }
-        Some(Arc::clone(&current.certified))
-    }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-fn read_certificate(
-    cert: &Path,
-    key: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| {
-            Error::MetricsTls(format!(
-                "cannot read the certificate {} (--metrics-cert-path/--metrics-cert-name): {err}",
-                cert.display()
-            ))
-        })?;
-    if certs.is_empty() {
-        return Err(Error::MetricsTls(format!(
-            "no PEM certificate in {}",
-            cert.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
-        Error::MetricsTls(format!(
-            "cannot read the private key {} (--metrics-cert-path/--metrics-cert-key): {err}",
-            key.display()
-        ))
-    })?;
-    Ok((certs, key))
-}
-
-/// A self-signed certificate for `localhost`, the loopback addresses and this host, as
-/// controller-runtime makes when no certificate is configured.
-fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    if let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
-        && !host.is_empty()
-    {
-        names.push(host);
-    }
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|err| {
-        Error::MetricsTls(format!("cannot make a self-signed certificate: {err}"))
-    })?;
-    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    Ok((vec![certified.cert.der().clone()], key.into()))
+    tls::server_config(certs, provider, options.http2).map_err(Error::MetricsTls)
 }
 
 /// Accepts TCP connections and completes TLS handshakes on their own tasks, so one slow

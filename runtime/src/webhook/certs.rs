@@ -3,15 +3,14 @@
 //! self-signed for local runs.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::crypto::CryptoProvider;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
+use crate::tls::{self, CertFiles, CertPaths};
 use crate::{Error, Options};
 
 /// controller-runtime's default certificate directory, used when no path is configured and
@@ -34,20 +33,11 @@ pub(crate) enum ServingCert {
     Files(Files),
 }
 
+/// The serving certificate's files, and the `ca.crt` beside them that clients should trust.
 #[derive(Debug)]
 pub(crate) struct Files {
-    cert: PathBuf,
-    key: PathBuf,
+    certs: CertFiles,
     ca: PathBuf,
-    provider: Arc<CryptoProvider>,
-    current: Mutex<Loaded>,
-}
-
-#[derive(Debug)]
-struct Loaded {
-    cert_pem: Vec<u8>,
-    key_pem: Vec<u8>,
-    certified: Arc<CertifiedKey>,
 }
 
 impl ServingCert {
@@ -95,31 +85,9 @@ impl ServingCert {
         provider: &CryptoProvider,
         persist: Option<(&Path, &str, &str)>,
     ) -> Result<Self, Error> {
-        let mut names = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
-        if let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
-            && !host.is_empty()
-        {
-            names.push(host);
-        }
-        let made = rcgen::generate_simple_self_signed(names).map_err(|err| {
-            Error::WebhookTls(format!("cannot make a self-signed certificate: {err}"))
-        })?;
-        let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
-        let certified = CertifiedKey::from_der(vec![made.cert.der().clone()], key.into(), provider)
-            .map_err(|err| Error::WebhookTls(format!("unusable self-signed certificate: {err}")))?;
-        let pem = made.cert.pem();
+        let made = tls::self_signed(provider).map_err(Error::WebhookTls)?;
         if let Some((dir, cert_name, key_name)) = persist {
-            match write_new_pair(
-                dir,
-                cert_name,
-                &pem,
-                key_name,
-                &made.signing_key.serialize_pem(),
-            ) {
+            match write_new_pair(dir, cert_name, &made.cert_pem, key_name, &made.key_pem) {
                 Ok(true) => {
                     tracing::info!(dir = %dir.display(), "webhook server: wrote its self-signed certificate for local runs");
                 }
@@ -130,8 +98,8 @@ impl ServingCert {
             }
         }
         Ok(Self::SelfSigned {
-            certified: Arc::new(certified),
-            pem: pem.into_bytes(),
+            certified: Arc::new(made.certified),
+            pem: made.cert_pem.into_bytes(),
         })
     }
 
@@ -141,8 +109,8 @@ impl ServingCert {
         match self {
             Self::SelfSigned { pem, .. } => pem.clone(),
             Self::Files(files) => std::fs::read(&files.ca)
-                .or_else(|_| std::fs::read(&files.cert))
-                .unwrap_or_else(|_| lock(&files.current).cert_pem.clone()),
+                .or_else(|_| std::fs::read(files.certs.cert_path()))
+                .unwrap_or_else(|_| files.certs.cert_pem()),
         }
     }
 }
@@ -154,46 +122,21 @@ impl Files {
         key_name: &str,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, Error> {
-        let (cert, key, ca) = (dir.join(cert_name), dir.join(key_name), dir.join("ca.crt"));
-        let (cert_pem, key_pem) = read_pair(&cert, &key)?;
-        let certified = parse(&cert, &cert_pem, &key, &key_pem, &provider)?;
+        let paths = CertPaths {
+            cert: dir.join(cert_name),
+            key: dir.join(key_name),
+            server: "webhook server",
+            flags: "--webhook",
+        };
         Ok(Self {
-            cert,
-            key,
-            ca,
-            provider,
-            current: Mutex::new(Loaded {
-                cert_pem,
-                key_pem,
-                certified: Arc::new(certified),
-            }),
+            certs: CertFiles::load(paths, provider).map_err(Error::WebhookTls)?,
+            ca: dir.join("ca.crt"),
         })
     }
 
-    /// The loaded certificate, first read again if the files changed. Files caught
-    /// mid-rotation (a new certificate with the old key) keep the previous pair in use.
+    /// The pair in use, first read again if the files changed.
     fn current(&self) -> Arc<CertifiedKey> {
-        let mut current = lock(&self.current);
-        // Comparing contents, not modification times: a rotation within the file system's
-        // timestamp granularity, or a kubelet symlink swap, is still seen.
-        if let Ok((cert_pem, key_pem)) = read_pair(&self.cert, &self.key)
-            && (cert_pem != current.cert_pem || key_pem != current.key_pem)
-        {
-            match parse(&self.cert, &cert_pem, &self.key, &key_pem, &self.provider) {
-                Ok(certified) => {
-                    tracing::info!(cert = %self.cert.display(), "webhook server: reloaded the certificate");
-                    *current = Loaded {
-                        cert_pem,
-                        key_pem,
-                        certified: Arc::new(certified),
-                    };
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "webhook server: keeping the previous certificate");
-                }
-            }
-        }
-        Arc::clone(&current.certified)
+        self.certs.current()
     }
 }
 
@@ -252,57 +195,6 @@ fn write_new_pair(
     Ok(true)
 }
 
-fn read_pair(cert: &Path, key: &Path) -> Result<(Vec<u8>, Vec<u8>), Error> {
-    let read = |path: &Path, flag: &str| {
-        std::fs::read(path).map_err(|err| {
-            Error::WebhookTls(format!(
-                "cannot read {} (--webhook-cert-path/{flag}): {err}",
-                path.display()
-            ))
-        })
-    };
-    Ok((
-        read(cert, "--webhook-cert-name")?,
-        read(key, "--webhook-cert-key")?,
-    ))
-}
-
-fn parse(
-    cert_path: &Path,
-    cert_pem: &[u8],
-    key_path: &Path,
-    key_pem: &[u8],
-    provider: &CryptoProvider,
-) -> Result<CertifiedKey, Error> {
-    let certs = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| {
-            Error::WebhookTls(format!(
-                "{} is not a PEM certificate: {err}",
-                cert_path.display()
-            ))
-        })?;
-    if certs.is_empty() {
-        return Err(Error::WebhookTls(format!(
-            "no PEM certificate in {}",
-            cert_path.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|err| {
-        Error::WebhookTls(format!(
-            "{} is not a PEM private key: {err}",
-            key_path.display()
-        ))
-    })?;
-    CertifiedKey::from_der(certs, key, provider).map_err(|err| {
-        Error::WebhookTls(format!(
-            "unusable certificate {} or key {}: {err}",
-            cert_path.display(),
-            key_path.display()
-        ))
-    })
-}
-
 /// The rustls configuration serving `cert`; HTTP/2 only with `http2` (kubebuilder turns it
 /// off for the webhook server too: Rapid Reset and Stream Cancellation CVEs).
 pub(crate) fn server_config(
@@ -310,23 +202,7 @@ pub(crate) fn server_config(
     provider: Arc<CryptoProvider>,
     http2: bool,
 ) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| Error::WebhookTls(err.to_string()))?
-        .with_no_client_auth()
-        .with_cert_resolver(cert);
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(Arc::new(config))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    tls::server_config(cert, provider, http2).map_err(Error::WebhookTls)
 }
 
 #[cfg(test)]
@@ -349,22 +225,6 @@ mod tests {
             webhook_cert_path: Some(dir.to_owned()),
             ..Options::default()
         }
-    }
-
-    #[test]
-    fn files_are_read_again_when_they_change_and_kept_when_broken() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = write_pair(dir.path());
-        let ServingCert::Files(files) =
-            ServingCert::from_options(&options(dir.path()), provider()).unwrap()
-        else {
-            panic!("expected files");
-        };
-        assert_eq!(files.current().cert[0].as_ref(), first.as_slice());
-        let second = write_pair(dir.path());
-        assert_eq!(files.current().cert[0].as_ref(), second.as_slice());
-        std::fs::write(dir.path().join("tls.key"), "garbage").unwrap();
-        assert_eq!(files.current().cert[0].as_ref(), second.as_slice());
     }
 
     #[test]
