@@ -533,7 +533,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let work = tempfile::tempdir()?;
         let g = crate::generate::run(&kubesmith, &lock, &shared_target, work.path(), rounds)?;
         report.pair(
-            &format!("edit a field, then regenerate the CRD (incremental debug build, median of {rounds})"),
+            &format!("edit a field, then regenerate the CRD (kube-runtime column: kube-derive `crdgen`; incremental debug build, median of {rounds})"),
             "ms",
             Better::Lower,
             g.kubesmith_ms,
