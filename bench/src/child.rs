@@ -92,7 +92,12 @@ pub async fn sync(
     }
 }
 
-async fn sync_of<K>(side: Side, kubeconfig: &Path, namespace: &str, probe: &Probe) -> Result<Figures>
+async fn sync_of<K>(
+    side: Side,
+    kubeconfig: &Path,
+    namespace: &str,
+    probe: &Probe,
+) -> Result<Figures>
 where
     K: kubesmith_runtime::cache::CacheResource + Clone,
 {

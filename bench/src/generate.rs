@@ -129,12 +129,8 @@ pub fn run(
         let start = Instant::now();
         let out = run_ok(
             cargo_env(
-                Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args([
-                    "run",
-                    "--quiet",
-                    "--bin",
-                    "crdgen",
-                ]),
+                Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                    .args(["run", "--quiet", "--bin", "crdgen"]),
                 shared_target,
             )
             .current_dir(&cg_dir),
@@ -144,7 +140,10 @@ pub fn run(
         Ok(start.elapsed().as_secs_f64() * 1e3)
     };
 
-    eprintln!("    first builds (shared target dir {})", shared_target.display());
+    eprintln!(
+        "    first builds (shared target dir {})",
+        shared_target.display()
+    );
     let kubesmith_first_ms = kubesmith_generate()?;
     let crdgen_first_ms = crdgen()?;
     let mut ks = Vec::new();
@@ -239,7 +238,9 @@ fn add_field(file: &Path, round: usize) -> Result<()> {
 }
 
 fn check_field(crd_dir: &Path, round: usize) -> Result<()> {
-    for entry in std::fs::read_dir(crd_dir).with_context(|| format!("reading {}", crd_dir.display()))? {
+    for entry in
+        std::fs::read_dir(crd_dir).with_context(|| format!("reading {}", crd_dir.display()))?
+    {
         if std::fs::read_to_string(entry?.path())?.contains(&field_json_name(round)) {
             return Ok(());
         }

@@ -151,7 +151,14 @@ fn run_child(figure: Figure) -> anyhow::Result<()> {
     let figures = rt.block_on(async move {
         match figure {
             Figure::Sync(t) => {
-                child::sync(t.side, t.kind, &t.kubeconfig, &t.namespace, &child::Probe::RSS).await
+                child::sync(
+                    t.side,
+                    t.kind,
+                    &t.kubeconfig,
+                    &t.namespace,
+                    &child::Probe::RSS,
+                )
+                .await
             }
             Figure::Relist { target: t, writes } => {
                 child::relist(t.side, &t.kubeconfig, &t.namespace, t.objects, writes).await

@@ -316,9 +316,7 @@ pub fn pod_status(i: usize) -> serde_json::Value {
             .unwrap_or_default()
             .to_string()
     };
-    let condition = |ty: &str, at: i64| {
-        json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": t(at)})
-    };
+    let condition = |ty: &str, at: i64| json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": t(at)});
     let ip = format!("10.{}.{}.{}", 244 + i / 65_536 % 10, i / 256 % 256, i % 256);
     let container = |name: &str, image: &str, started: i64| {
         json!({

@@ -99,7 +99,14 @@ impl Report {
     }
 
     /// A compared figure that has no server CPU column.
-    pub fn pair(&mut self, figure: &str, unit: &'static str, better: Better, kubesmith: f64, kube_runtime: f64) {
+    pub fn pair(
+        &mut self,
+        figure: &str,
+        unit: &'static str,
+        better: Better,
+        kubesmith: f64,
+        kube_runtime: f64,
+    ) {
         self.rows.push(Row {
             figure: figure.to_owned(),
             unit,

@@ -10,9 +10,9 @@ use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 
-use crate::{Kind, Side};
 use crate::child::Figures;
 use crate::report::{Better, Report, Row};
+use crate::{Kind, Side};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -445,7 +445,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         // Last of the server figures: the extra namespaces' objects would otherwise be in
         // every all-namespace watch above.
         let watchers = args.watchers.unwrap_or(if args.quick { 10 } else { 100 });
-        let events = args.watch_events.unwrap_or(if args.quick { 1_000 } else { 10_000 });
+        let events = args
+            .watch_events
+            .unwrap_or(if args.quick { 1_000 } else { 10_000 });
         let list_objects = args
             .list_objects
             .unwrap_or(if args.quick { 10_000 } else { 100_000 });
@@ -489,7 +491,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "ms",
         );
         report.absolute(
-            &format!("API server: creates per second while loading {list_objects} objects (8 in flight)"),
+            &format!(
+                "API server: creates per second while loading {list_objects} objects (8 in flight)"
+            ),
             creates,
             "/s",
         );

@@ -41,7 +41,8 @@ pub async fn watch_fanout(
     events: usize,
 ) -> Result<Fanout> {
     crate::load::create_namespace(client, namespace).await?;
-    let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..watchers).map(|_| AtomicUsize::new(0)).collect());
+    let counts: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..watchers).map(|_| AtomicUsize::new(0)).collect());
     let failed = Arc::new(AtomicBool::new(false));
     let path = format!("/api/v1/namespaces/{namespace}/configmaps");
     let mut tasks = Vec::with_capacity(watchers);

@@ -29,7 +29,14 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
         ])
         .args(["--latency-rate", "20", "--latency-seconds", "0.5"])
         .args(["--queue-adds", "400", "--queue-workers", "2"])
-        .args(["--watchers", "3", "--watch-events", "20", "--list-objects", "30"])
+        .args([
+            "--watchers",
+            "3",
+            "--watch-events",
+            "20",
+            "--list-objects",
+            "30",
+        ])
         .arg("--out")
         .arg(&out)
         .output()
