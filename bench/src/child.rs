@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::{Action, Config as ControllerConfig};
@@ -71,18 +71,36 @@ impl Probe {
 
 /// Runs the sync figure in this process and prints its `RESULT` line.
 pub fn sync_child(t: &crate::Target, probe: &Probe) -> Result<()> {
-    let figures = crate::runtime()?.block_on(sync(t.side, &t.kubeconfig, &t.namespace, probe))?;
+    let figures =
+        crate::runtime()?.block_on(sync(t.side, t.kind, &t.kubeconfig, &t.namespace, probe))?;
     println!("RESULT {}", serde_json::to_string(&figures)?);
     Ok(())
 }
 
-/// Initial sync of every ConfigMap into the side's cache: time, memory growth, peak growth.
+/// Initial sync of every object of the set into the side's cache: time, memory growth,
+/// peak growth.
 pub async fn sync(
     side: Side,
+    kind: crate::Kind,
     kubeconfig: &Path,
     namespace: &str,
     probe: &Probe,
 ) -> Result<Figures> {
+    match kind {
+        crate::Kind::ConfigMap => sync_of::<ConfigMap>(side, kubeconfig, namespace, probe).await,
+        crate::Kind::Pod => sync_of::<Pod>(side, kubeconfig, namespace, probe).await,
+    }
+}
+
+async fn sync_of<K>(
+    side: Side,
+    kubeconfig: &Path,
+    namespace: &str,
+    probe: &Probe,
+) -> Result<Figures>
+where
+    K: kubesmith_runtime::cache::CacheResource + Clone,
+{
     let client = client(kubeconfig).await?;
     warm_up(&client, namespace).await?;
     // Let the warm-up's transient allocations settle before the baseline.
@@ -96,16 +114,16 @@ pub async fn sync(
     let (objects, _keep): (usize, Box<dyn std::any::Any>) = match side {
         Side::Kubesmith => {
             let cache = kubesmith_runtime::cache::Cache::new(client);
-            let store = cache.store::<ConfigMap>();
+            let store = cache.store::<K>();
             cache.start()?;
             cache.wait_for_sync().await;
             (store.len(), Box::new((cache, store)))
         }
         Side::KubeRuntime => {
-            let (reader, writer) = reflector::store::<ConfigMap>();
+            let (reader, writer) = reflector::store::<K>();
             let stream = reflector(
                 writer,
-                watcher(Api::<ConfigMap>::all(client), watcher::Config::default()),
+                watcher(Api::<K>::all(client), watcher::Config::default()),
             )
             .default_backoff();
             let task = tokio::spawn(stream.for_each(|_| futures::future::ready(())));

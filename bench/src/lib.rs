@@ -4,11 +4,13 @@
 //! builds in release and runs it. BENCHMARKS.md explains the method.
 
 pub mod child;
+mod generate;
 pub mod load;
 pub mod procfs;
 mod queue;
 mod report;
 mod run;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +64,14 @@ impl std::fmt::Display for Side {
     }
 }
 
+/// Which object set a sync child caches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    #[value(name = "configmap")]
+    ConfigMap,
+    Pod,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct Target {
     #[arg(long, value_enum)]
@@ -72,6 +82,9 @@ pub struct Target {
     pub namespace: String,
     #[arg(long)]
     pub objects: usize,
+    /// The object set (only the sync figures cache Pods; the others work on ConfigMaps).
+    #[arg(long, value_enum, default_value_t = Kind::ConfigMap)]
+    pub kind: Kind,
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,7 +151,14 @@ fn run_child(figure: Figure) -> anyhow::Result<()> {
     let figures = rt.block_on(async move {
         match figure {
             Figure::Sync(t) => {
-                child::sync(t.side, &t.kubeconfig, &t.namespace, &child::Probe::RSS).await
+                child::sync(
+                    t.side,
+                    t.kind,
+                    &t.kubeconfig,
+                    &t.namespace,
+                    &child::Probe::RSS,
+                )
+                .await
             }
             Figure::Relist { target: t, writes } => {
                 child::relist(t.side, &t.kubeconfig, &t.namespace, t.objects, writes).await

@@ -14,19 +14,28 @@ pub struct Memory {
 
 /// `VmRSS` and `VmHWM` (peak resident set).
 pub fn memory() -> Result<Memory> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .context("reading /proc/self/status (the harness needs Linux procfs)")?;
+    memory_of("/proc/self/status")
+}
+
+/// `VmRSS` of process `pid` (the API server), in bytes.
+pub fn rss_of(pid: u32) -> Result<u64> {
+    Ok(memory_of(&format!("/proc/{pid}/status"))?.current)
+}
+
+fn memory_of(path: &str) -> Result<Memory> {
+    let status = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {path} (the harness needs Linux procfs)"))?;
     let field = |name: &str| -> Result<u64> {
         let line = status
             .lines()
             .find(|l| l.starts_with(name))
-            .with_context(|| format!("no {name} in /proc/self/status"))?;
+            .with_context(|| format!("no {name} in {path}"))?;
         let kib: u64 = line[name.len()..]
             .trim()
             .trim_end_matches("kB")
             .trim()
             .parse()
-            .with_context(|| format!("unreadable {line:?} in /proc/self/status"))?;
+            .with_context(|| format!("unreadable {line:?} in {path}"))?;
         Ok(kib * 1024)
     };
     Ok(Memory {

@@ -63,8 +63,8 @@ pub struct Report {
     pub key: String,
     pub objects: usize,
     pub quick: bool,
-    pub object_bytes: usize,
-    pub server_keeps_managed_fields: bool,
+    /// One line per object set: kind, count, bytes as JSON, managedFields share.
+    pub object_sets: Vec<String>,
     started: String,
     machine: Machine,
     load_before: String,
@@ -81,8 +81,7 @@ impl Report {
             key: format!("objects={objects}"),
             objects,
             quick,
-            object_bytes: 0,
-            server_keeps_managed_fields: false,
+            object_sets: Vec::new(),
             started: jiff::Timestamp::now()
                 .strftime("%Y-%m-%d %H:%M UTC")
                 .to_string(),
@@ -97,6 +96,25 @@ impl Report {
 
     pub fn row(&mut self, row: Row) {
         self.rows.push(row);
+    }
+
+    /// A compared figure that has no server CPU column.
+    pub fn pair(
+        &mut self,
+        figure: &str,
+        unit: &'static str,
+        better: Better,
+        kubesmith: f64,
+        kube_runtime: f64,
+    ) {
+        self.rows.push(Row {
+            figure: figure.to_owned(),
+            unit,
+            better,
+            kubesmith,
+            kube_runtime,
+            server_cpu: None,
+        });
     }
 
     pub fn absolute(&mut self, figure: &str, value: f64, unit: &'static str) {
@@ -120,17 +138,9 @@ impl Report {
             self.started,
             if self.quick { "`--quick`" } else { "full run" }
         );
-        let _ = writeln!(
-            s,
-            "- Objects: {} ConfigMaps, {} bytes each as JSON from the server; managedFields {}.",
-            self.objects,
-            self.object_bytes,
-            if self.server_keeps_managed_fields {
-                "kept by the server"
-            } else {
-                "sent by the loader but dropped by the server (envtest does not record them)"
-            }
-        );
+        for set in &self.object_sets {
+            let _ = writeln!(s, "- Objects: {set}.");
+        }
         let _ = writeln!(
             s,
             "- Machine: {} CPUs ({}), {} RAM, Linux {}.",

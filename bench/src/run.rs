@@ -10,9 +10,9 @@ use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 
-use crate::Side;
 use crate::child::Figures;
 use crate::report::{Better, Report, Row};
+use crate::{Kind, Side};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -53,13 +53,27 @@ pub struct RunArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "sync,relist,reconcile,latency,queue,cli"
+        default_value = "sync,relist,reconcile,latency,queue,server,cli,generate"
     )]
     figures: Vec<Part>,
     /// Updates written while the watch is stalled, to overflow the server's watch buffer
     /// (4096 events) and the socket buffers so the watch gets a 410.
     #[arg(long, default_value_t = 20_000)]
     relist_writes: usize,
+    /// Watch fan-out: concurrent watchers of one namespace [default: 100, 10 with --quick].
+    #[arg(long)]
+    watchers: Option<usize>,
+    /// Watch fan-out: events written (creates), each delivered to every watcher
+    /// [default: 10000, 1000 with --quick].
+    #[arg(long)]
+    watch_events: Option<usize>,
+    /// Objects for the server's large LIST figure, loaded into their own namespace
+    /// [default: 100000, 10000 with --quick].
+    #[arg(long)]
+    list_objects: Option<usize>,
+    /// Edits timed for the edit-to-manifest figure (median) [default: 3, 1 with --quick].
+    #[arg(long)]
+    generate_rounds: Option<usize>,
     /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
     #[arg(long)]
     skip_heap: bool,
@@ -80,7 +94,11 @@ enum Part {
     Reconcile,
     Latency,
     Queue,
+    /// The API server alone: watch fan-out and one large LIST.
+    Server,
     Cli,
+    /// Edit-to-manifest: `kubesmith generate` vs kube-derive's `crdgen` binary.
+    Generate,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -198,9 +216,32 @@ pub fn run(args: &RunArgs) -> Result<()> {
         creates_per_second,
         "/s",
     );
-    let (size, managed_fields) = rt.block_on(crate::load::stored_size(&client, namespace))?;
-    report.object_bytes = size;
-    report.server_keeps_managed_fields = managed_fields;
+    let describe = |kind: &str, (size, managed): (usize, usize)| {
+        format!(
+            "{objects} {kind}, {size} bytes each as JSON from the server, of which \
+             managedFields {managed} bytes ({:.0}%)",
+            100.0 * managed as f64 / size.max(1) as f64
+        )
+    };
+    let cm_size = rt.block_on(crate::load::stored_size(&client, namespace))?;
+    report.object_sets.push(format!(
+        "{} (created with two managers' managedFields in the request)",
+        describe("ConfigMaps", cm_size)
+    ));
+    if wants(Part::Sync) {
+        eprintln!("==> loading {objects} Pods (create + status: two field managers)");
+        let writes = rt.block_on(crate::load::load_pods(&client, namespace, objects))?;
+        report.absolute(
+            "API server: Pod writes per second (create as kube-controller-manager, status as kubelet; 8 in flight)",
+            writes,
+            "/s",
+        );
+        let pod_size = rt.block_on(crate::load::stored_pod_size(&client, namespace))?;
+        report.object_sets.push(format!(
+            "{} (a Deployment's ReplicaSet's Pods: 2 containers, status written by kubelet)",
+            describe("Pods", pod_size)
+        ));
+    }
     let list_ms = rt.block_on(async {
         let start = Instant::now();
         let list = Api::<ConfigMap>::namespaced(client.clone(), namespace)
@@ -225,8 +266,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         repeat,
         order: 0,
     };
-    let target = |side: Side| -> Vec<String> {
+    let target = |side: Side, kind: Kind| -> Vec<String> {
         vec![
+            "--kind".into(),
+            kind.to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default(),
             "--side".into(),
             side.to_possible_value()
                 .map(|v| v.get_name().to_owned())
@@ -241,77 +286,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
 
     if wants(Part::Sync) {
-        eprintln!("==> initial sync");
-        let sync = runner.both("sync", |side| {
-            let mut a = vec!["sync".to_owned()];
-            a.extend(target(side));
-            a
-        })?;
-        let objs = objects as f64;
-        anyhow::ensure!(
-            sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
-            "a cache did not hold all {objects} objects after sync"
-        );
-        report.row(sync.row(
-            "initial sync time",
-            "sync_seconds",
-            1e3,
-            "ms",
-            Better::Lower,
-        ));
-        report.row(sync.row(
-            "RSS retained per object after sync (VmRSS growth / N)",
-            "retained_bytes_per_object",
-            1.0,
-            "B",
-            Better::Lower,
-        ));
-        report.row(sync.row(
-            "RSS peak per object during sync (VmHWM growth / N)",
-            "peak_bytes_per_object",
-            1.0,
-            "B",
-            Better::Lower,
-        ));
-        report.row(sync.row(
-            "client CPU time of the sync",
-            "client_cpu_seconds",
-            1e3,
-            "ms",
-            Better::Lower,
-        ));
-
-        // The same sync under dhat's counting allocator: exact live and peak heap bytes.
-        let heap_exe = exe.with_file_name("kubesmith-bench-heap");
-        if args.skip_heap {
-            report.note("heap bytes (dhat) not measured: --skip-heap".into());
-        } else if heap_exe.is_file() {
-            eprintln!("==> initial sync, heap bytes (dhat)");
-            let heap = runner.both_on(&heap_exe, false, "sync-heap", target)?;
-            let mut retained = heap.row(
-                "heap retained per object after sync (dhat live bytes / N)",
-                "retained_bytes_per_object",
-                1.0,
-                "B",
-                Better::Lower,
-            );
-            // dhat slows the process; its runs' server CPU says nothing about either side.
-            retained.server_cpu = None;
-            report.row(retained);
-            let mut peak = heap.row(
-                "heap peak per object during sync (dhat max live bytes / N)",
-                "peak_bytes_per_object",
-                1.0,
-                "B",
-                Better::Lower,
-            );
-            peak.server_cpu = None;
-            report.row(peak);
-        } else {
-            report.note(format!(
-            "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
-            heap_exe.display()
-        ));
+        for (kind, set) in [(Kind::ConfigMap, "ConfigMaps"), (Kind::Pod, "Pods")] {
+            sync_figures(&mut runner, &mut report, args, &exe, kind, set, &target)?;
         }
     }
 
@@ -323,7 +299,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let writes = args.relist_writes.to_string();
         let r = runner.both("relist", |side| {
             let mut a = vec!["relist".to_owned(), "--writes".into(), writes.clone()];
-            a.extend(target(side));
+            a.extend(target(side, Kind::ConfigMap));
             a
         })?;
         report.row(r.row(
@@ -351,7 +327,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                     "--concurrency".into(),
                     c.to_string(),
                 ];
-                a.extend(target(side));
+                a.extend(target(side, Kind::ConfigMap));
                 a
             })?;
             report.row(r.row(
@@ -388,7 +364,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 "--seconds".into(),
                 latency_seconds.to_string(),
             ];
-            a.extend(target(side));
+            a.extend(target(side, Kind::ConfigMap));
             a
         })?;
         for (side, f) in [("kubesmith", &l.ks), ("kube-runtime", &l.kr)] {
@@ -465,6 +441,69 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
 
+    if wants(Part::Server) {
+        // Last of the server figures: the extra namespaces' objects would otherwise be in
+        // every all-namespace watch above.
+        let watchers = args.watchers.unwrap_or(if args.quick { 10 } else { 100 });
+        let events = args
+            .watch_events
+            .unwrap_or(if args.quick { 1_000 } else { 10_000 });
+        let list_objects = args
+            .list_objects
+            .unwrap_or(if args.quick { 10_000 } else { 100_000 });
+        anyhow::ensure!(
+            watchers > 0 && events > 0 && list_objects > 0,
+            "--watchers, --watch-events and --list-objects must be positive"
+        );
+        eprintln!("==> watch fan-out: {watchers} watchers x {events} events");
+        let f = rt.block_on(crate::server::watch_fanout(
+            &client,
+            server.pid(),
+            "bench-fanout",
+            watchers,
+            events,
+        ))?;
+        report.absolute(
+            &format!("API server: watch fan-out, {watchers} watchers x {events} events, events delivered per second"),
+            f.delivered_per_second,
+            "/s",
+        );
+        report.absolute(
+            "API server: watch fan-out, server CPU per 1,000 delivered events",
+            f.server_cpu_ms_per_1k,
+            "ms",
+        );
+        report.note(format!(
+            "watch fan-out: {:.1} s from the first write to the last delivery; the writer made {:.0} creates/s, held to at most {} events ahead of the slowest watcher",
+            f.seconds, f.writes_per_second, crate::server::MAX_LAG
+        ));
+        eprintln!("==> loading {list_objects} ConfigMaps for one large LIST");
+        let rss_before = crate::procfs::rss_of(server.pid())?;
+        let (creates, ms, rss) = rt.block_on(crate::server::big_list(
+            &client,
+            server.pid(),
+            "bench-list",
+            list_objects,
+        ))?;
+        report.absolute(
+            &format!("API server: one unpaginated LIST of {list_objects} objects"),
+            ms,
+            "ms",
+        );
+        report.absolute(
+            &format!(
+                "API server: creates per second while loading {list_objects} objects (8 in flight)"
+            ),
+            creates,
+            "/s",
+        );
+        report.note(format!(
+            "server RSS: {:.0} MiB before loading the {list_objects} objects of the LIST figure, {:.0} MiB after the LIST",
+            rss_before as f64 / 1048576.0,
+            rss as f64 / 1048576.0
+        ));
+    }
+
     drop(server);
 
     if !args.skip_cli && wants(Part::Cli) {
@@ -482,11 +521,128 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
 
+    if wants(Part::Generate) {
+        let rounds = args
+            .generate_rounds
+            .unwrap_or(if args.quick { 1 } else { 3 });
+        anyhow::ensure!(rounds > 0, "--generate-rounds must be positive");
+        eprintln!("==> edit a type, then kubesmith generate vs cargo run --bin crdgen");
+        // Kept between runs next to the harness's own build, so only the first run is cold.
+        let shared_target = exe
+            .parent()
+            .and_then(Path::parent)
+            .context("locating the target dir of kubesmith-bench")?
+            .join("bench-generate");
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        let work = tempfile::tempdir()?;
+        let g = crate::generate::run(&kubesmith, &lock, &shared_target, work.path(), rounds)?;
+        report.pair(
+            &format!("edit a field, then regenerate the CRD (kube-runtime column: kube-derive `crdgen`; incremental debug build, median of {rounds})"),
+            "ms",
+            Better::Lower,
+            g.kubesmith_ms,
+            g.crdgen_ms,
+        );
+        report.note(format!(
+            "edit-to-manifest: kubesmith side is `kubesmith generate`, kube-runtime side is kube-derive's `cargo run --bin crdgen` printing `Memcached::crd()` as YAML; first builds in the shared target dir {:.1} s and {:.1} s (cold only on the first run on a machine)",
+            g.kubesmith_first_ms / 1e3,
+            g.crdgen_first_ms / 1e3
+        ));
+    }
+
     report.finish();
     println!("{}", report.markdown());
     if let Some(out) = &args.out {
         report.write_into(out)?;
         eprintln!("==> wrote the results into {}", out.display());
+    }
+    Ok(())
+}
+
+/// The initial-sync figures (time, RSS, client CPU, and the dhat heap variant) for one set.
+fn sync_figures(
+    runner: &mut ChildRunner<'_>,
+    report: &mut Report,
+    args: &RunArgs,
+    exe: &Path,
+    kind: Kind,
+    set: &str,
+    target: &dyn Fn(Side, Kind) -> Vec<String>,
+) -> Result<()> {
+    let objects = report.objects;
+    eprintln!("==> initial sync, {set}");
+    let sync = runner.both("sync", |side| {
+        let mut a = vec!["sync".to_owned()];
+        a.extend(target(side, kind));
+        a
+    })?;
+    let objs = objects as f64;
+    anyhow::ensure!(
+        sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
+        "a cache did not hold all {objects} {set} after sync"
+    );
+    report.row(sync.row(
+        &format!("initial sync time, {set}"),
+        "sync_seconds",
+        1e3,
+        "ms",
+        Better::Lower,
+    ));
+    report.row(sync.row(
+        &format!("RSS retained per object after sync (VmRSS growth / N), {set}"),
+        "retained_bytes_per_object",
+        1.0,
+        "B",
+        Better::Lower,
+    ));
+    report.row(sync.row(
+        &format!("RSS peak per object during sync (VmHWM growth / N), {set}"),
+        "peak_bytes_per_object",
+        1.0,
+        "B",
+        Better::Lower,
+    ));
+    report.row(sync.row(
+        &format!("client CPU time of the sync, {set}"),
+        "client_cpu_seconds",
+        1e3,
+        "ms",
+        Better::Lower,
+    ));
+
+    // The same sync under dhat's counting allocator: exact live and peak heap bytes.
+    let heap_exe = exe.with_file_name("kubesmith-bench-heap");
+    if args.skip_heap {
+        if kind == Kind::ConfigMap {
+            report.note("heap bytes (dhat) not measured: --skip-heap".into());
+        }
+    } else if heap_exe.is_file() {
+        eprintln!("==> initial sync, {set}, heap bytes (dhat)");
+        let heap = runner.both_on(&heap_exe, false, "sync-heap", |side| target(side, kind))?;
+        let mut retained = heap.row(
+            &format!("heap retained per object after sync (dhat live bytes / N), {set}"),
+            "retained_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        );
+        // dhat slows the process; its runs' server CPU says nothing about either side.
+        retained.server_cpu = None;
+        report.row(retained);
+        let mut peak = heap.row(
+            &format!("heap peak per object during sync (dhat max live bytes / N), {set}"),
+            "peak_bytes_per_object",
+            1.0,
+            "B",
+            Better::Lower,
+        );
+        peak.server_cpu = None;
+        report.row(peak);
+    } else if kind == Kind::ConfigMap {
+        report.note(format!(
+        "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
+        heap_exe.display()
+    ));
     }
     Ok(())
 }

@@ -18,9 +18,10 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
             "--skip-cli",
             // dhat's heap variant is left out: unoptimised, it alone takes longer than the rest.
             "--skip-heap",
-            // The relist figure needs ~20k writes to overflow the server's watch buffer.
+            // The relist figure needs ~20k writes to overflow the server's watch buffer; the
+            // generate figure compiles two projects (minutes).
             "--figures",
-            "sync,reconcile,latency,queue",
+            "sync,reconcile,latency,queue,server",
             "--objects",
             "20",
             "--concurrency",
@@ -28,6 +29,14 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
         ])
         .args(["--latency-rate", "20", "--latency-seconds", "0.5"])
         .args(["--queue-adds", "400", "--queue-workers", "2"])
+        .args([
+            "--watchers",
+            "3",
+            "--watch-events",
+            "20",
+            "--list-objects",
+            "30",
+        ])
         .arg("--out")
         .arg(&out)
         .output()
@@ -40,15 +49,25 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
         "prose kept:\n{md}"
     );
     for figure in [
-        "initial sync time",
-        "RSS retained per object",
+        "initial sync time, ConfigMaps",
+        "initial sync time, Pods",
+        "RSS retained per object after sync (VmRSS growth / N), Pods",
+        "Pods, ",
+        "managedFields",
         "reconciles/s, 1 patch each, concurrency 2",
         "event -> reconcile latency p99",
         "work queue adds/s, 2 workers, each key 4x",
         "creates per second",
+        "watch fan-out, 3 watchers x 20 events",
+        "one unpaginated LIST of 30 objects",
     ] {
         assert!(md.contains(figure), "{figure:?} missing from:\n{md}");
     }
+    // Both object sets reach the caches with managedFields (the server records them).
+    assert!(
+        !md.contains("managedFields 0 bytes"),
+        "an object set has no managedFields:\n{md}"
+    );
     assert!(md.contains("kubesmith-bench:end"), "section closed:\n{md}");
 }
 
