@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
-use crate::commands::create_api::CreateApiArgs;
+use crate::commands::create_api::{self, CreateApiArgs};
 use crate::commands::generate;
 use crate::from_crd;
 use crate::names;
@@ -162,29 +162,11 @@ pub fn create(dir: &Path, args: &CreateApiArgs, file: &Path) -> Result<()> {
         serde_yaml::to_string(&crd.document)?
     };
     plan.scaffold(crd_file(&crd.group, &crd.plural), crd_text)?;
-    let group_mod = templates::API_GROUP_MOD.output_path(&vars);
-    let version_mod = templates::API_VERSION_MOD.output_path(&vars);
-    plan.ensure(&group_mod, templates::API_GROUP_MOD.render(&context)?)?;
-    plan.ensure(&version_mod, templates::API_VERSION_MOD.render(&context)?)?;
-    plan.insert(
-        "src/api/mod.rs",
-        "+kubesmith:scaffold:groups",
-        &format!("pub mod {group_module};"),
-    )?;
-    plan.insert(
-        &group_mod,
-        "+kubesmith:scaffold:versions",
-        &format!("pub mod {version_module};"),
-    )?;
-    plan.insert(
-        &version_mod,
-        "+kubesmith:scaffold:kinds",
-        &format!("pub mod {kind_module};"),
-    )?;
-    plan.insert(
-        &version_mod,
-        "+kubesmith:scaffold:kinds",
-        &format!("pub use {kind_module}::*;"),
+    create_api::register_kind_module(
+        &mut plan,
+        &context,
+        &vars,
+        [&group_module, &version_module, &kind_module],
     )?;
     if controller {
         for template in templates::EXTERNAL_CONTROLLER {

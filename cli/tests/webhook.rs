@@ -1,46 +1,10 @@
 //! `kubesmith create webhook` as users run it: a subprocess in temporary directories.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn kubesmith(dir: &Path, args: &[&str]) -> Run {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubesmith"))
-        .args(args)
-        .current_dir(dir)
-        .env("KUBESMITH_RUNTIME_PATH", repo.join("runtime"))
-        .output()
-        .expect("run kubesmith");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Every file under `dir` with its content, to prove a refused command changed nothing.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
-fn read(dir: &Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
+mod common;
+use common::{Run, kubesmith, read, snapshot};
 
 /// `init`, then Memcached in v1alpha1 (storage) and v1, without generating.
 fn project() -> (tempfile::TempDir, PathBuf) {

@@ -107,6 +107,40 @@ struct Context {
     kind_module_plain: String,
 }
 
+/// Makes `src/api/<group>/<version>/<kind>.rs` part of the crate: the group and version
+/// modules (written once) and the `pub mod` / `pub use` lines at their insertion markers.
+pub(crate) fn register_kind_module(
+    plan: &mut Plan,
+    context: &impl Serialize,
+    vars: &PathVars<'_>,
+    [group_module, version_module, kind_module]: [&str; 3],
+) -> Result<()> {
+    let group_mod = templates::API_GROUP_MOD.output_path(vars);
+    let version_mod = templates::API_VERSION_MOD.output_path(vars);
+    plan.ensure(&group_mod, templates::API_GROUP_MOD.render(context)?)?;
+    plan.ensure(&version_mod, templates::API_VERSION_MOD.render(context)?)?;
+    plan.insert(
+        "src/api/mod.rs",
+        "+kubesmith:scaffold:groups",
+        &format!("pub mod {group_module};"),
+    )?;
+    plan.insert(
+        &group_mod,
+        "+kubesmith:scaffold:versions",
+        &format!("pub mod {version_module};"),
+    )?;
+    plan.insert(
+        &version_mod,
+        "+kubesmith:scaffold:kinds",
+        &format!("pub mod {kind_module};"),
+    )?;
+    plan.insert(
+        &version_mod,
+        "+kubesmith:scaffold:kinds",
+        &format!("pub use {kind_module}::*;"),
+    )
+}
+
 pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
     if let Some(file) = &args.from_crd {
         return crate::external::create(dir, args, file);
@@ -290,29 +324,11 @@ pub fn run(dir: &Path, args: &CreateApiArgs) -> Result<()> {
         for template in templates::API_KIND {
             plan.ensure(template.output_path(&vars), template.render(&context)?)?;
         }
-        let group_mod = templates::API_GROUP_MOD.output_path(&vars);
-        let version_mod = templates::API_VERSION_MOD.output_path(&vars);
-        plan.ensure(&group_mod, templates::API_GROUP_MOD.render(&context)?)?;
-        plan.ensure(&version_mod, templates::API_VERSION_MOD.render(&context)?)?;
-        plan.insert(
-            "src/api/mod.rs",
-            "+kubesmith:scaffold:groups",
-            &format!("pub mod {group_module};"),
-        )?;
-        plan.insert(
-            &group_mod,
-            "+kubesmith:scaffold:versions",
-            &format!("pub mod {version_module};"),
-        )?;
-        plan.insert(
-            &version_mod,
-            "+kubesmith:scaffold:kinds",
-            &format!("pub mod {kind_module};"),
-        )?;
-        plan.insert(
-            &version_mod,
-            "+kubesmith:scaffold:kinds",
-            &format!("pub use {kind_module}::*;"),
+        register_kind_module(
+            &mut plan,
+            &context,
+            &vars,
+            [&group_module, &version_module, &kind_module],
         )?;
         plan.insert(
             "src/lib.rs",
