@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh [--quick] [more kubesmith-bench run flags, see `kubesmith-bench run --help`]
 #
-# --quick: 1k objects and short streams, a few minutes. Without it: 10k objects, under 10 minutes
+# --quick: 1k objects and short streams, a few minutes. Without it: 10k objects, about 13 minutes on 2 cores
 # once warm. The generate figure builds two small projects in $CARGO_TARGET_DIR/bench-generate
 # (kept between runs): the first run on a machine spends extra minutes compiling their dependencies.
 set -euo pipefail

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
 use kube::Client;
@@ -187,21 +188,11 @@ pub fn pod_name(i: usize) -> String {
     format!("{}-{:05x}", replica_set(i).0, i)
 }
 
-/// One Pod as a ReplicaSet's controller creates it (spec and metadata, no status).
-pub fn pod(namespace: &str, i: usize) -> Result<Pod> {
+/// One Pod as a ReplicaSet's controller creates it (spec and metadata, no status), owned by
+/// the ReplicaSet whose uid is `owner_uid`.
+pub fn pod(namespace: &str, i: usize, owner_uid: &str) -> Result<Pod> {
     let (rs, hash) = replica_set(i);
     let app = format!("web-{:03}", i / PODS_PER_REPLICA_SET);
-    let uid = |tag: u64| {
-        let x = (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ tag;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            x >> 32,
-            (x >> 16) & 0xffff,
-            x & 0xfff,
-            (x >> 20) & 0xfff,
-            x & 0xffff_ffff_ffff
-        )
-    };
     let probe = |path: &str, delay: i32| {
         json!({"httpGet": {"path": path, "port": 8080, "scheme": "HTTP"},
                "initialDelaySeconds": delay, "periodSeconds": 10, "timeoutSeconds": 1,
@@ -227,7 +218,7 @@ pub fn pod(namespace: &str, i: usize) -> Result<Pod> {
             },
             "ownerReferences": [{
                 "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs,
-                "uid": uid(0xa5), "controller": true, "blockOwnerDeletion": true,
+                "uid": owner_uid, "controller": true, "blockOwnerDeletion": true,
             }],
         },
         "spec": {
@@ -351,6 +342,26 @@ pub fn pod_status(i: usize) -> serde_json::Value {
     }})
 }
 
+/// The ReplicaSet that owns Pod `i` (and its group of [`PODS_PER_REPLICA_SET`]).
+fn replica_set_object(namespace: &str, i: usize) -> Result<ReplicaSet> {
+    let (name, hash) = replica_set(i);
+    let app = format!("web-{:03}", i / PODS_PER_REPLICA_SET);
+    let labels = json!({"app.kubernetes.io/name": app, "pod-template-hash": hash});
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": PODS_PER_REPLICA_SET,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": format!("registry.example.com/shop/{app}:1.24.3")}]},
+            },
+        },
+    }))?)
+}
+
 /// Creates `count` Pods as `kube-controller-manager`, then writes each one's status as
 /// `kubelet` (the `/status` subresource), so each carries two managers' `managedFields`.
 /// Returns Pod writes (creates and status patches) per second.
@@ -367,11 +378,24 @@ pub async fn load_pods(client: &Client, namespace: &str, count: usize) -> Result
         ..PatchParams::default()
     };
     let start = Instant::now();
+    // The owning ReplicaSets exist, with their real uids: the API server's garbage collector
+    // deletes Pods whose owner is missing, as a cluster's does.
+    let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), namespace);
+    let mut owners = Vec::new();
+    for first in (0..count).step_by(PODS_PER_REPLICA_SET) {
+        let created = replica_sets
+            .create(&create, &replica_set_object(namespace, first)?)
+            .await
+            .with_context(|| format!("creating ReplicaSet {}", replica_set(first).0))?;
+        owners.push(created.metadata.uid.unwrap_or_default());
+    }
+    let owners = &owners;
     futures::stream::iter(0..count)
         .map(|i| {
             let (api, create, status) = (api.clone(), create.clone(), status.clone());
             async move {
-                api.create(&create, &pod(namespace, i)?)
+                let owner = &owners[i / PODS_PER_REPLICA_SET];
+                api.create(&create, &pod(namespace, i, owner)?)
                     .await
                     .with_context(|| format!("creating Pod {}", pod_name(i)))?;
                 api.patch_status(&pod_name(i), &status, &Patch::Merge(&pod_status(i)))
