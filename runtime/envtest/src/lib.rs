@@ -88,7 +88,9 @@
 //! - Create, get, list (label and field selectors, `limit`/`continue`), update, patch
 //!   (JSON patch, merge patch, strategic merge patch for the built-ins, server-side apply
 //!   with `managedFields`), delete (finalizers and `deletionTimestamp`), delete collection,
-//!   watch (resume from a resourceVersion, 410 Expired, bookmarks, streaming lists),
+//!   watch (resume from a resourceVersion within the retained history: like the watch cache,
+//!   the last 100 events and any younger than 75 s, at most 100,000; older ones get 410 Expired;
+//!   bookmarks, streaming lists),
 //!   server-side Tables for `kubectl get` (with kube-apiserver's columns, or a CRD's
 //!   printer columns), metadata-only (`PartialObjectMetadata`) reads and watches,
 //!   `dryRun=All`, `fieldValidation`, all with kube-apiserver's resourceVersion, conflict,

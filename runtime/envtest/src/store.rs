@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -22,24 +23,36 @@ pub(crate) enum EventType {
 }
 
 /// One change, as watchers see it. `old` is the previous state, needed for selector transitions.
+///
+/// Both states are shared with the store and with the neighbouring events (the new state of one
+/// write is the old state of the next), so the history holds each version of an object once.
 #[derive(Debug)]
 pub(crate) struct Event {
     pub rv: u64,
     pub key: StorageKey,
     pub type_: EventType,
-    pub object: Value,
-    pub old: Option<Value>,
+    pub object: Arc<Value>,
+    pub old: Option<Arc<Value>>,
+    at: Instant,
 }
 
-/// How many past events stay available to watches resuming from an older resourceVersion.
+/// At most this many past events stay available to watches resuming from an older
+/// resourceVersion: kube-apiserver's watch cache grows to `defaultUpperBoundCapacity`
+/// (100 * 1024) per resource.
 const HISTORY_LIMIT: usize = 100_000;
+/// Events older than this are dropped once more than [`HISTORY_FLOOR`] are kept, as the watch
+/// cache shrinks to about `eventFreshDuration` (75 s) of history; without it, a long-lived
+/// server (a benchmark, `envtest serve` during a day's work) kept every version of 100k writes.
+const HISTORY_FRESH: Duration = Duration::from_secs(75);
+/// The watch cache's `defaultLowerBoundCapacity`: a quiet server keeps at least these events.
+const HISTORY_FLOOR: usize = 100;
 /// Live watchers that fall further behind than this get a 410 and relist.
 const BROADCAST_CAPACITY: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct Store {
     rv: u64,
-    objects: HashMap<StorageKey, BTreeMap<ObjectKey, Value>>,
+    objects: HashMap<StorageKey, BTreeMap<ObjectKey, Arc<Value>>>,
     history: VecDeque<Arc<Event>>,
     /// Every event with `rv <= compacted` is gone from the history.
     compacted: u64,
@@ -210,6 +223,7 @@ impl Store {
         self.objects
             .get(key)?
             .get(&(ns.to_string(), name.to_string()))
+            .map(|v| &**v)
     }
 
     /// Objects of one resource in key order; `ns = None` means all namespaces.
@@ -223,7 +237,7 @@ impl Store {
             .into_iter()
             .flat_map(|m| m.iter())
             .filter(move |((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
-            .map(|(_, v)| v)
+            .map(|(_, v)| &**v)
     }
 
     /// The objects of one resource as they were at `rv` (in key order), rebuilt by undoing the
@@ -239,7 +253,7 @@ impl Store {
             .into_iter()
             .flat_map(|m| m.iter())
             .filter(|(k, _)| in_ns(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), Value::clone(v)))
             .collect();
         for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
             let k = object_key(&ev.object);
@@ -251,7 +265,7 @@ impl Store {
                     objs.remove(&k);
                 }
                 (_, Some(old)) => {
-                    objs.insert(k, old.clone());
+                    objs.insert(k, Value::clone(old));
                 }
                 (_, None) => {}
             }
@@ -268,12 +282,29 @@ impl Store {
             .collect()
     }
 
-    fn record(&mut self, event: Event) {
-        let event = Arc::new(event);
+    fn record(
+        &mut self,
+        key: &StorageKey,
+        type_: EventType,
+        object: Arc<Value>,
+        old: Option<Arc<Value>>,
+    ) {
+        let event = Arc::new(Event {
+            rv: self.rv,
+            key: key.clone(),
+            type_,
+            object,
+            old,
+            at: Instant::now(),
+        });
         self.history.push_back(event.clone());
-        while self.history.len() > HISTORY_LIMIT {
-            if let Some(old) = self.history.pop_front() {
-                self.compacted = old.rv;
+        while self.history.front().is_some_and(|oldest| {
+            self.history.len() > HISTORY_LIMIT
+                || (self.history.len() > HISTORY_FLOOR
+                    && oldest.at.elapsed() > HISTORY_FRESH)
+        }) {
+            if let Some(oldest) = self.history.pop_front() {
+                self.compacted = oldest.rv;
             }
         }
         // No receivers is fine: nobody is watching.
@@ -284,43 +315,33 @@ impl Store {
     pub fn insert(&mut self, key: &StorageKey, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
+        let stored = Arc::new(obj);
         self.objects
             .entry(key.clone())
             .or_default()
-            .insert(object_key(&obj), obj.clone());
+            .insert(object_key(&stored), stored.clone());
         if let Some(index) = &mut self.owners {
-            index.record(key, None, Some(&obj));
+            index.record(key, None, Some(&stored));
         }
-        self.record(Event {
-            rv: self.rv,
-            key: key.clone(),
-            type_: EventType::Added,
-            object: obj.clone(),
-            old: None,
-        });
-        obj
+        self.record(key, EventType::Added, stored.clone(), None);
+        Value::clone(&stored)
     }
 
     /// Replaces an existing object under a fresh resourceVersion and emits MODIFIED.
     pub fn replace(&mut self, key: &StorageKey, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
+        let stored = Arc::new(obj);
         let old = self
             .objects
             .entry(key.clone())
             .or_default()
-            .insert(object_key(&obj), obj.clone());
+            .insert(object_key(&stored), stored.clone());
         if let Some(index) = &mut self.owners {
-            index.record(key, old.as_ref(), Some(&obj));
+            index.record(key, old.as_deref(), Some(&stored));
         }
-        self.record(Event {
-            rv: self.rv,
-            key: key.clone(),
-            type_: EventType::Modified,
-            object: obj.clone(),
-            old,
-        });
-        obj
+        self.record(key, EventType::Modified, stored.clone(), old);
+        Value::clone(&stored)
     }
 
     /// Removes an object and emits DELETED carrying `last` (its final state) with the delete's resourceVersion.
@@ -336,18 +357,12 @@ impl Store {
             .get_mut(key)?
             .remove(&(ns.to_string(), name.to_string()))?;
         self.rv += 1;
-        let mut last = last.unwrap_or_else(|| old.clone());
+        let mut last = last.unwrap_or_else(|| Value::clone(&old));
         set_rv(&mut last, self.rv);
         if let Some(index) = &mut self.owners {
             index.record(key, Some(&old), None);
         }
-        self.record(Event {
-            rv: self.rv,
-            key: key.clone(),
-            type_: EventType::Deleted,
-            object: last.clone(),
-            old: Some(old),
-        });
+        self.record(key, EventType::Deleted, Arc::new(last.clone()), Some(old));
         Some(last)
     }
 }
@@ -396,6 +411,40 @@ mod tests {
         assert_eq!(summary, [("a", false, 0), ("a", false, 2), ("a", true, 2)]);
         assert_eq!(touched[2].uid, "uid-a");
         assert!(store.take_touched().is_empty());
+    }
+
+    #[test]
+    fn each_version_is_held_once_by_the_store_and_the_history() {
+        let mut store = Store::new();
+        store.insert(&key(), cm("a", &[]));
+        store.replace(&key(), cm("a", &["o1"]));
+        let (added, modified) = (&store.history[0], &store.history[1]);
+        let old = modified.old.as_ref().expect("a MODIFIED event carries the old state");
+        assert!(Arc::ptr_eq(&added.object, old));
+        let current = &store.objects[&key()][&("ns".to_string(), "a".to_string())];
+        assert!(Arc::ptr_eq(&modified.object, current));
+    }
+
+    #[test]
+    fn the_history_keeps_a_floor_of_events_and_drops_stale_ones_beyond_it() {
+        let mut store = Store::new();
+        for i in 0..HISTORY_FLOOR + 10 {
+            store.insert(&key(), cm(&format!("cm-{i}"), &[]));
+        }
+        assert_eq!(store.history.len(), HISTORY_FLOOR + 10);
+        assert_eq!(store.compacted_rv(), 0);
+        // Age the 20 oldest events past the fresh window.
+        let stale = Instant::now()
+            .checked_sub(HISTORY_FRESH + Duration::from_secs(1))
+            .expect("the machine has been up longer than the window");
+        for ev in store.history.iter_mut().take(20) {
+            Arc::get_mut(ev).expect("no watcher holds the event").at = stale;
+        }
+        store.insert(&key(), cm("next", &[]));
+        // 111 events, 20 of them stale: they go only down to the floor (11 of them).
+        assert_eq!(store.history.len(), HISTORY_FLOOR);
+        assert_eq!(store.compacted_rv(), 11);
+        assert_eq!(store.history.front().map(|e| e.rv), Some(12));
     }
 
     #[test]

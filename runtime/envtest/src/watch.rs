@@ -119,7 +119,7 @@ impl WatchRequest {
                     (false, true) => Some(self.render("ADDED", &ev.object)),
                     (true, false) => {
                         // The old state, stamped with the revision at which it stopped matching.
-                        let mut old = ev.old.clone().unwrap_or_default();
+                        let mut old = ev.old.as_deref().cloned().unwrap_or_default();
                         set_rv(&mut old, ev.rv);
                         Some(self.render("DELETED", &old))
                     }
