@@ -163,6 +163,51 @@ fn refusals_exit_1_name_the_input_and_write_nothing() {
         run.stderr
     );
     assert_eq!(snapshot(&dir), before);
+
+    // A kind of the same name in another group: its webhooks would land in, and be registered
+    // by, the file that holds cache's Memcached webhooks.
+    let api = kubesmith(
+        &dir,
+        &[
+            "create",
+            "api",
+            "--skip-generate",
+            "--group",
+            "store",
+            "--version",
+            "v1alpha1",
+            "--kind",
+            "Memcached",
+            "--controller-name",
+            "store-memcached",
+        ],
+    );
+    assert_eq!(api.code, 0, "{}", api.stderr);
+    let before = snapshot(&dir);
+    let run = kubesmith(
+        &dir,
+        &[
+            "create",
+            "webhook",
+            "--skip-generate",
+            "--group",
+            "store",
+            "--version",
+            "v1alpha1",
+            "--kind",
+            "Memcached",
+            "--programmatic-validation",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "src/webhook/v1alpha1/memcached.rs already holds the webhooks of cache.example.com/v1alpha1, Kind=Memcached"
+        ) && run.stderr.contains("store.example.com/v1alpha1, Kind=Memcached"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&dir), before);
 }
 
 #[test]

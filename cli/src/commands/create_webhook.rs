@@ -210,6 +210,33 @@ pub fn run(dir: &Path, args: &CreateWebhookArgs) -> Result<()> {
         }
     }
 
+    // One file per version and kind: another group's kind of the same name would be merged
+    // into it and registered for the wrong type.
+    if let Some(other) = project.resources.iter().find(|r| {
+        r.webhooks.is_some()
+            && r.group != args.group
+            && r.version == args.version
+            && r.kind.eq_ignore_ascii_case(&args.kind)
+    }) {
+        let file = format!(
+            "src/webhook/{}/{}.rs",
+            args.version,
+            names::module_file(&names::module_ident(&names::snake_case(&args.kind)))
+        );
+        bail!(
+            "{file} already holds the webhooks of {}/{}, Kind={} (group {}); webhooks are kept in one file per version and kind, so {gvk} can't get its own yet: \
+             add them by hand to a module of your own, or give one of the kinds another name",
+            if builtin::is_builtin_group(&other.group) {
+                other.group.clone()
+            } else {
+                names::qualified_group(&other.group, &project.domain)
+            },
+            other.version,
+            other.kind,
+            other.group,
+        );
+    }
+
     // Spokes: other versions of this kind with types of ours, never the hub, each once.
     let mut spokes: Vec<String> = Vec::new();
     let versions: Vec<&str> = project
