@@ -300,8 +300,7 @@ impl Store {
         self.history.push_back(event.clone());
         while self.history.front().is_some_and(|oldest| {
             self.history.len() > HISTORY_LIMIT
-                || (self.history.len() > HISTORY_FLOOR
-                    && oldest.at.elapsed() > HISTORY_FRESH)
+                || (self.history.len() > HISTORY_FLOOR && oldest.at.elapsed() > HISTORY_FRESH)
         }) {
             if let Some(oldest) = self.history.pop_front() {
                 self.compacted = oldest.rv;
@@ -419,7 +418,10 @@ mod tests {
         store.insert(&key(), cm("a", &[]));
         store.replace(&key(), cm("a", &["o1"]));
         let (added, modified) = (&store.history[0], &store.history[1]);
-        let old = modified.old.as_ref().expect("a MODIFIED event carries the old state");
+        let old = modified
+            .old
+            .as_ref()
+            .expect("a MODIFIED event carries the old state");
         assert!(Arc::ptr_eq(&added.object, old));
         let current = &store.objects[&key()][&("ns".to_string(), "a".to_string())];
         assert!(Arc::ptr_eq(&modified.object, current));
