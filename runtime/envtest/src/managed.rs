@@ -472,10 +472,8 @@ fn set_of_fields(fields: &Value) -> Set {
         let Some(m) = node.as_object() else {
             return;
         };
-        if m.is_empty() || m.contains_key(".") {
-            if !path.is_empty() {
-                out.insert(path.clone());
-            }
+        if (m.is_empty() || m.contains_key(".")) && !path.is_empty() {
+            out.insert(path.clone());
         }
         for (k, child) in m {
             if let Some(pe) = Pe::decode(k) {
@@ -491,26 +489,27 @@ fn set_of_fields(fields: &Value) -> Set {
 /// Encodes a set of paths as a `fieldsV1` tree, with `.` where a path is owned and has
 /// owned children.
 fn fields_of_set(set: &Set) -> Value {
-    fn node<'m>(mut cur: &'m mut Map<String, Value>, path: &[Pe]) -> &'m mut Map<String, Value> {
+    /// The tree node of `path`, made on the way (every node is an object).
+    fn node<'m>(
+        mut cur: &'m mut Map<String, Value>,
+        path: &[Pe],
+    ) -> Option<&'m mut Map<String, Value>> {
         for pe in path {
-            let entry = cur.entry(pe.encode()).or_insert_with(|| json!({}));
-            if !entry.is_object() {
-                *entry = json!({});
-            }
-            match entry {
-                Value::Object(m) => cur = m,
-                _ => unreachable!("made an object just above"),
-            }
+            cur = cur
+                .entry(pe.encode())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()?;
         }
-        cur
+        Some(cur)
     }
     let mut root = Map::new();
     for path in set {
         node(&mut root, path);
     }
     for path in set {
-        let n = node(&mut root, path);
-        if !n.is_empty() {
+        if let Some(n) = node(&mut root, path)
+            && !n.is_empty()
+        {
             n.insert(".".into(), json!({}));
         }
     }
@@ -763,12 +762,15 @@ pub(crate) fn apply(
     let gone: Set = last
         .into_iter()
         .filter(|p| {
-            !owned.contains(p)
-                && !(matches!(p.last(), Some(Pe::Field(_)))
-                    && owned
-                        .range(p.clone()..)
-                        .next()
-                        .is_some_and(|q| q.starts_with(p)))
+            let owned_below = || {
+                owned
+                    .range(p.clone()..)
+                    .next()
+                    .is_some_and(|q| q.starts_with(p))
+            };
+            let kept =
+                owned.contains(p) || (matches!(p.last(), Some(Pe::Field(_))) && owned_below());
+            !kept
         })
         .collect();
     if !gone.is_empty() {
