@@ -364,5 +364,28 @@ async fn custom_resource_map_and_set_lists_are_owned_per_item() {
         after.data["spec"],
         json!({ "items": [{ "name": "y", "value": "2" }], "tags": ["b"], "atomic": ["p"] })
     );
+
+    // A create (an Update operation) compares with an empty custom resource: `spec` and
+    // the list it added carry `.` too, as on a cluster (`f:spec: {".": {}, ...}`).
+    let created = widgets
+        .create(
+            &PostParams {
+                field_manager: Some("maker".into()),
+                ..Default::default()
+            },
+            &serde_json::from_value(json!({ "apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": { "name": "made" }, "spec": { "items": [{ "name": "x" }], "tags": ["t"] } }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fields_of(&created, "maker"),
+        json!({ "f:spec": {
+            ".": {},
+            "f:items": { ".": {}, "k:{\"name\":\"x\"}": { ".": {}, "f:name": {} } },
+            "f:tags": { ".": {}, "v:\"t\"": {} },
+        } })
+    );
     env.stop().await;
 }
