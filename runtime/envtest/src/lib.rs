@@ -165,19 +165,24 @@
 //!   the other; `userInfo` is always `system:admin` in the `system:masters` group; the
 //!   objects validating webhooks see carry the uid and creation time of a dry run of the
 //!   write, not the stored ones.
-//! - Server-side apply and `managedFields` treat **every list as atomic** (owned and replaced
-//!   as a whole), as for CRD lists without `x-kubernetes-list-type`; associative lists
-//!   (`listType: map`/`set`, built-in merge keys such as container names) are not merged
-//!   per item. Ownership, conflicts (409, `force`), removal of fields a manager stops
-//!   applying, update-operation ownership and `kubectl apply --server-side` taking over from
-//!   client-side apply work; the `.` self-ownership markers are not written.
-//! - Strategic merge patch knows these merge keys only: `metadata.finalizers`,
-//!   `metadata.ownerReferences`, service ports, service account secrets, `status.conditions`
-//!   (by `type`), `webhooks` (by `name`), and in a pod spec (of a Pod, a workload's template or
-//!   a CronJob's job template) `containers`, `initContainers`, `ephemeralContainers`,
-//!   `volumes`, `imagePullSecrets`, `hostAliases` and the containers' `env`, `ports`,
-//!   `volumeMounts` (and `volumeDevices`); other lists are replaced. `$setElementOrder` is
-//!   accepted but does not reorder; `$retainKeys` and unknown directives are refused with 415.
+//! - Server-side apply and `managedFields` follow structured-merge-diff: lists merge by their
+//!   list type (a CRD's `x-kubernetes-list-type`/`x-kubernetes-list-map-keys`; for built-ins
+//!   the `+listType`/`+listMapKey` of their Go types, such as containers by `name`, ports by
+//!   `containerPort` and `protocol`, conditions by `type`), so `map` items (`k:{...}`) and
+//!   `set` values (`v:...`) are owned, merged, conflicted on and removed one by one, with
+//!   the `.` markers kube-apiserver writes. What differs: the list metadata of built-ins is a
+//!   table of the lists that are not atomic in the served kinds (other lists are atomic, as
+//!   upstream's default); an update on create is compared with an approximation of the Go
+//!   zero value (its `spec`, `status`, pod templates and `containers`); `managedFields` are
+//!   not converted between API versions; and `kubectl apply --server-side` takes over from
+//!   client-side apply by comparing with the last-applied annotation.
+//! - Strategic merge patch merges the lists whose Go types declare `patchStrategy: merge`
+//!   (the same table: finalizers, owner references, the pod spec's containers, volumes,
+//!   image pull secrets, host aliases, topology spread constraints, scheduling gates,
+//!   resource claims, the containers' env, ports, volume mounts and devices, service ports,
+//!   service account secrets, conditions, webhooks), wherever the type appears; other lists
+//!   are replaced. `$setElementOrder` is accepted but does not reorder; `$retainKeys` and
+//!   unknown directives are refused with 415.
 //! - Old revisions (for paged lists and `resourceVersionMatch=Exact`) are rebuilt from the
 //!   retained event history (the last 100 000 changes); older ones answer 410 Expired.
 //! - The garbage collector runs synchronously, where upstream's is asynchronous and eventually
@@ -234,6 +239,7 @@ mod discovery;
 mod faults;
 mod gc;
 mod kubeconfig;
+mod list_meta;
 mod managed;
 mod objects;
 mod openapi;
@@ -245,6 +251,7 @@ mod scale;
 mod schema;
 mod selector;
 mod server;
+mod shape;
 mod status;
 mod store;
 mod table;

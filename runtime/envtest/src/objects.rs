@@ -126,6 +126,7 @@ impl WriteOptions {
             api_version,
             scope,
             now,
+            schema: crate::shape::Schema::of(rt),
         }
     }
 }

@@ -35,214 +35,52 @@ pub(crate) fn schema_name(t: &ResourceType) -> String {
     format!("{group}.{}.{}", t.version, t.kind)
 }
 
-/// Strategic-merge-patch metadata of the served built-in types, as their Go struct tags
-/// (`patchStrategy`, `patchMergeKey`) publish it in kube-apiserver's OpenAPI:
-/// (definition, property, strategy, merge key). k8s-openapi's schemas do not carry these, and
-/// kubectl computes client-side apply patches from them once the PATCH operation accepts
-/// strategic merge patches.
-const PATCH_META: &[(&str, &str, &str, &str)] = &[
-    (
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-        "finalizers",
-        "merge",
-        "",
-    ),
-    (
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-        "ownerReferences",
-        "merge",
-        "uid",
-    ),
-    ("io.k8s.api.core.v1.PodSpec", "containers", "merge", "name"),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "initContainers",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "ephemeralContainers",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "volumes",
-        "merge,retainKeys",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "imagePullSecrets",
-        "merge",
-        "name",
-    ),
-    ("io.k8s.api.core.v1.PodSpec", "hostAliases", "merge", "ip"),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "topologySpreadConstraints",
-        "merge",
-        "topologyKey",
-    ),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "schedulingGates",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.PodSpec",
-        "resourceClaims",
-        "merge,retainKeys",
-        "name",
-    ),
-    ("io.k8s.api.core.v1.Container", "env", "merge", "name"),
-    (
-        "io.k8s.api.core.v1.Container",
-        "ports",
-        "merge",
-        "containerPort",
-    ),
-    (
-        "io.k8s.api.core.v1.Container",
-        "volumeMounts",
-        "merge",
-        "mountPath",
-    ),
-    (
-        "io.k8s.api.core.v1.Container",
-        "volumeDevices",
-        "merge",
-        "devicePath",
-    ),
-    (
-        "io.k8s.api.core.v1.EphemeralContainer",
-        "env",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.EphemeralContainer",
-        "ports",
-        "merge",
-        "containerPort",
-    ),
-    (
-        "io.k8s.api.core.v1.EphemeralContainer",
-        "volumeMounts",
-        "merge",
-        "mountPath",
-    ),
-    (
-        "io.k8s.api.core.v1.EphemeralContainer",
-        "volumeDevices",
-        "merge",
-        "devicePath",
-    ),
-    (
-        "io.k8s.api.core.v1.PodStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    ("io.k8s.api.core.v1.PodStatus", "podIPs", "merge", "ip"),
-    ("io.k8s.api.core.v1.PodStatus", "hostIPs", "merge", "ip"),
-    (
-        "io.k8s.api.core.v1.PodStatus",
-        "resourceClaimStatuses",
-        "merge,retainKeys",
-        "name",
-    ),
-    ("io.k8s.api.core.v1.ServiceSpec", "ports", "merge", "port"),
-    (
-        "io.k8s.api.core.v1.ServiceStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.core.v1.ServiceAccount",
-        "secrets",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.core.v1.NamespaceStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.apps.v1.DeploymentSpec",
-        "strategy",
-        "retainKeys",
-        "",
-    ),
-    (
-        "io.k8s.api.apps.v1.DeploymentStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.apps.v1.ReplicaSetStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.apps.v1.StatefulSetStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.apps.v1.DaemonSetStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.batch.v1.JobStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.policy.v1.PodDisruptionBudgetStatus",
-        "conditions",
-        "merge",
-        "type",
-    ),
-    (
-        "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
-        "webhooks",
-        "merge",
-        "name",
-    ),
-    (
-        "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
-        "webhooks",
-        "merge",
-        "name",
-    ),
-];
-
-/// Adds the strategic-merge-patch extensions of [`PATCH_META`] to the schemas present.
+/// Adds the list metadata of [`crate::list_meta`] to the schemas present, as kube-apiserver
+/// publishes it: `x-kubernetes-patch-strategy`/`x-kubernetes-patch-merge-key` (kubectl
+/// computes client-side apply patches from them once the PATCH operation accepts strategic
+/// merge patches), `x-kubernetes-list-type`/`x-kubernetes-list-map-keys`, and
+/// `x-kubernetes-map-type: atomic` on atomic structs. k8s-openapi's schemas carry none of them.
 pub(crate) fn add_patch_meta(schemas: &mut Map<String, Value>) {
-    for (definition, property, strategy, key) in PATCH_META {
+    use crate::list_meta::{ATOMIC_STRUCTS, LISTS, ListType};
+    for m in LISTS {
         let Some(prop) = schemas
-            .get_mut(*definition)
+            .get_mut(m.definition)
             .and_then(|d| d.get_mut("properties"))
-            .and_then(|p| p.get_mut(*property))
+            .and_then(|p| p.get_mut(m.property))
             .and_then(Value::as_object_mut)
         else {
             continue;
         };
-        prop.insert("x-kubernetes-patch-strategy".into(), json!(strategy));
-        if !key.is_empty() {
-            prop.insert("x-kubernetes-patch-merge-key".into(), json!(key));
+        if !m.patch_strategy.is_empty() {
+            prop.insert(
+                "x-kubernetes-patch-strategy".into(),
+                json!(m.patch_strategy),
+            );
+        }
+        if !m.patch_merge_key.is_empty() {
+            prop.insert(
+                "x-kubernetes-patch-merge-key".into(),
+                json!(m.patch_merge_key),
+            );
+        }
+        if prop.get("type").and_then(Value::as_str) == Some("array") {
+            match m.list_type {
+                ListType::Atomic => {
+                    prop.insert("x-kubernetes-list-type".into(), json!("atomic"));
+                }
+                ListType::Set => {
+                    prop.insert("x-kubernetes-list-type".into(), json!("set"));
+                }
+                ListType::Map(keys) => {
+                    prop.insert("x-kubernetes-list-type".into(), json!("map"));
+                    prop.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+                }
+            }
+        }
+    }
+    for name in ATOMIC_STRUCTS {
+        if let Some(Value::Object(def)) = schemas.get_mut(*name) {
+            def.insert("x-kubernetes-map-type".into(), json!("atomic"));
         }
     }
 }

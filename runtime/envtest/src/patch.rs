@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::shape::Node;
 use crate::status::ApiError;
 
 /// The patch types the server accepts, by Content-Type.
@@ -48,75 +49,18 @@ impl PatchType {
     }
 }
 
-/// Lists that strategic merge patch merges by key instead of replacing, for the built-in kinds
-/// this server serves: (path of field names, merge key; "" = a list of scalars merged as a set).
-const MERGE_LISTS: &[(&[&str], &str)] = &[
-    (&["metadata", "finalizers"], ""),
-    (&["metadata", "ownerReferences"], "uid"),
-    (&["spec", "ports"], "port"),
-    (&["secrets"], "name"),
-    (&["imagePullSecrets"], "name"),
-];
-
-/// Where a PodSpec sits in the served kinds: Pods, the workloads' templates, CronJobs' job templates.
-const POD_SPEC_AT: &[&[&str]] = &[
-    &["spec"],
-    &["spec", "template", "spec"],
-    &["spec", "jobTemplate", "spec", "template", "spec"],
-];
-
-/// PodSpec lists with `patchStrategy:"merge"` (core/v1 types.go), relative to the PodSpec.
-const POD_SPEC_LISTS: &[(&[&str], &str)] = &[
-    (&["containers"], "name"),
-    (&["initContainers"], "name"),
-    (&["ephemeralContainers"], "name"),
-    (&["volumes"], "name"),
-    (&["imagePullSecrets"], "name"),
-    (&["hostAliases"], "ip"),
-    (&["containers", "env"], "name"),
-    (&["containers", "ports"], "containerPort"),
-    (&["containers", "volumeMounts"], "mountPath"),
-    (&["containers", "volumeDevices"], "devicePath"),
-    (&["initContainers", "env"], "name"),
-    (&["initContainers", "ports"], "containerPort"),
-    (&["initContainers", "volumeMounts"], "mountPath"),
-];
-
-/// Other merge lists by absolute path: conditions in the served statuses, webhooks.
-const OTHER_MERGE_LISTS: &[(&[&str], &str)] =
-    &[(&["status", "conditions"], "type"), (&["webhooks"], "name")];
-
-fn same(p: &[&str], path: &[String]) -> bool {
-    p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b)
+/// Applies a strategic merge patch. Maps merge recursively, `null` deletes, lists with a
+/// `merge` patch strategy ([`crate::list_meta`]) merge by their patch merge key, all other
+/// lists are replaced (as their Go types declare for the served kinds).
+pub(crate) fn strategic_merge(
+    doc: &mut Value,
+    patch: &Value,
+    node: Node<'_>,
+) -> Result<(), String> {
+    strategic_at(doc, patch, node)
 }
 
-fn merge_key(path: &[String]) -> Option<&'static str> {
-    if let Some((_, k)) = MERGE_LISTS
-        .iter()
-        .chain(OTHER_MERGE_LISTS)
-        .find(|(p, _)| same(p, path))
-    {
-        return Some(k);
-    }
-    POD_SPEC_AT.iter().find_map(|prefix| {
-        if path.len() <= prefix.len() || !prefix.iter().zip(path).all(|(a, b)| a == b) {
-            return None;
-        }
-        let rest = &path[prefix.len()..];
-        POD_SPEC_LISTS
-            .iter()
-            .find(|(p, _)| same(p, rest))
-            .map(|(_, k)| *k)
-    })
-}
-
-/// Applies a strategic merge patch. Maps merge recursively, `null` deletes, the known merge lists
-/// merge by key, all other lists are replaced (as their Go types declare for the served kinds).
-pub(crate) fn strategic_merge(doc: &mut Value, patch: &Value) -> Result<(), String> {
-    strategic_at(doc, patch, &mut Vec::new())
-}
-
-fn strategic_at(doc: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), String> {
+fn strategic_at(doc: &mut Value, patch: &Value, node: Node<'_>) -> Result<(), String> {
     let Value::Object(patch_map) = patch else {
         *doc = patch.clone();
         return Ok(());
@@ -164,19 +108,19 @@ fn strategic_at(doc: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
                 "strategic merge patch directive {k} is not supported yet"
             ));
         }
-        path.push(k.clone());
+        let child = node.child(k).0;
         match v {
             Value::Null => {
                 doc_map.remove(k);
             }
             Value::Object(_) => {
                 let entry = doc_map.entry(k.clone()).or_insert(Value::Null);
-                strategic_at(entry, v, path)?;
+                strategic_at(entry, v, child)?;
                 if entry.is_null() {
                     doc_map.remove(k);
                 }
             }
-            Value::Array(items) => match merge_key(path) {
+            Value::Array(items) => match child.patch_merge_key() {
                 Some(key) => {
                     let entry = doc_map
                         .entry(k.clone())
@@ -185,7 +129,7 @@ fn strategic_at(doc: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
                         *entry = Value::Array(Vec::new());
                     }
                     if let Value::Array(existing) = entry {
-                        merge_list(existing, items, key, path)?;
+                        merge_list(existing, items, key, child.items())?;
                     }
                 }
                 None => {
@@ -196,7 +140,6 @@ fn strategic_at(doc: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
                 doc_map.insert(k.clone(), v.clone());
             }
         }
-        path.pop();
     }
     Ok(())
 }
@@ -205,7 +148,7 @@ fn merge_list(
     existing: &mut Vec<Value>,
     items: &[Value],
     key: &str,
-    path: &mut Vec<String>,
+    item: Node<'_>,
 ) -> Result<(), String> {
     if key.is_empty() {
         for i in items {
@@ -215,17 +158,17 @@ fn merge_list(
         }
         return Ok(());
     }
-    for item in items {
-        let id = item.get(key).cloned().unwrap_or(Value::Null);
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+    for patch_item in items {
+        let id = patch_item.get(key).cloned().unwrap_or(Value::Null);
+        let delete = patch_item.get("$patch").and_then(Value::as_str) == Some("delete");
         let pos = existing.iter().position(|e| e.get(key) == Some(&id));
         match (pos, delete) {
             (Some(p), true) => {
                 existing.remove(p);
             }
             (None, true) => {}
-            (Some(p), false) => strategic_at(&mut existing[p], item, path)?,
-            (None, false) => existing.push(item.clone()),
+            (Some(p), false) => strategic_at(&mut existing[p], patch_item, item)?,
+            (None, false) => existing.push(patch_item.clone()),
         }
     }
     Ok(())
@@ -268,34 +211,22 @@ pub(crate) fn json(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Merges applied fields into an object (maps recursively, everything else replaced): the
-/// merge step of server-side apply, whose field ownership lives in `managed.rs`.
-pub(crate) fn apply(doc: &mut Value, applied: &Value) {
-    match (doc, applied) {
-        (Value::Object(d), Value::Object(a)) => {
-            for (k, v) in a {
-                match d.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => apply(existing, v),
-                    _ => {
-                        d.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (d, a) => *d = a.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::registry::Registry;
+    use crate::shape::Schema;
+
     #[test]
     fn strategic_merges_finalizers_and_replaces_other_lists() {
+        let registry = Registry::new();
+        let schema = Schema::of(registry.find("", "v1", "configmaps").unwrap());
+        let meta = || schema.root();
         let mut doc = json!({ "metadata": { "finalizers": ["a"], "labels": { "x": "1", "y": "2" } }, "data": { "k": "v" }, "list": [1] });
         let patch = json!({ "metadata": { "finalizers": ["b"], "labels": { "y": null } }, "data": { "k2": "v2" }, "list": [2], "$setElementOrder/x": [] });
-        strategic_merge(&mut doc, &patch).unwrap();
+        strategic_merge(&mut doc, &patch, meta()).unwrap();
         assert_eq!(
             doc,
             json!({ "metadata": { "finalizers": ["a", "b"], "labels": { "x": "1" } }, "data": { "k": "v", "k2": "v2" }, "list": [2] })
@@ -304,10 +235,37 @@ mod tests {
         strategic_merge(
             &mut doc2,
             &json!({ "metadata": { "$deleteFromPrimitiveList/finalizers": ["a"] } }),
+            meta(),
         )
         .unwrap();
         assert_eq!(doc2, json!({ "metadata": { "finalizers": ["b"] } }));
-        assert!(strategic_merge(&mut doc2, &json!({ "$retainKeys": ["a"] })).is_err());
+        assert!(strategic_merge(&mut doc2, &json!({ "$retainKeys": ["a"] }), meta()).is_err());
+    }
+
+    /// PodSpec's `imagePullSecrets` merge by name; a ServiceAccount's are atomic and replaced
+    /// (k8s.io/api core/v1 types.go), while its `secrets` merge by name.
+    #[test]
+    fn merge_keys_follow_the_type() {
+        let registry = Registry::new();
+        let pods = Schema::of(registry.find("", "v1", "pods").unwrap());
+        let mut pod = json!({ "spec": { "containers": [{ "name": "a", "image": "1" }, { "name": "b", "image": "1" }],
+            "imagePullSecrets": [{ "name": "x" }] } });
+        let patch = json!({ "spec": { "containers": [{ "name": "b", "image": "2" }], "imagePullSecrets": [{ "name": "y" }] } });
+        strategic_merge(&mut pod, &patch, pods.root()).unwrap();
+        assert_eq!(
+            pod,
+            json!({ "spec": { "containers": [{ "name": "a", "image": "1" }, { "name": "b", "image": "2" }],
+                "imagePullSecrets": [{ "name": "x" }, { "name": "y" }] } })
+        );
+        let accounts = Schema::of(registry.find("", "v1", "serviceaccounts").unwrap());
+        let mut sa =
+            json!({ "secrets": [{ "name": "s1" }], "imagePullSecrets": [{ "name": "x" }] });
+        let patch = json!({ "secrets": [{ "name": "s2" }], "imagePullSecrets": [{ "name": "y" }] });
+        strategic_merge(&mut sa, &patch, accounts.root()).unwrap();
+        assert_eq!(
+            sa,
+            json!({ "secrets": [{ "name": "s1" }, { "name": "s2" }], "imagePullSecrets": [{ "name": "y" }] })
+        );
     }
 
     #[test]

@@ -1181,8 +1181,11 @@ pub(crate) fn apply_patch(
     match patch_type {
         PatchType::Merge => patch::merge(&mut patched, &require_object(patch_body)?),
         PatchType::Json => patch::json(&mut patched, &patch_body)?,
-        PatchType::Strategic => patch::strategic_merge(&mut patched, &require_object(patch_body)?)
-            .map_err(ApiError::unsupported_media_type)?,
+        PatchType::Strategic => {
+            let schema = crate::shape::Schema::of(rt);
+            patch::strategic_merge(&mut patched, &require_object(patch_body)?, schema.root())
+                .map_err(ApiError::unsupported_media_type)?
+        }
         PatchType::Apply => {
             let (api_version, now) = (rt.api_version(), crate::objects::now());
             let writer = write.writer(rt, part, &api_version, &now);
@@ -1274,7 +1277,9 @@ pub(crate) fn desired_scale(
                     patch::merge(&mut view, &require_object(parse_json_body(body)?)?)
                 }
                 PatchType::Strategic => {
-                    patch::strategic_merge(&mut view, &require_object(parse_json_body(body)?)?)
+                    // Scale has no merge lists.
+                    let view_body = require_object(parse_json_body(body)?)?;
+                    patch::strategic_merge(&mut view, &view_body, crate::shape::Node::DEDUCED)
                         .map_err(ApiError::unsupported_media_type)?
                 }
                 PatchType::Json => patch::json(&mut view, &parse_json_body(body)?)?,

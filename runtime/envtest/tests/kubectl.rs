@@ -775,6 +775,84 @@ async fn kubectl_apply_removes_a_container_from_a_deployment() {
     env.stop().await;
 }
 
+/// `kubectl apply --server-side` by two field managers, each with its own container:
+/// `kubectl get -o json --show-managed-fields` shows each manager owning its container as a
+/// `k:{"name":...}` item, and a change to the other's container conflicts on that one field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_owns_containers_per_item() {
+    if !kubectl_available() {
+        return;
+    }
+    let env = Environment::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    env.write_kubeconfig(&d.join("kubeconfig")).unwrap();
+    let apply = |manager: &str, yaml: String| {
+        let flag = format!("--field-manager={manager}");
+        async move { kubectl_stdin(d, &["apply", "--server-side", &flag, "-f", "-"], yaml).await }
+    };
+    let (success, out) = apply("alice", DEPLOYMENT.into()).await;
+    assert!(success, "{out}");
+    let sidecar = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: sidecar\n        image: busybox\n";
+    let (success, out) = apply("bob", sidecar.into()).await;
+    assert!(success, "{out}");
+
+    let json = ok(
+        d,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ],
+    )
+    .await;
+    let obj: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let containers_of = |manager: &str| -> Vec<String> {
+        let entry = obj["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["manager"] == manager && e["operation"] == "Apply")
+            .unwrap_or_else(|| panic!("no Apply entry for {manager}:\n{json}"));
+        entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(containers_of("alice"), [r#"k:{"name":"web"}"#]);
+    assert_eq!(containers_of("bob"), [r#"k:{"name":"sidecar"}"#]);
+    // alice's env item inside her container is hers too.
+    let alice = obj["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "alice")
+        .unwrap();
+    assert_eq!(
+        alice["fieldsV1"].pointer(
+            "/f:spec/f:template/f:spec/f:containers/k:{\"name\":\"web\"}/f:env/k:{\"name\":\"A\"}"
+        ),
+        Some(&serde_json::json!({ ".": {}, "f:name": {}, "f:value": {} })),
+        "{json}"
+    );
+
+    let takeover = sidecar.replace(
+        "      - name: sidecar\n        image: busybox\n",
+        "      - name: sidecar\n        image: busybox\n      - name: web\n        image: nginx:9\n",
+    );
+    let (success, out) = apply("bob", takeover).await;
+    assert!(!success, "{out}");
+    assert!(
+        out.contains("conflict with \"alice\"")
+            && out.contains(".spec.template.spec.containers[name=\"web\"].image"),
+        "{out}"
+    );
+    env.stop().await;
+}
+
 /// Typed `kubectl create` commands for RBAC send protobuf bodies (kubebuilder's README uses
 /// `kubectl create clusterrolebinding` for metrics access).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
