@@ -225,16 +225,61 @@ fn manifests_executable(messages: &[u8]) -> Option<PathBuf> {
 /// edit's compile time, and copying the dependencies' debug info most of the link. The
 /// profile is part of cargo's artefact hash, so these builds do not evict the project's
 /// normal debug build either.
+///
+/// Projects scaffolded with the default `manager` feature (controllers and webhooks) are
+/// built without it; their other default features stay on.
 fn manifests_build_args(manifest: &str) -> Vec<String> {
-    let Some(package) = package_name(manifest) else {
-        return Vec::new();
-    };
-    vec![
-        "--config".into(),
-        format!("profile.dev.package.{package:?}.debug=0"),
-        "--config".into(),
-        format!("profile.dev.package.{package:?}.strip=\"debuginfo\""),
-    ]
+    let mut args = Vec::new();
+    if let Some(defaults) = default_features(manifest)
+        && defaults.iter().any(|f| f == MANAGER_FEATURE)
+    {
+        args.push("--no-default-features".to_string());
+        let rest: Vec<&str> = defaults
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != MANAGER_FEATURE)
+            .collect();
+        if !rest.is_empty() {
+            args.extend(["--features".to_string(), rest.join(",")]);
+        }
+    }
+    if let Some(package) = package_name(manifest) {
+        args.extend([
+            "--config".into(),
+            format!("profile.dev.package.{package:?}.debug=0"),
+            "--config".into(),
+            format!("profile.dev.package.{package:?}.strip=\"debuginfo\""),
+        ]);
+    }
+    args
+}
+
+/// The feature that gates a scaffolded project's controllers and webhooks.
+const MANAGER_FEATURE: &str = "manager";
+
+/// The `default = [...]` list of the `[features]` table (written on one line, as scaffolded).
+fn default_features(manifest: &str) -> Option<Vec<String>> {
+    let mut in_features = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=')
+            && in_features
+            && key.trim() == "default"
+        {
+            let list = value.trim().strip_prefix('[')?.strip_suffix(']')?;
+            return Some(
+                list.split(',')
+                    .map(|f| f.trim().trim_matches('"').to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
+            );
+        }
+    }
+    None
 }
 
 /// `name` of the `[package]` table of a Cargo.toml.
@@ -291,6 +336,24 @@ mod tests {
             ]
         );
         assert!(manifests_build_args("").is_empty());
+    }
+
+    #[test]
+    fn the_manager_feature_is_left_out_and_other_defaults_kept() {
+        let scaffolded =
+            "[package]\nname = \"op\"\n\n[features]\ndefault = [\"manager\"]\nmanager = []\n";
+        let args = manifests_build_args(scaffolded);
+        assert_eq!(args[0], "--no-default-features");
+        assert_eq!(args[1], "--config", "{args:?}");
+
+        let more = "[features]\ndefault = [\"metrics\", \"manager\", \"tls\"] # ours\n";
+        assert_eq!(
+            manifests_build_args(more),
+            ["--no-default-features", "--features", "metrics,tls"]
+        );
+        // Projects from before the feature, or whose defaults do not include it: untouched.
+        assert!(manifests_build_args("[features]\ndefault = [\"tls\"]\n").is_empty());
+        assert!(manifests_build_args("[dependencies]\ndefault = [\"manager\"]\n").is_empty());
     }
 
     #[test]
