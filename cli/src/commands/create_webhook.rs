@@ -681,14 +681,14 @@ fn register_in_lib(
         );
     };
     let mut lib = lib;
+    // Webhooks belong to the manager, as controllers do: gated alike where the project has
+    // the `manager` feature (projects from before it have no gate).
+    let gate = if lib.contains(MANAGER_GATE) {
+        MANAGER_GATE
+    } else {
+        ""
+    };
     if !lib.lines().any(|l| l.trim() == "pub mod webhook;") {
-        // Webhooks belong to the manager, as controllers do: gated alike where the project
-        // has the `manager` feature (projects from before it have no gate).
-        let gate = if lib.contains(MANAGER_GATE) {
-            MANAGER_GATE
-        } else {
-            ""
-        };
         lib = match lib.lines().position(|l| l.trim() == "pub mod controller;") {
             Some(_) => lib.replacen(
                 "pub mod controller;\n",
@@ -699,7 +699,10 @@ fn register_in_lib(
         };
     }
     if !lib.contains(WEBHOOKS_MARKER) {
-        lib.push_str(templates::ADD_WEBHOOKS_FN);
+        lib.push_str(
+            &templates::ADD_WEBHOOKS_FN
+                .replace("pub fn add_webhooks", &format!("{gate}pub fn add_webhooks")),
+        );
     }
     let lib = insert_at_marker(
         &lib,
