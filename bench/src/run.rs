@@ -526,7 +526,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .generate_rounds
             .unwrap_or(if args.quick { 1 } else { 3 });
         anyhow::ensure!(rounds > 0, "--generate-rounds must be positive");
-        eprintln!("==> edit a type, then kubesmith generate vs cargo run --bin crdgen");
+        eprintln!(
+            "==> edit a type, then kubesmith generate vs cargo run --bin crdgen (operator crate, type-only crate)"
+        );
         // Kept between runs next to the harness's own build, so only the first run is cold.
         let shared_target = exe
             .parent()
@@ -536,18 +538,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
         let work = tempfile::tempdir()?;
         let g = crate::generate::run(&kubesmith, &lock, &shared_target, work.path(), rounds)?;
-        report.pair(
-            &format!("edit a field, then regenerate the CRD (kube-runtime column: kube-derive `crdgen`; incremental debug build, median of {rounds})"),
-            "ms",
-            Better::Lower,
-            g.kubesmith_ms,
-            g.crdgen_ms,
-        );
-        report.note(format!(
-            "edit-to-manifest: kubesmith side is `kubesmith generate`, kube-runtime side is kube-derive's `cargo run --bin crdgen` printing `Memcached::crd()` as YAML; first builds in the shared target dir {:.1} s and {:.1} s (cold only on the first run on a machine)",
-            g.kubesmith_first_ms / 1e3,
-            g.crdgen_first_ms / 1e3
-        ));
+        crate::generate::report(&mut report, &g);
     }
 
     report.finish();

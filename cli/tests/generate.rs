@@ -139,3 +139,28 @@ fn no_storage_version_and_compile_errors_exit_1() {
         run.stderr
     );
 }
+
+#[test]
+fn the_manifests_build_leaves_out_the_manager_feature() {
+    // As scaffolded: controllers and webhooks behind the default `manager` feature. Code
+    // behind it that does not compile proves `generate` did not build it.
+    let (_tmp, dir) = fixture(
+        "versions-fixture-manager",
+        "\n[features]\ndefault = [\"manager\"]\nmanager = []\n",
+    );
+    let lib = dir.join("src/lib.rs");
+    let mut source = std::fs::read_to_string(&lib).unwrap();
+    source.push_str(
+        "\n#[cfg(feature = \"manager\")]\nmod controller {\n    compile_error!(\"the manifests build compiled the manager\");\n}\n",
+    );
+    std::fs::write(&lib, source).unwrap();
+    let run = kubesmith(&dir, &["generate"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        dir.join("config/crd/bases/apps.example.com_widgets.yaml")
+            .exists()
+    );
+    // Nothing changed: cargo rebuilds nothing and the files stay as they are.
+    let run = kubesmith(&dir, &["generate", "--check"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}

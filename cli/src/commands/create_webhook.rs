@@ -691,6 +691,9 @@ fn add_line_after(plan: &mut Plan, rel: &str, after: &str, line: &str) -> Result
     Ok(())
 }
 
+/// The attribute that leaves a module or function out of builds without the `manager` feature.
+const MANAGER_GATE: &str = "#[cfg(feature = \"manager\")]\n";
+
 /// `pub mod webhook;`, `add_webhooks` (projects from before webhooks lack it), its registration
 /// line, and the call in `main.rs`.
 fn register_in_lib(
@@ -705,18 +708,28 @@ fn register_in_lib(
         );
     };
     let mut lib = lib;
+    // Webhooks belong to the manager, as controllers do: gated alike where the project has
+    // the `manager` feature (projects from before it have no gate).
+    let gate = if lib.contains(MANAGER_GATE) {
+        MANAGER_GATE
+    } else {
+        ""
+    };
     if !lib.lines().any(|l| l.trim() == "pub mod webhook;") {
         lib = match lib.lines().position(|l| l.trim() == "pub mod controller;") {
             Some(_) => lib.replacen(
                 "pub mod controller;\n",
-                "pub mod controller;\npub mod webhook;\n",
+                &format!("pub mod controller;\n{gate}pub mod webhook;\n"),
                 1,
             ),
-            None => format!("pub mod webhook;\n{lib}"),
+            None => format!("{gate}pub mod webhook;\n{lib}"),
         };
     }
     if !lib.contains(WEBHOOKS_MARKER) {
-        lib.push_str(templates::ADD_WEBHOOKS_FN);
+        lib.push_str(
+            &templates::ADD_WEBHOOKS_FN
+                .replace("pub fn add_webhooks", &format!("{gate}pub fn add_webhooks")),
+        );
     }
     let lib = insert_at_marker(
         &lib,

@@ -152,23 +152,42 @@ fn crd_files(
 
 /// Builds and runs `src/bin/manifests.rs`, returning the CRDs it prints.
 fn run_manifests_program(dir: &Path) -> Result<Vec<Value>> {
-    // Projects that share a CARGO_TARGET_DIR share `target/debug/manifests`, and cargo does not
-    // copy a binary there again when it is up to date; a newer mtime makes this project's
-    // binary the one that lands there (relinking a tiny crate).
-    let program = dir.join("src/bin/manifests.rs");
-    std::fs::File::options()
-        .write(true)
-        .open(&program)
-        .and_then(|file| file.set_modified(std::time::SystemTime::now()))
-        .with_context(|| {
-            format!(
-                "{} is missing or not writable; restore it from `kubesmith init`",
-                program.display()
-            )
-        })?;
+    let program = build_manifests_program(dir)?;
+    let output = Command::new(&program)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !output.status.success() {
+        bail!(
+            "building or running src/bin/manifests.rs failed ({}); fix the project and run `kubesmith generate` again",
+            output.status
+        );
+    }
+    let mut crds: Vec<Value> = serde_json::from_slice(&output.stdout).context(
+        "src/bin/manifests.rs did not print a JSON array of CRDs; restore it from `kubesmith init`",
+    )?;
+    // Sorted keys (serde_json's map is ordered) and a stable file order keep the output deterministic.
+    crds.sort_by_key(|crd| {
+        crd.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    Ok(crds)
+}
+
+/// Builds `src/bin/manifests.rs` with `cargo build` and returns the path of the binary.
+///
+/// The path comes from cargo's own report of the artefact (`--message-format=json`), so
+/// nothing is rebuilt or relinked when nothing changed.
+fn build_manifests_program(dir: &Path) -> Result<PathBuf> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
-        .args(["run", "--quiet", "--bin", "manifests"])
+        .args(["build", "--quiet", "--bin", "manifests"])
+        .args(manifests_build_args(&manifest))
+        .args(["--message-format=json-render-diagnostics"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -184,14 +203,173 @@ fn run_manifests_program(dir: &Path) -> Result<Vec<Value>> {
             "building or running src/bin/manifests.rs failed (see the compiler output above); fix the project and run `kubesmith generate` again"
         );
     }
-    let mut crds: Vec<Value> = serde_json::from_slice(&output.stdout).context(
-        "src/bin/manifests.rs did not print a JSON array of CRDs; restore it from `kubesmith init`",
-    )?;
-    // Sorted keys (serde_json's map is ordered) and a stable file order keep the output deterministic.
-    crds.sort_by_key(|crd| {
-        crd.pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
-    Ok(crds)
+    manifests_executable(&output.stdout).context(
+        "cargo built no `manifests` binary; restore src/bin/manifests.rs from `kubesmith init`",
+    )
+}
+
+/// The `manifests` executable in cargo's JSON messages (one object per line).
+fn manifests_executable(messages: &[u8]) -> Option<PathBuf> {
+    messages
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "manifests")
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+}
+
+/// Cargo arguments that make the manifests build fast after a type edit.
+///
+/// The project's own package (not its dependencies, whose artefacts stay shared with
+/// `cargo build` and `cargo test`) is built without debug info and the binary is linked
+/// without any: debug info for the controller code's generic instantiations was most of an
+/// edit's compile time, and copying the dependencies' debug info most of the link. The
+/// profile is part of cargo's artefact hash, so these builds do not evict the project's
+/// normal debug build either.
+///
+/// Projects scaffolded with the default `manager` feature (controllers and webhooks) are
+/// built without it; their other default features stay on.
+fn manifests_build_args(manifest: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(defaults) = default_features(manifest)
+        && defaults.iter().any(|f| f == MANAGER_FEATURE)
+    {
+        args.push("--no-default-features".to_string());
+        let rest: Vec<&str> = defaults
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != MANAGER_FEATURE)
+            .collect();
+        if !rest.is_empty() {
+            args.extend(["--features".to_string(), rest.join(",")]);
+        }
+    }
+    if let Some(package) = package_name(manifest) {
+        args.extend([
+            "--config".into(),
+            format!("profile.dev.package.{package:?}.debug=0"),
+            "--config".into(),
+            format!("profile.dev.package.{package:?}.strip=\"debuginfo\""),
+        ]);
+    }
+    args
+}
+
+/// The feature that gates a scaffolded project's controllers and webhooks.
+const MANAGER_FEATURE: &str = "manager";
+
+/// The `default = [...]` list of the `[features]` table (written on one line, as scaffolded).
+fn default_features(manifest: &str) -> Option<Vec<String>> {
+    let mut in_features = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=')
+            && in_features
+            && key.trim() == "default"
+        {
+            let list = value.trim().strip_prefix('[')?.strip_suffix(']')?;
+            return Some(
+                list.split(',')
+                    .map(|f| f.trim().trim_matches('"').to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
+            );
+        }
+    }
+    None
+}
+
+/// `name` of the `[package]` table of a Cargo.toml.
+fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=')
+            && in_package
+            && key.trim() == "name"
+        {
+            let name = value.trim().trim_matches('"');
+            // Package names are ASCII alphanumerics, `-` and `_`; anything else is not one we
+            // can put into a --config key safely.
+            return (!name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .then(|| name.to_string());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_name_is_read_from_the_package_table() {
+        let manifest = "[package]\n# name = \"no\"\nname = \"memcached-operator\" # the crate\nversion = \"0.1.0\"\n\n[dependencies]\nname = \"not-this\"\n";
+        assert_eq!(
+            package_name(manifest).as_deref(),
+            Some("memcached-operator")
+        );
+        assert_eq!(package_name("[dependencies]\nname = \"x\"\n"), None);
+        assert_eq!(package_name("[package]\nname = \"a b\"\n"), None);
+    }
+
+    #[test]
+    fn build_args_override_only_the_project_package() {
+        let args = manifests_build_args("[package]\nname = \"memcached-operator\"\n");
+        assert_eq!(
+            args,
+            [
+                "--config",
+                "profile.dev.package.\"memcached-operator\".debug=0",
+                "--config",
+                "profile.dev.package.\"memcached-operator\".strip=\"debuginfo\"",
+            ]
+        );
+        assert!(manifests_build_args("").is_empty());
+    }
+
+    #[test]
+    fn the_manager_feature_is_left_out_and_other_defaults_kept() {
+        let scaffolded =
+            "[package]\nname = \"op\"\n\n[features]\ndefault = [\"manager\"]\nmanager = []\n";
+        let args = manifests_build_args(scaffolded);
+        assert_eq!(args[0], "--no-default-features");
+        assert_eq!(args[1], "--config", "{args:?}");
+
+        let more = "[features]\ndefault = [\"metrics\", \"manager\", \"tls\"] # ours\n";
+        assert_eq!(
+            manifests_build_args(more),
+            ["--no-default-features", "--features", "metrics,tls"]
+        );
+        // Projects from before the feature, or whose defaults do not include it: untouched.
+        assert!(manifests_build_args("[features]\ndefault = [\"tls\"]\n").is_empty());
+        assert!(manifests_build_args("[dependencies]\ndefault = [\"manager\"]\n").is_empty());
+    }
+
+    #[test]
+    fn the_manifests_executable_is_found_in_cargo_messages() {
+        let messages = br#"{"reason":"compiler-artifact","target":{"name":"memcached_operator","kind":["lib"]},"executable":null}
+{"reason":"compiler-message","message":{}}
+{"reason":"compiler-artifact","target":{"name":"manifests","kind":["bin"]},"executable":"/t/debug/manifests","fresh":true}
+{"reason":"build-finished","success":true}
+"#;
+        assert_eq!(
+            manifests_executable(messages),
+            Some(PathBuf::from("/t/debug/manifests"))
+        );
+        assert_eq!(
+            manifests_executable(b"{\"reason\":\"build-finished\"}\n"),
+            None
+        );
+    }
 }

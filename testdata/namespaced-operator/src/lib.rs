@@ -1,9 +1,13 @@
 //! namespaced-operator: API types and controllers, shared by the manager binary and the tests.
 
 pub mod api;
+// Controllers and webhooks need the `manager` feature (on by default). `kubesmith generate`
+// builds src/bin/manifests.rs without it, so a type edit recompiles only the API types.
+#[cfg(feature = "manager")]
 pub mod controller;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+#[cfg(feature = "manager")]
 use kubesmith_runtime::Manager;
 
 /// Every CRD of this project, as `kubesmith generate` writes them to `config/crd/bases`.
@@ -15,6 +19,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 }
 
 /// Registers every controller of this project with the manager.
+#[cfg(feature = "manager")]
 pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     let _ = mgr; // used by the registrations kubesmith inserts below
     controller::deployment::add(mgr)?;
@@ -24,6 +29,7 @@ pub fn add_controllers(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
 }
 
 /// Registers every webhook of this project with the manager's webhook server.
+#[cfg(feature = "manager")]
 pub fn add_webhooks(mgr: &Manager) -> Result<(), kubesmith_runtime::Error> {
     let _ = mgr; // used by the registrations kubesmith inserts below
     // +kubesmith:scaffold:webhooks
