@@ -36,10 +36,10 @@ pub struct RunArgs {
     /// Updates per second of the latency stream [default: 200, 100 with --quick].
     #[arg(long)]
     latency_rate: Option<u32>,
-    /// Length of the latency stream in seconds [default: 10, 3 with --quick].
+    /// Length of the latency stream in seconds [default: 5, 3 with --quick].
     #[arg(long)]
     latency_seconds: Option<f64>,
-    /// Keys added per work queue configuration [default: 500000, 100000 with --quick].
+    /// Keys added per work queue configuration [default: 200000, 100000 with --quick].
     #[arg(long)]
     queue_adds: Option<usize>,
     /// Work queue worker counts to measure.
@@ -135,10 +135,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .unwrap_or(if args.quick { 100 } else { 200 });
     let latency_seconds = args
         .latency_seconds
-        .unwrap_or(if args.quick { 3.0 } else { 10.0 });
+        .unwrap_or(if args.quick { 3.0 } else { 5.0 });
     let queue_adds = args
         .queue_adds
-        .unwrap_or(if args.quick { 100_000 } else { 500_000 });
+        .unwrap_or(if args.quick { 100_000 } else { 200_000 });
     let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 });
     if objects == 0 || repeat == 0 || latency_rate == 0 || latency_seconds <= 0.0 || queue_adds == 0
     {
@@ -179,6 +179,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
     eprintln!("==> starting the API server ({:?})", args.server);
     let started = Instant::now();
+    let mut parts = Parts::new(started);
     let mut cmd = match args.server {
         Server::Cli => {
             let mut c = Command::new(&kubesmith);
@@ -260,6 +261,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "ms",
     );
 
+    parts.lap("start the server, load the objects");
     let mut runner = ChildRunner {
         exe: &exe,
         server_pid: server.pid(),
@@ -289,6 +291,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         for (kind, set) in [(Kind::ConfigMap, "ConfigMaps"), (Kind::Pod, "Pods")] {
             sync_figures(&mut runner, &mut report, args, &exe, kind, set, &target)?;
         }
+        parts.lap("sync");
     }
 
     if wants(Part::Relist) {
@@ -316,6 +319,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "ms",
             Better::Lower,
         ));
+        parts.lap("relist");
     }
 
     if wants(Part::Reconcile) {
@@ -352,6 +356,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             (cpu.kubesmith, cpu.kube_runtime) = (per(&r.ks), per(&r.kr));
             report.row(cpu);
         }
+        parts.lap("reconcile");
     }
 
     if wants(Part::Latency) {
@@ -390,6 +395,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "ms",
             Better::Lower,
         ));
+        parts.lap("latency");
     }
 
     if wants(Part::Queue) {
@@ -439,6 +445,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 }
             }
         }
+        parts.lap("queue");
     }
 
     if wants(Part::Server) {
@@ -477,6 +484,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "watch fan-out: {:.1} s from the first write to the last delivery; the writer made {:.0} creates/s, held to at most {} events ahead of the slowest watcher",
             f.seconds, f.writes_per_second, crate::server::MAX_LAG
         ));
+        parts.lap("watch fan-out");
         eprintln!("==> loading {list_objects} ConfigMaps for one large LIST");
         let rss_before = crate::procfs::rss_of(server.pid())?;
         let (creates, ms, rss) = rt.block_on(crate::server::big_list(
@@ -502,6 +510,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             rss_before as f64 / 1048576.0,
             rss as f64 / 1048576.0
         ));
+        parts.lap("large LIST");
     }
 
     drop(server);
@@ -519,6 +528,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             api_ms,
             "ms",
         );
+        parts.lap("CLI");
     }
 
     if wants(Part::Generate) {
@@ -539,8 +549,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let work = tempfile::tempdir()?;
         let g = crate::generate::run(&kubesmith, &lock, &shared_target, work.path(), rounds)?;
         crate::generate::report(&mut report, &g);
+        parts.lap("edit to manifest");
     }
 
+    report.note(parts.summary());
     report.finish();
     println!("{}", report.markdown());
     if let Some(out) = &args.out {
@@ -548,6 +560,45 @@ pub fn run(args: &RunArgs) -> Result<()> {
         eprintln!("==> wrote the results into {}", out.display());
     }
     Ok(())
+}
+
+/// Wall time per part of the run, for the note that shows where the run's minutes go.
+struct Parts {
+    started: Instant,
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Parts {
+    fn new(started: Instant) -> Self {
+        Parts {
+            started,
+            last: started,
+            done: Vec::new(),
+        }
+    }
+
+    /// Ends the part that ran since the previous lap.
+    fn lap(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done.push((name, now - self.last));
+        self.last = now;
+    }
+
+    fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .done
+            .iter()
+            .map(|(name, d)| format!("{name} {:.0} s", d.as_secs_f64()))
+            .collect();
+        let total = self.started.elapsed().as_secs();
+        format!(
+            "wall time of the run: {} min {} s ({}; building the harness not included)",
+            total / 60,
+            total % 60,
+            parts.join(", ")
+        )
+    }
 }
 
 /// The initial-sync figures (time, RSS, client CPU, and the dhat heap variant) for one set.

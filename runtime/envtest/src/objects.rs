@@ -11,7 +11,7 @@ use crate::managed::{self, Scope, Writer};
 use crate::registry::{self, Conversion, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
-use crate::store::{Store, meta_str};
+use crate::store::{ObjectKey, Store, meta_str};
 use crate::typed::{self, FieldValidation};
 
 /// Everything the server holds, guarded by one lock.
@@ -143,6 +143,11 @@ pub(crate) struct ListQuery {
 impl ListQuery {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
+    }
+
+    /// No label or field selector: every object matches.
+    pub fn selects_all(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
     }
 }
 
@@ -884,8 +889,8 @@ impl Cluster {
             after = Some(ns_name);
         }
         let snapshot;
-        let objects: Box<dyn Iterator<Item = &Value>> = if list_rv == current {
-            Box::new(self.store.list(&rt.storage_key(), ns))
+        let objects: Box<dyn Iterator<Item = (&ObjectKey, &Value)>> = if list_rv == current {
+            Box::new(self.store.list_after(&rt.storage_key(), ns, after.as_ref()))
         } else {
             snapshot = self.store.snapshot(&rt.storage_key(), ns, list_rv).ok_or_else(|| {
                 if q.continue_token.is_some() {
@@ -896,33 +901,41 @@ impl Cluster {
                     ApiError::expired(format!("too old resource version: {list_rv} ({})", self.store.compacted_rv()))
                 }
             })?;
-            Box::new(snapshot.iter())
+            Box::new(crate::store::range_after(&snapshot, after.as_ref()).map(|(k, v)| (k, &**v)))
         };
+        // Past the limit, kube-apiserver reports how many items remain only when nothing is
+        // filtered (ListMeta.remainingItemCount); with a selector it only says there is more.
+        let selects_all = q.selects_all();
         let mut items = Vec::new();
-        let mut next: Option<(String, String)> = None;
+        let mut next: Option<ObjectKey> = None;
         let mut remaining = 0usize;
-        for obj in objects {
-            let key = crate::store::object_key(obj);
-            if after.as_ref().is_some_and(|a| &key <= a) {
+        let mut more = false;
+        for (key, obj) in objects {
+            if q.limit.is_some_and(|l| items.len() >= l) {
+                if selects_all {
+                    more = true;
+                    remaining += 1;
+                    continue;
+                }
+                if q.matches(&present(rt, obj)) {
+                    more = true;
+                    break;
+                }
                 continue;
             }
             let shown = present(rt, obj);
             if !q.matches(&shown) {
                 continue;
             }
-            if q.limit.is_some_and(|l| items.len() >= l) {
-                if next.is_none() {
-                    next = items.last().map(crate::store::object_key);
-                }
-                remaining += 1;
-                continue;
-            }
             items.push(shown);
+            next = Some(key.clone());
         }
         let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
-        if let Some(last) = next {
+        if let (true, Some(last)) = (more, next) {
             metadata["continue"] = json!(encode_continue(list_rv, &last));
-            metadata["remainingItemCount"] = json!(remaining);
+            if selects_all {
+                metadata["remainingItemCount"] = json!(remaining);
+            }
         }
         Ok(
             json!({ "apiVersion": rt.api_version(), "kind": rt.list_kind, "metadata": metadata, "items": items }),

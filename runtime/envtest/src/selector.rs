@@ -61,6 +61,10 @@ fn valid_value(v: &str) -> bool {
 }
 
 impl LabelSelector {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         if s.trim().is_empty() {
@@ -203,6 +207,10 @@ fn unescape(s: &str) -> String {
 }
 
 impl FieldSelector {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Parses a field selector over `metadata.name`, (for namespaced kinds) `metadata.namespace`,
     /// and the type's own selectable fields (`extra`, dotted paths).
     pub fn parse(s: &str, namespaced: bool, extra: &[String]) -> Result<Self, String> {

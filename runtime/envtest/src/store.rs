@@ -136,6 +136,18 @@ pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The entries of `m` after `after` (all of them without it).
+pub(crate) fn range_after<'m, V>(
+    m: &'m BTreeMap<ObjectKey, V>,
+    after: Option<&ObjectKey>,
+) -> std::collections::btree_map::Range<'m, ObjectKey, V> {
+    use std::ops::Bound::{Excluded, Unbounded};
+    match after {
+        Some(a) => m.range::<ObjectKey, _>((Excluded(a), Unbounded)),
+        None => m.range::<ObjectKey, _>(..),
+    }
+}
+
 pub(crate) fn object_key(obj: &Value) -> ObjectKey {
     (
         meta_str(obj, "namespace").to_string(),
@@ -240,20 +252,45 @@ impl Store {
             .map(|(_, v)| &**v)
     }
 
+    /// The objects of one resource after `after` in key order (all of them without it), from
+    /// the given namespace or all; a paged list seeks to its continue key instead of
+    /// walking past the pages already sent.
+    pub fn list_after<'a>(
+        &'a self,
+        key: &StorageKey,
+        ns: Option<&'a str>,
+        after: Option<&ObjectKey>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+        self.objects
+            .get(key)
+            .map(|m| range_after(m, after))
+            .into_iter()
+            .flatten()
+            .filter(move |((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
+            .map(|(k, v)| (k, &**v))
+    }
+
     /// The objects of one resource as they were at `rv` (in key order), rebuilt by undoing the
     /// retained events after it; `None` once the history no longer reaches back that far.
-    pub fn snapshot(&self, key: &StorageKey, ns: Option<&str>, rv: u64) -> Option<Vec<Value>> {
+    /// The versions are shared with the store, so a snapshot costs a key and a pointer per
+    /// object, not a copy of each.
+    pub fn snapshot(
+        &self,
+        key: &StorageKey,
+        ns: Option<&str>,
+        rv: u64,
+    ) -> Option<BTreeMap<ObjectKey, Arc<Value>>> {
         if rv < self.compacted || rv > self.rv {
             return None;
         }
         let in_ns = |k: &ObjectKey| ns.is_none_or(|n| n == k.0);
-        let mut objs: BTreeMap<ObjectKey, Value> = self
+        let mut objs: BTreeMap<ObjectKey, Arc<Value>> = self
             .objects
             .get(key)
             .into_iter()
             .flat_map(|m| m.iter())
             .filter(|(k, _)| in_ns(k))
-            .map(|(k, v)| (k.clone(), Value::clone(v)))
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
             .collect();
         for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
             let k = object_key(&ev.object);
@@ -265,12 +302,12 @@ impl Store {
                     objs.remove(&k);
                 }
                 (_, Some(old)) => {
-                    objs.insert(k, Value::clone(old));
+                    objs.insert(k, Arc::clone(old));
                 }
                 (_, None) => {}
             }
         }
-        Some(objs.into_values().collect())
+        Some(objs)
     }
 
     /// Storage keys holding at least one object in namespace `ns`.

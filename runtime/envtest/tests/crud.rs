@@ -211,8 +211,28 @@ async fn label_selectors_and_paging() {
     let err = api_error(api.list(&sel("app in web")).await.unwrap_err());
     assert_eq!(err.code, 400);
 
+    // With a selector a page says whether more match, not how many (ListMeta docs).
+    let web = api.list(&sel("app=web").limit(2)).await.unwrap();
+    assert_eq!(names(&web), ["a", "c"]);
+    assert_eq!(web.metadata.remaining_item_count, None);
+    let rest = api
+        .list(
+            &sel("app=web")
+                .limit(2)
+                .continue_token(web.metadata.continue_.as_deref().expect("more match")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&rest), ["e"]);
+    assert!(rest.metadata.continue_.is_none());
+    // A page that ends at the last match has no continue token.
+    let not_web = api.list(&sel("app!=web").limit(2)).await.unwrap();
+    assert_eq!(names(&not_web), ["b", "d"]);
+    assert!(not_web.metadata.continue_.is_none());
+
     let first = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(names(&first), ["a", "b"]);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
     let token = first.metadata.continue_.clone().expect("a continue token");
     // Changes between pages do not show: every page reads the first page's snapshot.
     api.create(&PostParams::default(), &cm("bb", &[("app", "new")]))
@@ -224,6 +244,7 @@ async fn label_selectors_and_paging() {
         .await
         .unwrap();
     assert_eq!(names(&second), ["c", "d"]);
+    assert_eq!(second.metadata.remaining_item_count, Some(1));
     assert_eq!(
         first.metadata.resource_version,
         second.metadata.resource_version

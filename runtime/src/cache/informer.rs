@@ -190,10 +190,18 @@ impl<K: Cached> Informer<K> {
 
 /// Keys the object and drops `managedFields`, which are large and never needed by
 /// controllers (the last-applied annotation is kept: a PUT from the cache must not lose it).
+///
+/// The cache keeps a clone, not the decoded object: serde grows every `Vec` by
+/// doubling while decoding, and the spare capacity would stay allocated for the object's
+/// whole life in the cache (about a fifth of a decoded Pod's heap). A clone allocates each
+/// at its exact length; the decoded object is dropped here. This costs a copy per event
+/// (sync CPU; BENCHMARKS.md has both figures).
 fn prepare<K: Cached>(mut obj: K) -> Option<(Arc<ObjectKey>, Arc<K>)> {
     obj.meta_mut().managed_fields = None;
     let key = ObjectKey::from_object(&obj)?;
-    Some((Arc::new(key), Arc::new(obj)))
+    let compact = obj.clone();
+    drop(obj);
+    Some((Arc::new(key), Arc::new(compact)))
 }
 
 impl<K: CacheResource> Informer<K> {
