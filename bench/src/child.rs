@@ -18,7 +18,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Client, ResourceExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::{Client, Resource, ResourceExt};
 use kubesmith_runtime::prelude::{Context, ReconcileError, Reconciler};
 use kubesmith_runtime::{Controller, Manager, Options};
 use tokio::sync::Notify;
@@ -312,9 +313,51 @@ fn unix_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// What the throughput reconcile writes to an object of each set, once per object: a Pod gets
+/// one merge patch of its status (`status.message`), as a controller reporting on its object
+/// does; a ConfigMap has no status, so it gets an annotation.
+pub trait Reconciled:
+    kubesmith_runtime::cache::CacheResource + Resource<Scope = NamespaceResourceScope>
+{
+    /// The object already carries this run's token (the reconcile is a no-op).
+    fn carries(&self, token: &str) -> bool;
+    /// Writes this run's token.
+    fn write(
+        api: &Api<Self>,
+        name: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), kube::Error>> + Send;
+}
+
+impl Reconciled for ConfigMap {
+    fn carries(&self, token: &str) -> bool {
+        self.annotations().get(ROUND_ANNOTATION).map(String::as_str) == Some(token)
+    }
+
+    async fn write(api: &Api<Self>, name: &str, token: &str) -> Result<(), kube::Error> {
+        let patch = serde_json::json!({"metadata": {"annotations": {ROUND_ANNOTATION: token}}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+    }
+}
+
+impl Reconciled for Pod {
+    fn carries(&self, token: &str) -> bool {
+        self.status.as_ref().and_then(|s| s.message.as_deref()) == Some(token)
+    }
+
+    async fn write(api: &Api<Self>, name: &str, token: &str) -> Result<(), kube::Error> {
+        let patch = serde_json::json!({"status": {"message": token}});
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+    }
+}
+
 impl Shared {
     /// The reconciler body, identical for both sides.
-    async fn reconcile(&self, cm: Option<Arc<ConfigMap>>) -> Result<Action, kube::Error> {
+    async fn reconcile<K: Reconciled>(&self, obj: Option<Arc<K>>) -> Result<Action, kube::Error> {
         let now_ns = unix_ns();
         self.reconciles.fetch_add(1, Ordering::Relaxed);
         {
@@ -324,31 +367,24 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner());
             first.get_or_insert_with(Instant::now);
         }
-        let Some(cm) = cm else {
+        let Some(obj) = obj else {
             return Ok(Action::await_change());
         };
-        let annotations = cm.annotations();
         match &self.token {
             Some(token) => {
-                if annotations.get(ROUND_ANNOTATION) == Some(token) {
+                if obj.carries(token) {
                     return Ok(Action::await_change());
                 }
-                let patch =
-                    serde_json::json!({"metadata": {"annotations": {ROUND_ANNOTATION: token}}});
-                Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-                    .patch(
-                        &cm.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await?;
+                let api = Api::<K>::namespaced(self.client.clone(), &self.namespace);
+                K::write(&api, &obj.name_any(), token).await?;
                 if self.patched.fetch_add(1, Ordering::SeqCst) + 1 == self.target {
                     *self.done_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                     self.done.notify_one();
                 }
             }
             None => {
-                if let Some(sent) = annotations
+                if let Some(sent) = obj
+                    .annotations()
                     .get(SENT_ANNOTATION)
                     .and_then(|v| v.parse::<u64>().ok())
                     && sent >= self.run_start_ns
@@ -371,14 +407,14 @@ impl Shared {
 
 struct KubesmithReconciler(Arc<Shared>);
 
-impl Reconciler<ConfigMap> for KubesmithReconciler {
-    async fn reconcile(&self, ctx: Context<ConfigMap>) -> Result<Action, ReconcileError> {
+impl<K: Reconciled> Reconciler<K> for KubesmithReconciler {
+    async fn reconcile(&self, ctx: Context<K>) -> Result<Action, ReconcileError> {
         Ok(self.0.reconcile(ctx.get()).await?)
     }
 }
 
-/// Runs the side's controller over every ConfigMap until `stop` is notified.
-async fn run_controller(
+/// Runs the side's controller over every object of kind `K` until `stop` is notified.
+async fn run_controller<K: Reconciled>(
     side: Side,
     shared: Arc<Shared>,
     concurrency: u16,
@@ -389,20 +425,17 @@ async fn run_controller(
         Side::Kubesmith => {
             let mgr = Manager::new(client, Options::default());
             Controller::managed_by(&mgr)
-                .for_::<ConfigMap>()
+                .for_::<K>()
                 .max_concurrent_reconciles(usize::from(concurrency))
                 .complete(KubesmithReconciler(shared))?;
             mgr.run_until(async move { stop.notified().await }).await?;
         }
         Side::KubeRuntime => {
-            kube::runtime::Controller::new(
-                Api::<ConfigMap>::all(client),
-                watcher::Config::default(),
-            )
-            .with_config(ControllerConfig::default().concurrency(concurrency))
-            .graceful_shutdown_on(async move { stop.notified().await })
-            .run(
-                |cm, shared: Arc<Shared>| async move { shared.reconcile(Some(cm)).await },
+            kube::runtime::Controller::new(Api::<K>::all(client), watcher::Config::default())
+                .with_config(ControllerConfig::default().concurrency(concurrency))
+                .graceful_shutdown_on(async move { stop.notified().await })
+                .run(
+                |obj, shared: Arc<Shared>| async move { shared.reconcile(Some(obj)).await },
                 |_, _, _| Action::requeue(Duration::from_millis(100)),
                 shared,
             )
@@ -430,10 +463,27 @@ fn shared(client: Client, namespace: &str, token: Option<String>, target: usize)
     })
 }
 
-/// Reconcile throughput: every object is reconciled once with one annotation patch (the
-/// watch events of those patches cause a second, no-op reconcile, on both sides alike).
+/// Reconcile throughput: every object of the set is reconciled once with one write (a Pod's
+/// status patch, see [`Reconciled`]); the watch events of those writes cause a second, no-op
+/// reconcile, on both sides alike.
 /// Timed from the first reconcile (so after the initial list) to the last patch's response.
 pub async fn reconcile(
+    side: Side,
+    kind: crate::Kind,
+    kubeconfig: &Path,
+    namespace: &str,
+    objects: usize,
+    concurrency: u16,
+    timeout: Duration,
+) -> Result<Figures> {
+    let (k, n, c, t) = (kubeconfig, namespace, objects, concurrency);
+    match kind {
+        crate::Kind::ConfigMap => reconcile_of::<ConfigMap>(side, k, n, c, t, timeout).await,
+        crate::Kind::Pod => reconcile_of::<Pod>(side, k, n, c, t, timeout).await,
+    }
+}
+
+async fn reconcile_of<K: Reconciled>(
     side: Side,
     kubeconfig: &Path,
     namespace: &str,
@@ -446,7 +496,7 @@ pub async fn reconcile(
     let shared = shared(client, namespace, Some(token), objects);
     let stop = Arc::new(Notify::new());
     let cpu_before = crate::procfs::cpu_seconds(0)?;
-    let controller = tokio::spawn(run_controller(
+    let controller = tokio::spawn(run_controller::<K>(
         side,
         Arc::clone(&shared),
         concurrency,
@@ -505,7 +555,7 @@ pub async fn latency(
     let client = client(kubeconfig).await?;
     let shared = shared(client.clone(), namespace, None, 0);
     let stop = Arc::new(Notify::new());
-    let controller = tokio::spawn(run_controller(
+    let controller = tokio::spawn(run_controller::<ConfigMap>(
         side,
         Arc::clone(&shared),
         4,

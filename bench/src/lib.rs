@@ -82,7 +82,7 @@ pub struct Target {
     pub namespace: String,
     #[arg(long)]
     pub objects: usize,
-    /// The object set (only the sync figures cache Pods; the others work on ConfigMaps).
+    /// The object set (sync and reconcile; relist and latency work on ConfigMaps).
     #[arg(long, value_enum, default_value_t = Kind::ConfigMap)]
     pub kind: Kind,
 }
@@ -170,6 +170,7 @@ fn run_child(figure: Figure) -> anyhow::Result<()> {
             } => {
                 child::reconcile(
                     t.side,
+                    t.kind,
                     &t.kubeconfig,
                     &t.namespace,
                     t.objects,
