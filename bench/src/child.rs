@@ -13,12 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use k8s_openapi::NamespaceResourceScope;
 use kube::{Client, Resource, ResourceExt};
 use kubesmith_runtime::prelude::{Context, ReconcileError, Reconciler};
 use kubesmith_runtime::{Controller, Manager, Options};
@@ -251,20 +251,35 @@ pub async fn relist(
     crate::procfs::reset_peak()?;
 
     paused.store(true, Ordering::SeqCst);
-    let api = Api::<ConfigMap>::namespaced(client, namespace);
-    futures::stream::iter(0..writes)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let patch = serde_json::json!({"metadata": {"annotations": {"bench.kubesmith.io/relist": i.to_string()}}});
-                api.patch(&crate::load::name(i % touched), &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-            }
+    drop(client);
+    // The writer gets its own thread, runtime and connections: kubesmith's stall blocks one
+    // of this runtime's workers, and a task parked in that worker's LIFO slot (tokio does not
+    // steal it) could be the writer's connection, which would stall the writes too.
+    let (kubeconfig, namespace) = (kubeconfig.to_owned(), namespace.to_owned());
+    let writer = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let api = Api::<ConfigMap>::namespaced(crate::child::client(&kubeconfig).await?, &namespace);
+            futures::stream::iter(0..writes)
+                .map(|i| {
+                    let api = api.clone();
+                    async move {
+                        let patch = serde_json::json!({"metadata": {"annotations": {"bench.kubesmith.io/relist": i.to_string()}}});
+                        api.patch(&crate::load::name(i % touched), &PatchParams::default(), &Patch::Merge(&patch))
+                            .await
+                    }
+                })
+                .buffer_unordered(8)
+                .try_for_each(|_| futures::future::ready(Ok(())))
+                .await
+                .context("writing while the watch is stalled")
         })
-        .buffer_unordered(8)
-        .try_for_each(|_| futures::future::ready(Ok(())))
-        .await
-        .context("writing while the watch is stalled")?;
+    });
+    tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
     let unstalled = Instant::now();
     paused.store(false, Ordering::SeqCst);
     let ok = tokio::time::timeout(Duration::from_secs(60), relisted.notified())
@@ -435,12 +450,12 @@ async fn run_controller<K: Reconciled>(
                 .with_config(ControllerConfig::default().concurrency(concurrency))
                 .graceful_shutdown_on(async move { stop.notified().await })
                 .run(
-                |obj, shared: Arc<Shared>| async move { shared.reconcile(Some(obj)).await },
-                |_, _, _| Action::requeue(Duration::from_millis(100)),
-                shared,
-            )
-            .for_each(|_| futures::future::ready(()))
-            .await;
+                    |obj, shared: Arc<Shared>| async move { shared.reconcile(Some(obj)).await },
+                    |_, _, _| Action::requeue(Duration::from_millis(100)),
+                    shared,
+                )
+                .for_each(|_| futures::future::ready(()))
+                .await;
         }
     }
     Ok(())
