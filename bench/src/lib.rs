@@ -99,6 +99,9 @@ enum Figure {
     Reconcile {
         #[command(flatten)]
         target: Target,
+        /// How many reconciles write (the first ones); the rest are no-ops.
+        #[arg(long)]
+        patches: usize,
         #[arg(long)]
         concurrency: u16,
         #[arg(long, default_value_t = 300)]
@@ -165,15 +168,15 @@ fn run_child(figure: Figure) -> anyhow::Result<()> {
             }
             Figure::Reconcile {
                 target: t,
+                patches,
                 concurrency,
                 timeout_seconds,
             } => {
                 child::reconcile(
                     t.side,
                     t.kind,
-                    &t.kubeconfig,
-                    &t.namespace,
-                    t.objects,
+                    &t,
+                    patches,
                     concurrency,
                     Duration::from_secs(timeout_seconds),
                 )

@@ -54,7 +54,7 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
         "RSS retained per object after sync (VmRSS growth / N), Pods",
         "Pods, ",
         "managedFields",
-        "reconciles/s, 1 status patch each (Pods), concurrency 2",
+        "reconciles/s, 1 status patch each (20 of 20 Pods), concurrency 2",
         "event -> reconcile latency p99",
         "work queue adds/s, 2 workers, each key 4x",
         "creates per second",

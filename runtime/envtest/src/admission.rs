@@ -1185,8 +1185,7 @@ impl Flow<'_> {
             }
         }
         let rv = self.shared.lock().store.current_rv().to_string();
-        let list = json!({ "apiVersion": self.rt.api_version(), "kind": self.rt.list_kind,
-            "metadata": { "resourceVersion": rv }, "items": items });
+        let list = crate::objects::list_of(&self.rt, json!({ "resourceVersion": rv }), items);
         server::ok_warned(StatusCode::OK, &list, &warnings)
     }
 

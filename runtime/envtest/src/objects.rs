@@ -170,6 +170,17 @@ pub(crate) enum Deleted {
 }
 
 /// The object as served at `rt`'s version (storage is shared across versions; conversion is `None`).
+/// A `<Kind>List` of `items`. The items are moved in: `json!` would copy each through
+/// `serde_json::to_value`, which was a third of the server's time for a list of Pods.
+pub(crate) fn list_of(rt: &ResourceType, metadata: Value, items: Vec<Value>) -> Value {
+    let mut list = Map::new();
+    list.insert("apiVersion".into(), json!(rt.api_version()));
+    list.insert("kind".into(), json!(rt.list_kind));
+    list.insert("metadata".into(), metadata);
+    list.insert("items".into(), Value::Array(items));
+    Value::Object(list)
+}
+
 pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
@@ -937,9 +948,7 @@ impl Cluster {
                 metadata["remainingItemCount"] = json!(remaining);
             }
         }
-        Ok(
-            json!({ "apiVersion": rt.api_version(), "kind": rt.list_kind, "metadata": metadata, "items": items }),
-        )
+        Ok(list_of(rt, metadata, items))
     }
 
     /// The name of a new object: `metadata.name`, or one generated from `generateName`
@@ -1572,9 +1581,8 @@ impl Cluster {
                 Deleted::Pending(obj) => items.push(obj),
             }
         }
-        Ok(
-            json!({ "apiVersion": rt.api_version(), "kind": rt.list_kind, "metadata": { "resourceVersion": self.store.current_rv().to_string() }, "items": items }),
-        )
+        let metadata = json!({ "resourceVersion": self.store.current_rv().to_string() });
+        Ok(list_of(rt, metadata, items))
     }
 }
 

@@ -791,12 +791,13 @@ pub(crate) fn respond_objects(
                 .flatten()
                 .map(|o| table::partial_metadata(o, api_version))
                 .collect();
-            let list = serde_json::json!({
+            let mut list = serde_json::json!({
                 "kind": "PartialObjectMetadataList",
                 "apiVersion": api_version,
                 "metadata": v.get("metadata").cloned().unwrap_or_default(),
-                "items": items,
             });
+            // Moved in, not copied through `json!`'s `to_value`.
+            list["items"] = Value::Array(items);
             ok_json(StatusCode::OK, &list)
         }
         Representation::Metadata(api_version) => {
