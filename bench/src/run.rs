@@ -31,7 +31,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Server::Cli)]
     server: Server,
     /// Reconciles that write a Pod's status, per reconcile run (the first ones; the other
-    /// Pods' reconciles are no-ops) [default: 2000, at most the number of objects].
+
     #[arg(long)]
     reconcile_patches: Option<usize>,
     /// Reconcile concurrencies to measure.
