@@ -31,7 +31,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Server::Cli)]
     server: Server,
     /// Reconciles that write a Pod's status, per reconcile run (the first ones; the other
-
+    /// Pods' reconciles are no-ops) [default: 1000, at most the number of objects].
     #[arg(long)]
     reconcile_patches: Option<usize>,
     /// Reconcile concurrencies to measure.
@@ -327,7 +327,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
 
     if wants(Part::Reconcile) {
-        let patches = args.reconcile_patches.unwrap_or(2_000).min(objects);
+        let patches = args.reconcile_patches.unwrap_or(1_000).min(objects);
         anyhow::ensure!(patches > 0, "--reconcile-patches must be positive");
         for &c in &args.concurrency {
             eprintln!("==> reconcile throughput, Pods, concurrency {c}");
