@@ -5,9 +5,10 @@
 #
 #   scripts/bench.sh [--quick] [more kubesmith-bench run flags, see `kubesmith-bench run --help`]
 #
-# --quick: 1k objects and short streams, a few minutes. Without it: 10k objects, about 13 minutes on 2 cores
-# once warm. The generate figure builds two small projects in $CARGO_TARGET_DIR/bench-generate
-# (kept between runs): the first run on a machine spends extra minutes compiling their dependencies.
+# --quick: 1k objects and short streams, about a minute. Without it: 10k objects, about 9 minutes
+# on 2 cores once built (the table's last note gives the run's wall time per part). The generate
+# figure builds three small projects in $CARGO_TARGET_DIR/bench-generate (kept between runs): the
+# first run on a machine spends extra minutes compiling their dependencies.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
