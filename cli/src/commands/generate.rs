@@ -152,6 +152,18 @@ fn crd_files(
 
 /// Builds and runs `src/bin/manifests.rs`, returning the CRDs it prints.
 fn run_manifests_program(dir: &Path) -> Result<Vec<Value>> {
+    // Cargo copies the binary to `<target>/debug/manifests`, the same path for every project
+    // that shares a target dir (all scaffolds name the binary alike): another project's
+    // `generate` between this build and this run would replace it. Building and running
+    // under one lock keeps them together. A lock file another user owns is no reason to
+    // fail: the race needs two generates sharing a target dir at once.
+    let _lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("kubesmith-generate.lock"))
+        .ok()
+        .filter(|file| file.lock().is_ok());
     let program = build_manifests_program(dir)?;
     let output = Command::new(&program)
         .current_dir(dir)
