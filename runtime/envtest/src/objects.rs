@@ -169,7 +169,6 @@ pub(crate) enum Deleted {
     Pending(Value),
 }
 
-/// The object as served at `rt`'s version (storage is shared across versions; conversion is `None`).
 /// A `<Kind>List` of `items`. The items are moved in: `json!` would copy each through
 /// `serde_json::to_value`, which was a third of the server's time for a list of Pods.
 pub(crate) fn list_of(rt: &ResourceType, metadata: Value, items: Vec<Value>) -> Value {
@@ -181,6 +180,7 @@ pub(crate) fn list_of(rt: &ResourceType, metadata: Value, items: Vec<Value>) -> 
     Value::Object(list)
 }
 
+/// The object as served at `rt`'s version (storage is shared across versions; conversion is `None`).
 pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
@@ -918,7 +918,7 @@ impl Cluster {
         // filtered (ListMeta.remainingItemCount); with a selector it only says there is more.
         let selects_all = q.selects_all();
         let mut items = Vec::new();
-        let mut next: Option<ObjectKey> = None;
+        let mut next: Option<&ObjectKey> = None;
         let mut remaining = 0usize;
         let mut more = false;
         for (key, obj) in objects {
@@ -939,11 +939,11 @@ impl Cluster {
                 continue;
             }
             items.push(shown);
-            next = Some(key.clone());
+            next = Some(key);
         }
         let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
         if let (true, Some(last)) = (more, next) {
-            metadata["continue"] = json!(encode_continue(list_rv, &last));
+            metadata["continue"] = json!(encode_continue(list_rv, last));
             if selects_all {
                 metadata["remainingItemCount"] = json!(remaining);
             }
