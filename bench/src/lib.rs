@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run every figure and print the table (and update BENCHMARKS.md with --out).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// One measurement for one side (run re-executes the binary with this).
     #[command(hide = true)]
     Child {

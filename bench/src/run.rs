@@ -30,6 +30,14 @@ pub struct RunArgs {
     /// binary with the same embedded server (for tests without a CLI build).
     #[arg(long, value_enum, default_value_t = Server::Cli)]
     server: Server,
+    /// Object sets of the sync figures (the reconcile figure always uses the Pods).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "configmap,pod"
+    )]
+    sync_sets: Vec<Kind>,
     /// Reconciles that write a Pod's status, per reconcile run (the first ones; the other
     /// Pods' reconciles are no-ops) [default: 1000, at most the number of objects].
     #[arg(long)]
@@ -178,6 +186,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     );
+    if args.sync_sets.len() == 1 {
+        report.key.push_str(match args.sync_sets[0] {
+            Kind::ConfigMap => " sets=configmap",
+            Kind::Pod => " sets=pod",
+        });
+    }
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let kubeconfig = dir.path().join("kubeconfig");
 
@@ -233,7 +247,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "{} (created with two managers' managedFields in the request)",
         describe("ConfigMaps", cm_size)
     ));
-    if wants(Part::Sync) || wants(Part::Reconcile) {
+    let pods_needed =
+        (wants(Part::Sync) && args.sync_sets.contains(&Kind::Pod)) || wants(Part::Reconcile);
+    if pods_needed {
         eprintln!("==> loading {objects} Pods (create + status: two field managers)");
         let writes = rt.block_on(crate::load::load_pods(&client, namespace, objects))?;
         report.absolute(
@@ -292,7 +308,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
 
     if wants(Part::Sync) {
-        for (kind, set) in [(Kind::ConfigMap, "ConfigMaps"), (Kind::Pod, "Pods")] {
+        for (kind, set) in [(Kind::ConfigMap, "ConfigMaps"), (Kind::Pod, "Pods")]
+            .into_iter()
+            .filter(|(kind, _)| args.sync_sets.contains(kind))
+        {
             sync_figures(&mut runner, &mut report, args, &exe, kind, set, &target)?;
         }
         parts.lap("sync");

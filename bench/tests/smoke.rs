@@ -72,6 +72,32 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
 }
 
 #[test]
+fn sync_sets_limit_the_sync_figures_to_one_object_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let output = Command::new(BIN)
+        .args(["run", "--server", "self", "--skip-cli", "--skip-heap"])
+        .args([
+            "--figures",
+            "sync",
+            "--sync-sets",
+            "configmap",
+            "--objects",
+            "5",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "harness failed:\n{stderr}");
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.contains("initial sync time, ConfigMaps"), "{md}");
+    assert!(!md.contains("Pods"), "no Pods were loaded or synced:\n{md}");
+    assert!(md.contains("figures=sync sets=configmap"), "{md}");
+}
+
+#[test]
 fn bad_flags_get_a_clear_error() {
     let output = Command::new(BIN)
         .args([
