@@ -189,12 +189,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The rustls crypto provider of every TLS server in the runtime: *ring*.
+///
+/// rustls 0.23.48 deprecated its *ring* provider (no post-quantum key exchange) in favour of
+/// aws-lc-rs, which needs cmake and a C compiler to build; *ring* keeps an operator project
+/// building with cargo alone, and the lock files that resolve rustls 0.23.48 or later would
+/// otherwise warn in every build of the runtime.
+#[allow(deprecated)]
+pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn provider() -> Arc<CryptoProvider> {
-        Arc::new(rustls::crypto::ring::default_provider())
+        crypto_provider()
     }
 
     fn write_pair(dir: &Path) -> Vec<u8> {

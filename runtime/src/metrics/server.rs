@@ -163,7 +163,7 @@ async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
 /// The certificate from `--metrics-cert-path` (read again when its files change), or a fresh
 /// self-signed one.
 fn tls_config(options: &ServeOptions) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::crypto_provider();
     let certs: Arc<dyn ResolvesServerCert> = match &options.cert_dir {
         Some(dir) => {
             let paths = tls::CertPaths {

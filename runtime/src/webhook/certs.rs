@@ -210,7 +210,7 @@ mod tests {
     use super::*;
 
     fn provider() -> Arc<CryptoProvider> {
-        Arc::new(rustls::crypto::ring::default_provider())
+        crate::tls::crypto_provider()
     }
 
     fn write_pair(dir: &Path) -> Vec<u8> {

@@ -26,7 +26,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
 use tokio_util::sync::CancellationToken;
 
 use super::admission::{self, Handler};
@@ -245,7 +244,7 @@ impl WebhookServer {
         options: &Options,
         stop: CancellationToken,
     ) -> Result<JoinHandle<std::io::Result<()>>, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::tls::crypto_provider();
         let cert = Arc::new(ServingCert::from_options(options, Arc::clone(&provider))?);
         let tls = certs::server_config(Arc::clone(&cert), provider, options.enable_http2)?;
         let addr = SocketAddr::new(options.webhook_host, options.webhook_port);
