@@ -103,9 +103,9 @@ impl Webhooks {
                 "admissionregistration.k8s.io".to_string(),
                 plural.to_string(),
             );
-            let mut configs: Vec<&Value> = cluster.store.list(&key, None).collect();
+            let mut configs: Vec<Value> = cluster.store.list(&key, None).collect();
             configs.sort_by(|a, b| meta_str(a, "name").cmp(meta_str(b, "name")));
-            for config in configs {
+            for config in &configs {
                 for hook in config
                     .get("webhooks")
                     .and_then(Value::as_array)
@@ -810,7 +810,7 @@ impl Flow<'_> {
         let labels = cluster
             .store
             .get(&("".into(), "namespaces".into()), "", self.ns())
-            .map(|n| labels_of(Some(n)).cloned().unwrap_or_default());
+            .map(|n| labels_of(Some(&n)).cloned().unwrap_or_default());
         (hooks, labels)
     }
 
@@ -1232,8 +1232,8 @@ impl Flow<'_> {
                 let seen = meta_str(&old, "resourceVersion");
                 let now = cluster
                     .store
-                    .get(&self.rt_store.storage_key(), self.ns(), &self.name)
-                    .map(|o| meta_str(o, "resourceVersion").to_string());
+                    .peek(&self.rt_store.storage_key(), self.ns(), &self.name)
+                    .map(|o| o.meta_str("resourceVersion").to_string());
                 if now.as_deref().is_some_and(|rv| rv != seen) {
                     // Changed while the webhooks looked at it: admit the current state.
                     continue;

@@ -154,7 +154,7 @@ fn token_review(store: &crate::store::Store, spec: &Value) -> Option<Value> {
         })
         .flatten();
     let secret = secret?;
-    let ns = str_at(secret, &["metadata", "namespace"]).unwrap_or("");
+    let ns = str_at(&secret, &["metadata", "namespace"]).unwrap_or("");
     let annotations = &secret["metadata"]["annotations"];
     let sa = annotations["kubernetes.io/service-account.name"]
         .as_str()
@@ -209,8 +209,8 @@ fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
         if !bound {
             continue;
         }
-        let role_kind = str_at(binding, &["roleRef", "kind"]).unwrap_or("");
-        let role_name = str_at(binding, &["roleRef", "name"]).unwrap_or("");
+        let role_kind = str_at(&binding, &["roleRef", "kind"]).unwrap_or("");
+        let role_name = str_at(&binding, &["roleRef", "name"]).unwrap_or("");
         let role = match (binding_kind, role_kind) {
             (_, "ClusterRole") => store.get(&rbac("clusterroles"), "", role_name),
             ("RoleBinding", "Role") => {
@@ -227,7 +227,7 @@ fn subject_access_review(store: &crate::store::Store, spec: &Value) -> Value {
             .flatten()
             .any(|rule| request.allowed_by(rule))
         {
-            let binding_name = str_at(binding, &["metadata", "name"]).unwrap_or("");
+            let binding_name = str_at(&binding, &["metadata", "name"]).unwrap_or("");
             let place = match binding_kind {
                 "RoleBinding" => format!(
                     "{binding_kind} \"{binding_name}/{}\"",

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::compact::Compact;
 use crate::objects::{Cluster, DeleteOptions, Part, RvCheck, UpdateMode, WriteOptions};
 use crate::store::{Location, meta_str, owner_refs};
 
@@ -92,9 +93,9 @@ impl Cluster {
                     // Its dependents may have lost their last owner.
                     work.extend(self.store.dependents_of(&t.uid));
                 } else {
-                    if let Some(obj) = self.store.get(&t.at.0, &t.at.1.0, &t.at.1.1) {
-                        for r in owner_refs(obj) {
-                            if let Owner::Waiting(at) = self.resolve(r, &ns) {
+                    if let Some(obj) = self.store.peek(&t.at.0, &t.at.1.0, &t.at.1.1) {
+                        for r in obj.owner_refs() {
+                            if let Owner::Waiting(at) = self.resolve(&r.to_value(), &ns) {
                                 work.insert(at);
                             }
                         }
@@ -115,7 +116,7 @@ impl Cluster {
         tracing::warn!("garbage collection did not settle after {MAX_ROUNDS} rounds");
     }
 
-    fn lookup(&self, at: &Location) -> Option<&Value> {
+    fn lookup(&self, at: &Location) -> Option<Value> {
         self.store.get(&at.0, &at.1.0, &at.1.1)
     }
 
@@ -144,9 +145,10 @@ impl Cluster {
             rt.storage_key(),
             (ns.to_string(), field("name").to_string()),
         );
-        match self.lookup(&at) {
-            Some(owner) if meta_str(owner, "uid") == ref_uid(r) => {
-                if is_deleting(owner) && has_finalizer(owner, "foregroundDeletion") {
+        // Every write of a dependent comes here: the owner is only looked at, not copied.
+        match self.store.peek(&at.0, &at.1.0, &at.1.1) {
+            Some(owner) if owner.meta_str("uid") == ref_uid(r) => {
+                if owner.is_deleting() && owner.has_finalizer("foregroundDeletion") {
                     Owner::Waiting(at)
                 } else {
                     Owner::Solid
@@ -157,7 +159,12 @@ impl Cluster {
     }
 
     fn process(&mut self, at: &Location) {
-        let Some(obj) = self.lookup(at).cloned() else {
+        // Most writes are of objects that neither have owners nor are being deleted.
+        let idle = |o: &Compact| !o.is_deleting() && o.owner_refs().is_empty();
+        if self.store.peek(&at.0, &at.1.0, &at.1.1).is_none_or(idle) {
+            return;
+        }
+        let Some(obj) = self.lookup(at) else {
             return;
         };
         if !is_deleting(&obj) {
@@ -195,7 +202,7 @@ impl Cluster {
     fn delete_dependents(&mut self, at: &Location, uid: &str) {
         let mut blocking = false;
         for dep in self.store.dependents_of(uid) {
-            let Some(d) = self.lookup(&dep).cloned() else {
+            let Some(d) = self.lookup(&dep) else {
                 continue;
             };
             if owner_refs(&d)
@@ -211,8 +218,11 @@ impl Cluster {
         // Deleting dependents may have removed the blockers already.
         let still_blocked = blocking
             && self.store.dependents_of(uid).iter().any(|dep| {
-                self.lookup(dep)
-                    .is_some_and(|d| owner_refs(d).iter().any(|r| ref_uid(r) == uid && blocks(r)))
+                self.lookup(dep).is_some_and(|d| {
+                    owner_refs(&d)
+                        .iter()
+                        .any(|r| ref_uid(r) == uid && blocks(r))
+                })
             });
         if !still_blocked {
             self.edit(at, |o| {
@@ -260,8 +270,9 @@ impl Cluster {
             // Upstream breaks potential cycles: if a dependent is itself deleting its own
             // dependents, this object's references stop blocking first.
             let cycle = self.store.dependents_of(&uid).iter().any(|dep| {
-                self.lookup(dep)
-                    .is_some_and(|d| is_deleting(d) && has_finalizer(d, "foregroundDeletion"))
+                self.store
+                    .peek(&dep.0, &dep.1.0, &dep.1.1)
+                    .is_some_and(|d| d.is_deleting() && d.has_finalizer("foregroundDeletion"))
             });
             if cycle {
                 self.edit(at, |o| {
@@ -297,7 +308,7 @@ impl Cluster {
     /// Changes a stored object through the update path, as the collector's PATCHes do
     /// upstream (removing the last finalizer of a deleting object deletes it).
     fn edit(&mut self, at: &Location, change: impl FnOnce(&mut Value)) {
-        let Some(mut obj) = self.lookup(at).cloned() else {
+        let Some(mut obj) = self.lookup(at) else {
             return;
         };
         let Some(rt) = self.registry.find_any_version(&at.0.0, &at.0.1).cloned() else {

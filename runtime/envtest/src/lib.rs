@@ -234,6 +234,7 @@
 
 mod admission;
 mod auth;
+mod compact;
 mod conversion;
 mod discovery;
 mod faults;

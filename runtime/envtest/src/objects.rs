@@ -7,6 +7,7 @@ use base64::Engine as _;
 use rand::seq::IndexedRandom as _;
 use serde_json::{Map, Value, json};
 
+use crate::compact::Compact;
 use crate::managed::{self, Scope, Writer};
 use crate::registry::{self, Conversion, Registry, ResourceType, Special};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -182,7 +183,11 @@ pub(crate) fn list_of(rt: &ResourceType, metadata: Value, items: Vec<Value>) -> 
 
 /// The object as served at `rt`'s version (storage is shared across versions; conversion is `None`).
 pub(crate) fn present(rt: &ResourceType, obj: &Value) -> Value {
-    let mut o = obj.clone();
+    present_owned(rt, obj.clone())
+}
+
+/// [`present`] for an object the caller has no further use for.
+pub(crate) fn present_owned(rt: &ResourceType, mut o: Value) -> Value {
     if let Value::Object(m) = &mut o {
         if rt.conversion == Conversion::EventsV1 {
             rename_fields(m, true);
@@ -870,14 +875,14 @@ impl Cluster {
             .or_insert_with(|| json!("Cluster"));
     }
 
-    fn namespace(&self, ns: &str) -> Option<&Value> {
+    fn namespace(&self, ns: &str) -> Option<Value> {
         self.store.get(&("".into(), "namespaces".into()), "", ns)
     }
 
     pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
         self.store
             .get(&rt.storage_key(), ns, name)
-            .map(|o| present(rt, o))
+            .map(|o| present_owned(rt, o))
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
     }
 
@@ -900,7 +905,7 @@ impl Cluster {
             after = Some(ns_name);
         }
         let snapshot;
-        let objects: Box<dyn Iterator<Item = (&ObjectKey, &Value)>> = if list_rv == current {
+        let objects: Box<dyn Iterator<Item = (&ObjectKey, &Compact)>> = if list_rv == current {
             Box::new(self.store.list_after(&rt.storage_key(), ns, after.as_ref()))
         } else {
             snapshot = self.store.snapshot(&rt.storage_key(), ns, list_rv).ok_or_else(|| {
@@ -928,13 +933,13 @@ impl Cluster {
                     remaining += 1;
                     continue;
                 }
-                if q.matches(&present(rt, obj)) {
+                if q.matches(&present_owned(rt, obj.to_value())) {
                     more = true;
                     break;
                 }
                 continue;
             }
-            let shown = present(rt, obj);
+            let shown = present_owned(rt, obj.to_value());
             if !q.matches(&shown) {
                 continue;
             }
@@ -981,7 +986,7 @@ impl Cluster {
         if name.is_empty() {
             name = generate_name(&generate);
             for _ in 0..8 {
-                if self.store.get(&rt.storage_key(), ns, &name).is_none() {
+                if !self.store.contains(&rt.storage_key(), ns, &name) {
                     break;
                 }
                 name = generate_name(&generate);
@@ -1021,8 +1026,8 @@ impl Cluster {
             );
             if self
                 .store
-                .get(&crd_key, "", crd_name)
-                .is_some_and(is_deleting)
+                .peek(&crd_key, "", crd_name)
+                .is_some_and(Compact::is_deleting)
             {
                 return Err(ApiError::method_not_allowed(
                     "create not allowed while custom resource definition is terminating",
@@ -1032,7 +1037,7 @@ impl Cluster {
         if rt.namespaced {
             match self.namespace(ns) {
                 None => return Err(ApiError::not_found("", "namespaces", ns)),
-                Some(n) if is_deleting(n) => {
+                Some(n) if is_deleting(&n) => {
                     let mut e = ApiError::forbidden(format!(
                         "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                         status::group_resource(&rt.group, &rt.plural)
@@ -1083,7 +1088,7 @@ impl Cluster {
             meta.insert("generation".into(), json!(1));
         }
         self.check_open_for_create(rt, &ns, &name)?;
-        if self.store.get(&rt.storage_key(), &ns, &name).is_some() {
+        if self.store.contains(&rt.storage_key(), &ns, &name) {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
         if rt.status_subresource && rt.custom {
@@ -1206,7 +1211,6 @@ impl Cluster {
         let old = self
             .store
             .get(&key, ns, name)
-            .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         check_type_meta(rt, &mut new)?;
         check_typed(rt, &mut new, opts)?;
@@ -1301,7 +1305,6 @@ impl Cluster {
         let old = self
             .store
             .get(&key, ns, name)
-            .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         if let Some(uid) = &opts.precondition_uid
             && uid != meta_str(&old, "uid")
@@ -1420,8 +1423,8 @@ impl Cluster {
             };
             let names: Vec<String> = self
                 .store
-                .list(&key, Some(&name))
-                .map(|o| meta_str(o, "name").to_string())
+                .list_after(&key, Some(&name), None)
+                .map(|((_, n), _)| n.clone())
                 .collect();
             for child in names {
                 // Objects with finalizers stay until their controllers remove them.
@@ -1437,10 +1440,10 @@ impl Cluster {
     /// Removes a terminating namespace once nothing is left in it; returns its last state.
     fn finish_namespace(&mut self, ns: &str) -> Option<Value> {
         let ns_obj = self.namespace(ns)?;
-        if !is_deleting(ns_obj) || !self.store.keys_with_objects_in(ns).is_empty() {
+        if !is_deleting(&ns_obj) || !self.store.keys_with_objects_in(ns).is_empty() {
             return None;
         }
-        let mut last = ns_obj.clone();
+        let mut last = ns_obj;
         object_field(&mut last, "spec").insert("finalizers".into(), json!([]));
         self.store
             .remove(&("".into(), "namespaces".into()), "", ns, Some(last))
@@ -1477,8 +1480,8 @@ impl Cluster {
         if let Some(cr_rt) = self.registry.find_any_version(&key.0, &key.1).cloned() {
             let objects: Vec<(String, String)> = self
                 .store
-                .list(&key, None)
-                .map(crate::store::object_key)
+                .list_after(&key, None, None)
+                .map(|(k, _)| k.clone())
                 .collect();
             for (ns, name) in objects {
                 // Objects with finalizers stay until their controllers remove them.
@@ -1497,13 +1500,13 @@ impl Cluster {
             "apiextensions.k8s.io".to_string(),
             "customresourcedefinitions".to_string(),
         );
-        let crd = self.store.get(&crd_key, "", crd_name)?.clone();
+        let crd = self.store.get(&crd_key, "", crd_name)?;
         if !is_deleting(&crd) || !finalizers(&crd).iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
             return None;
         }
         if self
             .store
-            .list(&crd_storage_key(&crd), None)
+            .list_after(&crd_storage_key(&crd), None, None)
             .next()
             .is_some()
         {
@@ -1546,8 +1549,8 @@ impl Cluster {
             let key = crd_storage_key(last);
             let leftovers: Vec<(String, String)> = self
                 .store
-                .list(&key, None)
-                .map(crate::store::object_key)
+                .list_after(&key, None, None)
+                .map(|(k, _)| k.clone())
                 .collect();
             for (ns, n) in leftovers {
                 self.store.remove(&key, &ns, &n, None);
@@ -1570,9 +1573,9 @@ impl Cluster {
     ) -> Result<Value, ApiError> {
         let targets: Vec<(String, String)> = self
             .store
-            .list(&rt.storage_key(), ns)
-            .filter(|o| q.matches(&present(rt, o)))
-            .map(crate::store::object_key)
+            .list_after(&rt.storage_key(), ns, None)
+            .filter(|(_, o)| q.matches(&present_owned(rt, o.to_value())))
+            .map(|(k, _)| k.clone())
             .collect();
         let mut items = Vec::new();
         for (o_ns, name) in targets {

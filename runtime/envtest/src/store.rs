@@ -1,4 +1,4 @@
-//! Object storage: every object as a `serde_json::Value`, one global monotonic
+//! Object storage: every object in [`Compact`] form, one global monotonic
 //! resourceVersion counter (like etcd's revision), a retained event history for
 //! watches that resume from a resourceVersion, and a broadcast for live watchers.
 
@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+
+use crate::compact::Compact;
 
 /// (group, plural): objects of one resource share storage across its versions.
 pub(crate) type StorageKey = (String, String);
@@ -31,8 +33,8 @@ pub(crate) struct Event {
     pub rv: u64,
     pub key: StorageKey,
     pub type_: EventType,
-    pub object: Arc<Value>,
-    pub old: Option<Arc<Value>>,
+    pub object: Arc<Compact>,
+    pub old: Option<Arc<Compact>>,
     at: Instant,
 }
 
@@ -52,7 +54,7 @@ const BROADCAST_CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Store {
     rv: u64,
-    objects: HashMap<StorageKey, BTreeMap<ObjectKey, Arc<Value>>>,
+    objects: HashMap<StorageKey, BTreeMap<ObjectKey, Arc<Compact>>>,
     history: VecDeque<Arc<Event>>,
     /// Every event with `rv <= compacted` is gone from the history.
     compacted: u64,
@@ -91,19 +93,19 @@ pub(crate) fn owner_refs(obj: &Value) -> &[Value] {
         .unwrap_or_default()
 }
 
-fn ref_uids(obj: &Value) -> BTreeSet<&str> {
-    owner_refs(obj)
+fn ref_uids(obj: &Compact) -> BTreeSet<&str> {
+    obj.owner_refs()
         .iter()
-        .filter_map(|r| r.get("uid").and_then(Value::as_str))
+        .filter_map(|r| r.get("uid").and_then(Compact::as_str))
         .collect()
 }
 
 impl OwnerIndex {
-    fn record(&mut self, key: &StorageKey, old: Option<&Value>, new: Option<&Value>) {
+    fn record(&mut self, key: &StorageKey, old: Option<&Compact>, new: Option<&Compact>) {
         let Some(obj) = new.or(old) else {
             return;
         };
-        let at = (key.clone(), object_key(obj));
+        let at = (key.clone(), obj.object_key());
         let before = old.map(ref_uids).unwrap_or_default();
         let after = new.map(ref_uids).unwrap_or_default();
         for uid in before.difference(&after) {
@@ -121,9 +123,11 @@ impl OwnerIndex {
                 .insert(at.clone());
         }
         self.touched.push(Touched {
-            uid: meta_str(obj, "uid").to_string(),
+            uid: obj.meta_str("uid").to_string(),
             removed: new.is_none(),
-            old_owners: old.map(|o| owner_refs(o).to_vec()).unwrap_or_default(),
+            old_owners: old
+                .map(|o| o.owner_refs().iter().map(Compact::to_value).collect())
+                .unwrap_or_default(),
             at,
         });
     }
@@ -231,25 +235,30 @@ impl Store {
             .collect()
     }
 
-    pub fn get(&self, key: &StorageKey, ns: &str, name: &str) -> Option<&Value> {
+    /// A copy of one object.
+    pub fn get(&self, key: &StorageKey, ns: &str, name: &str) -> Option<Value> {
+        self.peek(key, ns, name).map(Compact::to_value)
+    }
+
+    pub fn contains(&self, key: &StorageKey, ns: &str, name: &str) -> bool {
+        self.peek(key, ns, name).is_some()
+    }
+
+    /// One object as stored, for a look at a few fields without copying it.
+    pub fn peek(&self, key: &StorageKey, ns: &str, name: &str) -> Option<&Compact> {
         self.objects
             .get(key)?
             .get(&(ns.to_string(), name.to_string()))
             .map(|v| &**v)
     }
 
-    /// Objects of one resource in key order; `ns = None` means all namespaces.
+    /// Copies of the objects of one resource in key order; `ns = None` means all namespaces.
     pub fn list<'a>(
         &'a self,
         key: &StorageKey,
         ns: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
-        self.objects
-            .get(key)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(move |((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
-            .map(|(_, v)| &**v)
+    ) -> impl Iterator<Item = Value> + 'a {
+        self.list_after(key, ns, None).map(|(_, v)| v.to_value())
     }
 
     /// The objects of one resource after `after` in key order (all of them without it), from
@@ -260,7 +269,7 @@ impl Store {
         key: &StorageKey,
         ns: Option<&'a str>,
         after: Option<&ObjectKey>,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Compact)> + 'a {
         self.objects
             .get(key)
             .map(|m| range_after(m, after))
@@ -279,12 +288,12 @@ impl Store {
         key: &StorageKey,
         ns: Option<&str>,
         rv: u64,
-    ) -> Option<BTreeMap<ObjectKey, Arc<Value>>> {
+    ) -> Option<BTreeMap<ObjectKey, Arc<Compact>>> {
         if rv < self.compacted || rv > self.rv {
             return None;
         }
         let in_ns = |k: &ObjectKey| ns.is_none_or(|n| n == k.0);
-        let mut objs: BTreeMap<ObjectKey, Arc<Value>> = self
+        let mut objs: BTreeMap<ObjectKey, Arc<Compact>> = self
             .objects
             .get(key)
             .into_iter()
@@ -293,7 +302,7 @@ impl Store {
             .map(|(k, v)| (k.clone(), Arc::clone(v)))
             .collect();
         for ev in self.history.iter().rev().take_while(|e| e.rv > rv) {
-            let k = object_key(&ev.object);
+            let k = ev.object.object_key();
             if &ev.key != key || !in_ns(&k) {
                 continue;
             }
@@ -323,8 +332,8 @@ impl Store {
         &mut self,
         key: &StorageKey,
         type_: EventType,
-        object: Arc<Value>,
-        old: Option<Arc<Value>>,
+        object: Arc<Compact>,
+        old: Option<Arc<Compact>>,
     ) {
         let event = Arc::new(Event {
             rv: self.rv,
@@ -351,33 +360,33 @@ impl Store {
     pub fn insert(&mut self, key: &StorageKey, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
-        let stored = Arc::new(obj);
+        let stored = Arc::new(Compact::new(&obj));
         self.objects
             .entry(key.clone())
             .or_default()
-            .insert(object_key(&stored), stored.clone());
+            .insert(object_key(&obj), stored.clone());
         if let Some(index) = &mut self.owners {
             index.record(key, None, Some(&stored));
         }
-        self.record(key, EventType::Added, stored.clone(), None);
-        Value::clone(&stored)
+        self.record(key, EventType::Added, stored, None);
+        obj
     }
 
     /// Replaces an existing object under a fresh resourceVersion and emits MODIFIED.
     pub fn replace(&mut self, key: &StorageKey, mut obj: Value) -> Value {
         self.rv += 1;
         set_rv(&mut obj, self.rv);
-        let stored = Arc::new(obj);
+        let stored = Arc::new(Compact::new(&obj));
         let old = self
             .objects
             .entry(key.clone())
             .or_default()
-            .insert(object_key(&stored), stored.clone());
+            .insert(object_key(&obj), stored.clone());
         if let Some(index) = &mut self.owners {
             index.record(key, old.as_deref(), Some(&stored));
         }
-        self.record(key, EventType::Modified, stored.clone(), old);
-        Value::clone(&stored)
+        self.record(key, EventType::Modified, stored, old);
+        obj
     }
 
     /// Removes an object and emits DELETED carrying `last` (its final state) with the delete's resourceVersion.
@@ -393,12 +402,13 @@ impl Store {
             .get_mut(key)?
             .remove(&(ns.to_string(), name.to_string()))?;
         self.rv += 1;
-        let mut last = last.unwrap_or_else(|| Value::clone(&old));
+        let mut last = last.unwrap_or_else(|| old.to_value());
         set_rv(&mut last, self.rv);
         if let Some(index) = &mut self.owners {
             index.record(key, Some(&old), None);
         }
-        self.record(key, EventType::Deleted, Arc::new(last.clone()), Some(old));
+        let event = Arc::new(Compact::new(&last));
+        self.record(key, EventType::Deleted, event, Some(old));
         Some(last)
     }
 }

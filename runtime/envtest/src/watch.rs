@@ -15,7 +15,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::objects::{Cluster, ListQuery, present};
+use crate::compact::Compact;
+use crate::objects::{Cluster, ListQuery, present_owned};
 use crate::registry::ResourceType;
 use crate::status::ApiError;
 use crate::store::{Event, EventType, meta_str, set_rv};
@@ -60,15 +61,32 @@ pub(crate) enum View {
 }
 
 impl WatchRequest {
-    fn visible(&self, obj: &Value) -> bool {
+    fn in_namespace(&self, obj: &Compact) -> bool {
         self.namespace
             .as_deref()
-            .is_none_or(|ns| meta_str(obj, "namespace") == ns)
-            && self.query.matches(&present(&self.rt, obj))
+            .is_none_or(|ns| obj.meta_str("namespace") == ns)
     }
 
-    fn render(&self, type_: &str, obj: &Value) -> Value {
-        let obj = present(&self.rt, obj);
+    /// The object as this watcher is shown it, if it sees it at all.
+    fn visible(&self, obj: &Compact) -> Option<Value> {
+        if !self.in_namespace(obj) {
+            return None;
+        }
+        let shown = present_owned(&self.rt, obj.to_value());
+        self.query.matches(&shown).then_some(shown)
+    }
+
+    /// Whether this watcher sees `obj`, without presenting it when nothing is selected.
+    fn sees(&self, obj: &Compact) -> bool {
+        if self.query.selects_all() {
+            self.in_namespace(obj)
+        } else {
+            self.visible(obj).is_some()
+        }
+    }
+
+    /// An event carrying `obj`, already presented.
+    fn render(&self, type_: &str, obj: Value) -> Value {
         let object = match &self.view {
             View::Table(opts) => {
                 let rv = meta_str(&obj, "resourceVersion").to_string();
@@ -107,23 +125,22 @@ impl WatchRequest {
         match ev.type_ {
             EventType::Added => self
                 .visible(&ev.object)
-                .then(|| self.render("ADDED", &ev.object)),
+                .map(|shown| self.render("ADDED", shown)),
             EventType::Deleted => self
                 .visible(&ev.object)
-                .then(|| self.render("DELETED", &ev.object)),
+                .map(|shown| self.render("DELETED", shown)),
             EventType::Modified => {
-                let was = ev.old.as_ref().is_some_and(|o| self.visible(o));
-                let is = self.visible(&ev.object);
-                match (was, is) {
-                    (true, true) => Some(self.render("MODIFIED", &ev.object)),
-                    (false, true) => Some(self.render("ADDED", &ev.object)),
-                    (true, false) => {
+                let was = ev.old.as_deref().is_some_and(|o| self.sees(o));
+                match (was, self.visible(&ev.object)) {
+                    (true, Some(shown)) => Some(self.render("MODIFIED", shown)),
+                    (false, Some(shown)) => Some(self.render("ADDED", shown)),
+                    (true, None) => {
                         // The old state, stamped with the revision at which it stopped matching.
-                        let mut old = ev.old.as_deref().cloned().unwrap_or_default();
+                        let mut old = ev.old.as_deref().map(Compact::to_value).unwrap_or_default();
                         set_rv(&mut old, ev.rv);
-                        Some(self.render("DELETED", &old))
+                        Some(self.render("DELETED", present_owned(&self.rt, old)))
                     }
-                    (false, false) => None,
+                    (false, None) => None,
                 }
             }
         }
@@ -163,8 +180,9 @@ pub(crate) fn open(
                 .store
                 .list(&req.rt.storage_key(), req.namespace.as_deref())
             {
-                if req.query.matches(&present(&req.rt, obj)) {
-                    pending.push_back(req.render("ADDED", obj));
+                let shown = present_owned(&req.rt, obj);
+                if req.query.matches(&shown) {
+                    pending.push_back(req.render("ADDED", shown));
                 }
             }
             if req.streaming_list && req.bookmarks {
