@@ -14,6 +14,9 @@ mod templates;
 mod versions;
 mod webhook;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
