@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// Skip the heap (dhat) variant of the sync figure, which is slow in debug builds.
     #[arg(long)]
     skip_heap: bool,
+    /// Skip the sync figure's second run with both clients on mimalloc
+    /// (`kubesmith-bench-mimalloc`).
+    #[arg(long)]
+    skip_mimalloc: bool,
     /// Skip the `kubesmith init` + `create api` timing.
     #[arg(long)]
     skip_cli: bool,
@@ -680,6 +684,42 @@ fn sync_figures(
         "ms",
         Better::Lower,
     ));
+
+    // The same sync with both clients on mimalloc: glibc malloc's free-list work depends on
+    // the order of allocations and frees, and moves the CPU figures by tens of percent.
+    let mimalloc_exe = exe.with_file_name("kubesmith-bench-mimalloc");
+    if args.skip_mimalloc {
+        if kind == Kind::ConfigMap {
+            report.note("sync on mimalloc not measured: --skip-mimalloc".into());
+        }
+    } else if mimalloc_exe.is_file() {
+        eprintln!("==> initial sync, {set}, both clients on mimalloc");
+        let rounds = runner.repeat;
+        let sync = runner.both_on(&mimalloc_exe, true, "sync", rounds, |side| {
+            let mut a = vec!["sync".to_owned()];
+            a.extend(target(side, kind));
+            a
+        })?;
+        report.row(sync.row(
+            &format!("initial sync time, {set}, both clients on mimalloc"),
+            "sync_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+        report.row(sync.row(
+            &format!("client CPU time of the sync, {set}, both clients on mimalloc"),
+            "client_cpu_seconds",
+            1e3,
+            "ms",
+            Better::Lower,
+        ));
+    } else if kind == Kind::ConfigMap {
+        report.note(format!(
+            "sync on mimalloc not measured: {} is missing (build the whole kubesmith-bench package)",
+            mimalloc_exe.display()
+        ));
+    }
 
     // The same sync under dhat's counting allocator: exact live and peak heap bytes.
     let heap_exe = exe.with_file_name("kubesmith-bench-heap");

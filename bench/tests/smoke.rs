@@ -51,6 +51,7 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
     for figure in [
         "initial sync time, ConfigMaps",
         "initial sync time, Pods",
+        "client CPU time of the sync, Pods, both clients on mimalloc",
         "RSS retained per object after sync (VmRSS growth / N), Pods",
         "Pods, ",
         "managedFields",
