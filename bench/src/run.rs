@@ -646,11 +646,12 @@ fn sync_figures(
 ) -> Result<()> {
     let objects = report.objects;
     eprintln!("==> initial sync, {set}");
-    let sync = runner.both("sync", |side| {
+    let sync_args = |side| {
         let mut a = vec!["sync".to_owned()];
         a.extend(target(side, kind));
         a
-    })?;
+    };
+    let sync = runner.both("sync", sync_args)?;
     let objs = objects as f64;
     anyhow::ensure!(
         sync.ks.get("objects") == Some(&objs) && sync.kr.get("objects") == Some(&objs),
@@ -687,19 +688,17 @@ fn sync_figures(
 
     // The same sync with both clients on mimalloc: glibc malloc's free-list work depends on
     // the order of allocations and frees, and moves the CPU figures by tens of percent.
-    let mimalloc_exe = exe.with_file_name("kubesmith-bench-mimalloc");
-    if args.skip_mimalloc {
-        if kind == Kind::ConfigMap {
-            report.note("sync on mimalloc not measured: --skip-mimalloc".into());
-        }
-    } else if mimalloc_exe.is_file() {
+    if let Some(mimalloc_exe) = variant(
+        report,
+        exe,
+        "kubesmith-bench-mimalloc",
+        args.skip_mimalloc.then_some("--skip-mimalloc"),
+        "sync on mimalloc",
+        kind,
+    ) {
         eprintln!("==> initial sync, {set}, both clients on mimalloc");
         let rounds = runner.repeat;
-        let sync = runner.both_on(&mimalloc_exe, true, "sync", rounds, |side| {
-            let mut a = vec!["sync".to_owned()];
-            a.extend(target(side, kind));
-            a
-        })?;
+        let sync = runner.both_on(&mimalloc_exe, true, "sync", rounds, sync_args)?;
         report.row(sync.row(
             &format!("initial sync time, {set}, both clients on mimalloc"),
             "sync_seconds",
@@ -714,20 +713,17 @@ fn sync_figures(
             "ms",
             Better::Lower,
         ));
-    } else if kind == Kind::ConfigMap {
-        report.note(format!(
-            "sync on mimalloc not measured: {} is missing (build the whole kubesmith-bench package)",
-            mimalloc_exe.display()
-        ));
     }
 
     // The same sync under dhat's counting allocator: exact live and peak heap bytes.
-    let heap_exe = exe.with_file_name("kubesmith-bench-heap");
-    if args.skip_heap {
-        if kind == Kind::ConfigMap {
-            report.note("heap bytes (dhat) not measured: --skip-heap".into());
-        }
-    } else if heap_exe.is_file() {
+    if let Some(heap_exe) = variant(
+        report,
+        exe,
+        "kubesmith-bench-heap",
+        args.skip_heap.then_some("--skip-heap"),
+        "heap bytes (dhat)",
+        kind,
+    ) {
         eprintln!("==> initial sync, {set}, heap bytes (dhat)");
         // One round per side: dhat counts bytes, so rounds agree to a few bytes per object,
         // and a dhat run of the Pods takes close to a minute.
@@ -751,13 +747,34 @@ fn sync_figures(
         );
         peak.server_cpu = None;
         report.row(peak);
-    } else if kind == Kind::ConfigMap {
-        report.note(format!(
-        "heap bytes (dhat) not measured: {} is missing (build the whole kubesmith-bench package)",
-        heap_exe.display()
-    ));
     }
     Ok(())
+}
+
+/// The sibling binary `name` that reruns the sync under another allocator, or `None` when it
+/// is skipped (`skipped_by` names the flag) or missing; either is noted once, under the
+/// ConfigMap set, so the table says why its rows are absent.
+fn variant(
+    report: &mut Report,
+    exe: &Path,
+    name: &str,
+    skipped_by: Option<&str>,
+    what: &str,
+    kind: Kind,
+) -> Option<PathBuf> {
+    let path = exe.with_file_name(name);
+    let why = match skipped_by {
+        Some(flag) => flag.to_owned(),
+        None if path.is_file() => return Some(path),
+        None => format!(
+            "{} is missing (build the whole kubesmith-bench package)",
+            path.display()
+        ),
+    };
+    if kind == Kind::ConfigMap {
+        report.note(format!("{what} not measured: {why}"));
+    }
+    None
 }
 
 /// Waits until the server wrote its kubeconfig and answers a request.

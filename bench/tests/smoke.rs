@@ -52,6 +52,7 @@ fn harness_runs_end_to_end_with_tiny_sizes() {
         "initial sync time, ConfigMaps",
         "initial sync time, Pods",
         "client CPU time of the sync, Pods, both clients on mimalloc",
+        "heap bytes (dhat) not measured: --skip-heap",
         "RSS retained per object after sync (VmRSS growth / N), Pods",
         "Pods, ",
         "managedFields",
